@@ -1,0 +1,65 @@
+//! The pure domain of `canary`: canary deployments of DC/OS Marathon apps
+//! behind marathon-lb, as plain data.
+//!
+//! # The model
+//!
+//! A canary is three Metronome jobs around marathon-lb's `zdd.py`, as in the
+//! original `deploy-canary.sh`:
+//!
+//! | phase | job id | zdd.py does |
+//! |---|---|---|
+//! | [`Phase::Deploy`] | `deploy-APP-canary` | starts N instances of the new image as the other blue/green colour and drains N live ones (`--new-instances N`) |
+//! | [`Phase::Rollout`] | `rollout-APP-canary` | grows the canary to the full count, drains and removes the old app (`--complete-cur`) |
+//! | [`Phase::Rollback`] | `rollback-APP-canary` | restores the old app, drains and removes the canary (`--complete-prev`) |
+//!
+//! The input is an [`AppDefinition`]: the user's Marathon JSON, kept verbatim.
+//! [`CanaryApp::new`] checks what zdd.py and marathon-lb need (a valid id, the
+//! deployment-group labels, exactly one service port, an instance count and a
+//! well-formed image), each failure an [`AppError`] that names the field.
+//! [`plan`] turns a definition and a [`CanaryRequest`] into a
+//! [`CanaryBundle`]: the definition plus three [`JobSpec`]s.
+//!
+//! This crate does no I/O at all: no files, network, processes, clock or
+//! randomness. Reading templates, validating against JSON Schemas and talking
+//! to a cluster belong to other crates, which hand this one plain data.
+//!
+//! ```
+//! use canary_core::{plan, AppDefinition, AppName, CanaryRequest};
+//!
+//! let app = AppDefinition::from_value(serde_json::json!({
+//!     "id": "/testapp", "instances": 4,
+//!     "container": {"type": "DOCKER", "docker": {"image": "httpd:2.4", "network": "BRIDGE",
+//!         "portMappings": [{"containerPort": 80, "servicePort": 10102}]}},
+//!     "labels": {"HAPROXY_DEPLOYMENT_GROUP": "testapp", "HAPROXY_DEPLOYMENT_ALT_PORT": "10129"}
+//! })).unwrap();
+//! let request = CanaryRequest::new(AppName::new("testapp").unwrap(), "httpd:2.4");
+//! let bundle = plan(app, &request).unwrap();
+//! let ids: Vec<_> = bundle.jobs.iter().map(|job| job.id.as_str()).collect();
+//! assert_eq!(ids, ["deploy-testapp-canary", "rollout-testapp-canary", "rollback-testapp-canary"]);
+//! ```
+
+mod app;
+mod bundle;
+mod canary_app;
+mod ids;
+mod image;
+mod job;
+mod runner;
+
+pub use app::{AppDefinition, NotAnObject, PortLocation, ServicePort};
+pub use bundle::{
+    APP_DEFINITION_ENV, CanaryBundle, CanaryRequest, PlanError, SANDBOX_APP_FILE,
+    SERVICE_ACCOUNT_ENV, labels, plan,
+};
+pub use canary_app::{AppError, CanaryApp, LABEL_DEPLOYMENT_ALT_PORT, LABEL_DEPLOYMENT_GROUP};
+pub use ids::{
+    AppIdError, AppName, AppNameError, MARATHON_SEGMENT_RULE, METRONOME_JOB_ID_RULE,
+    is_valid_job_id, validate_app_id,
+};
+pub use image::{ImageError, validate_image};
+pub use job::{DockerSpec, EnvValue, JobSpec, Phase, RestartPolicy, RunSpec, SecretSource};
+pub use runner::{
+    DEFAULT_LOGIN_CA_CERT, DEFAULT_MARATHON_LB_URL, DEFAULT_MARATHON_URL, DEFAULT_MAX_WAIT_SECS,
+    DEFAULT_RUNNER_IMAGE, MAX_WAIT_LIMIT_SECS, RunnerConfig, RunnerError,
+    SERVICE_ACCOUNT_SECRET_NAME,
+};

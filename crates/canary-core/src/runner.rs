@@ -1,0 +1,298 @@
+//! How the canary jobs run marathon-lb's zdd.py: image, endpoints, drain
+//! budget, credentials and resources.
+
+use crate::image::{ImageError, validate_image};
+
+/// The marathon-lb image the jobs run by default: a pinned release that ships
+/// `/marathon-lb/zdd.py` under Python 3 with the two-pid reload check
+/// (zdd.md §6.1). Never `:latest`, so a job does the same thing every run.
+pub const DEFAULT_RUNNER_IMAGE: &str = "mesosphere/marathon-lb:v1.14.2";
+
+/// Marathon as seen from inside the cluster (apis.md §3.4).
+pub const DEFAULT_MARATHON_URL: &str = "http://marathon.mesos:8080";
+
+/// marathon-lb's stats endpoint as seen from inside the cluster. zdd.py needs
+/// the port spelled out (zdd.md §2).
+pub const DEFAULT_MARATHON_LB_URL: &str = "http://marathon-lb.marathon.mesos:9090";
+
+/// Default `--max-wait`, in seconds: how long one zdd.py drain step waits for
+/// the old tasks' connections to close before it kills them anyway.
+///
+/// The original tool used 1, which meant one poll and then killing tasks with
+/// open connections. 300 is zdd.py's own default and outlasts the 30 s client
+/// and server timeouts of marathon-lb's default HAProxy configuration, so every
+/// ordinary request finishes before its task is killed. Long-lived tunnels
+/// (websockets) need a larger value.
+pub const DEFAULT_MAX_WAIT_SECS: u32 = 300;
+
+/// Where a service-account credential is verified when zdd.py logs in: the CA
+/// bundle DC/OS Enterprise puts into every task sandbox. Without
+/// `--marathon-ca-cert` zdd.py would log in with TLS verification off.
+pub const DEFAULT_LOGIN_CA_CERT: &str = "$MESOS_SANDBOX/.ssl/ca-bundle.crt";
+
+/// The Metronome secret name the service-account secret is bound to.
+pub const SERVICE_ACCOUNT_SECRET_NAME: &str = "canary-service-account";
+
+/// The longest `--max-wait` accepted: one day.
+pub const MAX_WAIT_LIMIT_SECS: u32 = 86_400;
+
+/// Settings of the job runner (marathon-lb's zdd.py).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunnerConfig {
+    /// The image that holds `/marathon-lb/zdd.py`.
+    pub image: String,
+    /// Marathon's URL as reachable from the job.
+    pub marathon_url: String,
+    /// marathon-lb's stats URL as reachable from the job (explicit port).
+    pub marathon_lb_url: String,
+    /// Seconds one drain step may wait (zdd.py `--max-wait`).
+    pub max_wait_secs: u32,
+    /// The DC/OS secret path holding a service-account credential, for
+    /// clusters with authentication. `None` on open clusters.
+    pub service_account_secret: Option<String>,
+    /// CPU shares of the job.
+    pub cpus: f64,
+    /// Memory of the job, in MiB.
+    pub mem: u32,
+    /// Disk of the job, in MiB.
+    pub disk: u32,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            image: DEFAULT_RUNNER_IMAGE.to_owned(),
+            marathon_url: DEFAULT_MARATHON_URL.to_owned(),
+            marathon_lb_url: DEFAULT_MARATHON_LB_URL.to_owned(),
+            max_wait_secs: DEFAULT_MAX_WAIT_SECS,
+            service_account_secret: None,
+            cpus: 0.1,
+            mem: 256,
+            disk: 0,
+        }
+    }
+}
+
+/// A runner setting that cannot work.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunnerError {
+    /// The runner image is malformed.
+    #[error("runner image '{image}' {reason}")]
+    Image {
+        /// The image as given.
+        image: String,
+        /// What is wrong.
+        reason: ImageError,
+    },
+    /// A URL is malformed.
+    #[error("{which} URL '{url}' {reason}")]
+    Url {
+        /// `Marathon` or `marathon-lb`.
+        which: &'static str,
+        /// The URL as given (escaped).
+        url: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// `--max-wait` out of range.
+    #[error("max wait {0} s is out of range: use 1 to 86400 seconds")]
+    MaxWait(u32),
+    /// The secret path is malformed.
+    #[error(
+        "service-account secret path '{0}' is invalid: use a DC/OS secret path such as 'canary/service-account' (letters, digits, '/', '.', '_', '-')"
+    )]
+    SecretPath(String),
+    /// Resources below Metronome's minimums.
+    #[error(
+        "job resources cpus={cpus} mem={mem} are below Metronome's minimums (cpus >= 0.01, mem >= 32 MiB)"
+    )]
+    Resources {
+        /// CPUs asked for.
+        cpus: f64,
+        /// Memory asked for.
+        mem: u32,
+    },
+}
+
+/// Checks an http(s) URL well enough for zdd.py: scheme, host, optional
+/// numeric port and path, nothing a shell or an HTTP client could misread.
+fn check_url(which: &'static str, url: &str, need_port: bool) -> Result<(), RunnerError> {
+    let fail = |reason| {
+        Err(RunnerError::Url {
+            which,
+            url: url.escape_debug().to_string(),
+            reason,
+        })
+    };
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return fail("must start with http:// or https://");
+    };
+    if let Some(c) = url.chars().find(|c| {
+        !c.is_ascii_graphic()
+            || matches!(
+                c,
+                '\'' | '"' | '\\' | '`' | '$' | ';' | '|' | '&' | '<' | '>'
+            )
+    }) {
+        let _ = c;
+        return fail("contains whitespace, quotes or shell metacharacters");
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return fail("must not carry credentials; use --service-account-secret");
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (h, Some(p)),
+        _ => (authority, None),
+    };
+    if host.is_empty() {
+        return fail("has no host");
+    }
+    match port {
+        Some(p)
+            if p.is_empty()
+                || !p.bytes().all(|b| b.is_ascii_digit())
+                || p.parse::<u16>().is_err() =>
+        {
+            fail("has an invalid port")
+        }
+        None if need_port => fail(
+            "needs an explicit port (zdd.py joins each resolved address with the port, so a URL without one breaks)",
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn check_secret_path(path: &str) -> Result<(), RunnerError> {
+    let ok = !path.is_empty()
+        && !path.ends_with('/')
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-'))
+        && path
+            .trim_start_matches('/')
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..");
+    if ok {
+        Ok(())
+    } else {
+        Err(RunnerError::SecretPath(path.escape_debug().to_string()))
+    }
+}
+
+impl RunnerConfig {
+    /// Checks every setting.
+    pub fn validate(&self) -> Result<(), RunnerError> {
+        validate_image(&self.image).map_err(|reason| RunnerError::Image {
+            image: self.image.escape_debug().to_string(),
+            reason,
+        })?;
+        check_url("Marathon", &self.marathon_url, false)?;
+        check_url("marathon-lb", &self.marathon_lb_url, true)?;
+        if !(1..=MAX_WAIT_LIMIT_SECS).contains(&self.max_wait_secs) {
+            return Err(RunnerError::MaxWait(self.max_wait_secs));
+        }
+        if let Some(path) = &self.service_account_secret {
+            check_secret_path(path)?;
+        }
+        if !(self.cpus >= 0.01) || self.mem < 32 {
+            return Err(RunnerError::Resources {
+                cpus: self.cpus,
+                mem: self.mem,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Quotes `s` for a POSIX shell: single quotes, with embedded single quotes
+/// closed, escaped and reopened. Safe for any input.
+pub(crate) fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_pinned() {
+        let config = RunnerConfig::default();
+        assert_eq!(config.validate(), Ok(()));
+        assert!(!config.image.ends_with(":latest") && config.image.contains(':'));
+    }
+
+    #[test]
+    fn urls() {
+        let with = |m: &str, lb: &str| RunnerConfig {
+            marathon_url: m.into(),
+            marathon_lb_url: lb.into(),
+            ..RunnerConfig::default()
+        };
+        assert_eq!(
+            with(
+                "https://leader.mesos/service/marathon",
+                "http://10.0.0.1:9090"
+            )
+            .validate(),
+            Ok(())
+        );
+        let err = |m: &str, lb: &str| with(m, lb).validate().unwrap_err().to_string();
+        assert!(
+            err("marathon.mesos:8080", DEFAULT_MARATHON_LB_URL).contains("must start with http")
+        );
+        assert!(err(DEFAULT_MARATHON_URL, "http://marathon-lb").contains("needs an explicit port"));
+        assert!(err(DEFAULT_MARATHON_URL, "http://lb:9x").contains("invalid port"));
+        assert!(err("http://a b", DEFAULT_MARATHON_LB_URL).contains("whitespace"));
+        assert!(err("http://x/';rm", DEFAULT_MARATHON_LB_URL).contains("shell"));
+        assert!(err("http://u:p@x", DEFAULT_MARATHON_LB_URL).contains("credentials"));
+        assert!(err("http://", DEFAULT_MARATHON_LB_URL).contains("no host"));
+    }
+
+    #[test]
+    fn other_settings() {
+        let bad = |c: RunnerConfig| c.validate().unwrap_err().to_string();
+        assert!(
+            bad(RunnerConfig {
+                max_wait_secs: 0,
+                ..Default::default()
+            })
+            .contains("max wait 0")
+        );
+        assert!(
+            bad(RunnerConfig {
+                image: "x:".into(),
+                ..Default::default()
+            })
+            .contains("runner image")
+        );
+        assert!(
+            bad(RunnerConfig {
+                mem: 16,
+                ..Default::default()
+            })
+            .contains("minimums")
+        );
+        for path in ["", "a b", "a/", "a//b", "../x", "a;b"] {
+            let c = RunnerConfig {
+                service_account_secret: Some(path.into()),
+                ..Default::default()
+            };
+            assert!(bad(c).contains("secret path"), "{path:?}");
+        }
+        let c = RunnerConfig {
+            service_account_secret: Some("/canary/sa".into()),
+            ..Default::default()
+        };
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

@@ -1,0 +1,104 @@
+//! The project's JSON Schemas, embedded and compiled once.
+
+use serde_json::Value;
+use std::sync::LazyLock;
+
+/// `schemas/marathon-app.schema.json`: a Marathon v2 app definition.
+pub const MARATHON_APP_SCHEMA: &str = include_str!("../../../schemas/marathon-app.schema.json");
+
+/// `schemas/metronome-job.schema.json`: a Metronome v1 job spec.
+pub const METRONOME_JOB_SCHEMA: &str = include_str!("../../../schemas/metronome-job.schema.json");
+
+/// Which schema a document is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaKind {
+    /// [`MARATHON_APP_SCHEMA`].
+    MarathonApp,
+    /// [`METRONOME_JOB_SCHEMA`].
+    MetronomeJob,
+}
+
+/// One place where a document breaks its schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// JSON pointer into the document (`""` for the whole document).
+    pub pointer: String,
+    /// What is wrong there.
+    pub message: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
+        write!(f, "at {at}: {}", self.message)
+    }
+}
+
+fn compile(text: &str, name: &str) -> jsonschema::Validator {
+    // The schemas are part of the binary and covered by tests, so a failure
+    // here is a build defect, not a user error. The crate is built without its
+    // network resolver features, and the schemas use local references only.
+    let schema: Value = serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("embedded schema {name} is not JSON: {e}"));
+    jsonschema::draft202012::new(&schema)
+        .unwrap_or_else(|e| panic!("embedded schema {name} does not compile: {e}"))
+}
+
+static APP_VALIDATOR: LazyLock<jsonschema::Validator> =
+    LazyLock::new(|| compile(MARATHON_APP_SCHEMA, "marathon-app.schema.json"));
+static JOB_VALIDATOR: LazyLock<jsonschema::Validator> =
+    LazyLock::new(|| compile(METRONOME_JOB_SCHEMA, "metronome-job.schema.json"));
+
+/// Checks `document` against a schema and lists every violation (empty when
+/// valid), ordered by pointer so messages are stable.
+pub fn check(kind: SchemaKind, document: &Value) -> Vec<Violation> {
+    let validator = match kind {
+        SchemaKind::MarathonApp => &*APP_VALIDATOR,
+        SchemaKind::MetronomeJob => &*JOB_VALIDATOR,
+    };
+    if validator.is_valid(document) {
+        return Vec::new();
+    }
+    let mut violations: Vec<Violation> = validator
+        .iter_errors(document)
+        .map(|error| Violation {
+            pointer: error.instance_path().to_string(),
+            message: error.to_string(),
+        })
+        .collect();
+    violations.sort_by(|a, b| (&a.pointer, &a.message).cmp(&(&b.pointer, &b.message)));
+    violations.dedup();
+    violations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn embedded_schemas_compile_and_catch_errors() {
+        assert!(check(SchemaKind::MarathonApp, &json!({"id": "/a", "cmd": "x"})).is_empty());
+        let v = check(
+            SchemaKind::MarathonApp,
+            &json!({"id": "/a", "cmd": "x", "cpus": 0}),
+        );
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].pointer, "/cpus");
+        let v = check(
+            SchemaKind::MetronomeJob,
+            &json!({"id": "j", "run": {"cmd": "x", "cpus": 1, "mem": 16, "disk": 0}}),
+        );
+        assert_eq!(v[0].pointer, "/run/mem");
+        assert!(
+            v[0].to_string()
+                .starts_with("at /run/mem: 16 is less than the minimum of 32"),
+            "{}",
+            v[0]
+        );
+    }
+}
