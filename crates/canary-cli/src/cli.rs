@@ -1,0 +1,110 @@
+//! Command-line syntax.
+
+use canary_core::{
+    DEFAULT_MARATHON_LB_URL, DEFAULT_MARATHON_URL, DEFAULT_MAX_WAIT_SECS, DEFAULT_RUNNER_IMAGE,
+};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  internal error (a bug in canary; please report it)
+  2  usage error: unknown flag, missing or malformed argument
+  3  invalid input: app name, template, app definition, image or settings
+  4  I/O error: a file could not be read or written";
+
+/// Canary deployments of DC/OS Marathon apps behind marathon-lb.
+#[derive(Debug, Parser)]
+#[command(name = "canary", version, about, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render the new app definition and the deploy, rollout and rollback
+    /// Metronome jobs as JSON, for review. Needs no cluster.
+    #[command(after_help = EXIT_CODES)]
+    Render(RenderArgs),
+}
+
+/// What every command that renders a bundle takes.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The app name: jobs are named deploy-APP-canary, rollout-APP-canary and
+    /// rollback-APP-canary, and ./APP.template.json is used when present.
+    #[arg(long, value_name = "APP")]
+    pub app: String,
+
+    /// The new container image to canary, e.g. registry.example.com/web:1.4.2.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+
+    /// The app template (minijinja producing Marathon JSON; the original
+    /// tool's "ThisIsAUniqueKey" image placeholder works too). Default:
+    /// ./APP.template.json if it exists, else the embedded example web app.
+    #[arg(long, value_name = "FILE")]
+    pub app_template: Option<PathBuf>,
+
+    /// The Metronome job template. Default: the embedded one.
+    #[arg(long, value_name = "FILE")]
+    pub job_template: Option<PathBuf>,
+
+    /// Write new-app-definition.json and the three job files into DIR
+    /// (created if missing) instead of printing one JSON document.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// How many canary instances the deploy job starts (zdd.py --new-instances).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub canary_instances: u32,
+
+    /// DC/OS secret path of a service-account credential for zdd.py, on
+    /// clusters with authentication. The job references the secret; its
+    /// value never appears in the job.
+    #[arg(long, value_name = "PATH")]
+    pub service_account_secret: Option<String>,
+
+    /// Marathon URL as reachable from inside the cluster.
+    #[arg(long, value_name = "URL", default_value = DEFAULT_MARATHON_URL)]
+    pub marathon: String,
+
+    /// marathon-lb stats URL as reachable from inside the cluster; the port
+    /// must be explicit.
+    #[arg(long, value_name = "URL", default_value = DEFAULT_MARATHON_LB_URL)]
+    pub marathon_lb: String,
+
+    /// The image that runs /marathon-lb/zdd.py in the jobs.
+    #[arg(long, value_name = "IMAGE", default_value = DEFAULT_RUNNER_IMAGE)]
+    pub runner_image: String,
+
+    /// Seconds one drain step waits for open connections to close before
+    /// zdd.py kills the old tasks anyway (1 to 86400).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_MAX_WAIT_SECS)]
+    pub max_wait: u32,
+
+    /// A template variable, visible to templates as vars.KEY (repeatable).
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not KEY=VALUE"))?;
+    let valid_key = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_key {
+        return Err(format!(
+            "'{key}' is not a valid variable name (letters, digits and '_', not starting with a digit)"
+        ));
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}

@@ -1,0 +1,51 @@
+//! Failures of the binary and their documented exit codes.
+
+use canary_render::RenderError;
+use std::fmt;
+use std::process::ExitCode;
+
+/// Exit code for invalid input (app name, template, definition, settings).
+pub const EXIT_INVALID_INPUT: u8 = 3;
+/// Exit code for a file that could not be read or written.
+pub const EXIT_IO: u8 = 4;
+
+/// A failure, its message and its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    /// Invalid input (exit 3).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_INVALID_INPUT,
+            message: message.into(),
+        }
+    }
+
+    /// An I/O failure (exit 4).
+    pub fn io(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_IO,
+            message: message.into(),
+        }
+    }
+
+    /// Every render error is a problem with the input.
+    pub fn from_render(error: RenderError) -> Self {
+        Failure::invalid(error.to_string())
+    }
+
+    /// The process exit code.
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.code)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
