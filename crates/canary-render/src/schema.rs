@@ -38,14 +38,22 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// Builds a draft 2020-12 validator that refuses to fetch any reference: the
+/// schemas are self-contained, and validation never touches the network.
+fn build(schema: &Value) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .offline()
+        .build(schema)
+}
+
 fn compile(text: &str, name: &str) -> jsonschema::Validator {
     // The schemas are part of the binary and covered by tests, so a failure
     // here is a build defect, not a user error. The crate is built without its
     // network resolver features, and the schemas use local references only.
     let schema: Value = serde_json::from_str(text)
         .unwrap_or_else(|e| panic!("embedded schema {name} is not JSON: {e}"));
-    jsonschema::draft202012::new(&schema)
-        .unwrap_or_else(|e| panic!("embedded schema {name} does not compile: {e}"))
+    build(&schema).unwrap_or_else(|e| panic!("embedded schema {name} does not compile: {e}"))
 }
 
 static APP_VALIDATOR: LazyLock<jsonschema::Validator> =
@@ -79,6 +87,14 @@ pub fn check(kind: SchemaKind, document: &Value) -> Vec<Violation> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn remote_references_are_refused_not_fetched() {
+        let remote = json!({"$ref": "https://example.com/schema.json"});
+        assert!(build(&remote).is_err());
+        let file = json!({"$ref": "file:///etc/passwd"});
+        assert!(build(&file).is_err());
+    }
 
     #[test]
     fn embedded_schemas_compile_and_catch_errors() {
