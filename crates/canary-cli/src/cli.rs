@@ -9,14 +9,20 @@ use std::path::PathBuf;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  internal error (a bug in canary; please report it)
   2  usage error: unknown flag, missing or malformed argument
   3  invalid input: app name, template, app definition, image or settings
   4  I/O error: a file could not be read or written";
 
 /// Canary deployments of DC/OS Marathon apps behind marathon-lb.
 #[derive(Debug, Parser)]
-#[command(name = "canary", version, about, after_help = EXIT_CODES, max_term_width = 100)]
+#[command(
+    name = "canary",
+    version,
+    about = "Canary deployments of DC/OS Marathon apps behind marathon-lb: renders the new app \
+             definition and the deploy, rollout and rollback jobs around marathon-lb's zdd.py.",
+    after_help = EXIT_CODES,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -1,5 +1,6 @@
 //! Failures of the binary and their documented exit codes.
 
+use canary_core::{PlanError, RunnerError};
 use canary_render::RenderError;
 use std::fmt;
 use std::process::ExitCode;
@@ -33,9 +34,15 @@ impl Failure {
         }
     }
 
-    /// Every render error is a problem with the input.
+    /// Every render error is a problem with the input; errors in the
+    /// request name the flag that carried the value.
     pub fn from_render(error: RenderError) -> Self {
-        Failure::invalid(error.to_string())
+        match &error {
+            RenderError::Request(source) => {
+                Failure::invalid(format!("{}: {source}", flag_of(source)))
+            }
+            _ => Failure::invalid(error.to_string()),
+        }
     }
 
     /// The process exit code.
@@ -47,5 +54,21 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
+    }
+}
+
+/// The command-line flag a request error comes from.
+fn flag_of(error: &PlanError) -> &'static str {
+    match error {
+        PlanError::Image { .. } | PlanError::ImageMismatch { .. } | PlanError::App(_) => "--image",
+        PlanError::CanaryInstances { .. } => "--canary-instances",
+        PlanError::Runner(runner) => match runner {
+            RunnerError::Image { .. } => "--runner-image",
+            RunnerError::Url { which, .. } if *which == "Marathon" => "--marathon",
+            RunnerError::Url { .. } => "--marathon-lb",
+            RunnerError::MaxWait(_) => "--max-wait",
+            RunnerError::SecretPath(_) => "--service-account-secret",
+            RunnerError::Resources { .. } => "job resources",
+        },
     }
 }

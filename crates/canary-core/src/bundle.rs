@@ -48,6 +48,25 @@ pub struct CanaryRequest {
 }
 
 impl CanaryRequest {
+    /// Checks what can be checked without the app: the image syntax, a
+    /// canary count of at least 1, and the runner settings. [`plan`] calls it
+    /// too; callers may call it first to report bad settings before reading
+    /// any template.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        crate::image::validate_image(&self.image).map_err(|reason| PlanError::Image {
+            image: self.image.escape_debug().to_string(),
+            reason,
+        })?;
+        if self.canary_instances < 1 {
+            return Err(PlanError::CanaryInstances {
+                requested: self.canary_instances,
+                instances: None,
+            });
+        }
+        self.runner.validate()?;
+        Ok(())
+    }
+
     /// A request with one canary instance and the default runner.
     pub fn new(app_name: AppName, image: impl Into<String>) -> Self {
         CanaryRequest {
@@ -85,14 +104,15 @@ pub enum PlanError {
         expected: String,
     },
     /// The canary instance count does not fit the app.
-    #[error(
-        "canary instances: {requested} is out of range; use 1 to the app's instances ({instances})"
-    )]
+    #[error("canary instances: {requested} is out of range; use 1 {}", match .instances {
+        Some(n) => format!("to the app's instances ({n})"),
+        None => "or more".to_owned(),
+    })]
     CanaryInstances {
         /// The count asked for.
         requested: u32,
-        /// The app's full count.
-        instances: u64,
+        /// The app's full count, when the app is known.
+        instances: Option<u64>,
     },
     /// A runner setting cannot work.
     #[error(transparent)]
@@ -140,10 +160,7 @@ impl CanaryBundle {
 /// assert!(bundle.job(Phase::Deploy).run.cmd.contains("--new-instances 1"));
 /// ```
 pub fn plan(app: AppDefinition, request: &CanaryRequest) -> Result<CanaryBundle, PlanError> {
-    crate::image::validate_image(&request.image).map_err(|reason| PlanError::Image {
-        image: request.image.escape_debug().to_string(),
-        reason,
-    })?;
+    request.validate()?;
     let app = CanaryApp::new(app)?;
     if app.image() != request.image {
         return Err(PlanError::ImageMismatch {
@@ -152,13 +169,12 @@ pub fn plan(app: AppDefinition, request: &CanaryRequest) -> Result<CanaryBundle,
         });
     }
     let instances = app.instances();
-    if request.canary_instances < 1 || u64::from(request.canary_instances) > instances {
+    if u64::from(request.canary_instances) > instances {
         return Err(PlanError::CanaryInstances {
             requested: request.canary_instances,
-            instances,
+            instances: Some(instances),
         });
     }
-    request.runner.validate()?;
 
     let jobs = Phase::ALL
         .iter()
@@ -378,14 +394,29 @@ mod tests {
                 .cmd
                 .ends_with("--new-instances 2")
         );
-        for bad in [0, 5] {
-            req.canary_instances = bad;
-            let err = plan(app(), &req).unwrap_err();
-            assert!(
-                matches!(err, PlanError::CanaryInstances { instances: 4, .. }),
-                "{bad}"
-            );
-        }
+        req.canary_instances = 5;
+        let err = plan(app(), &req).unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::CanaryInstances {
+                requested: 5,
+                instances: Some(4)
+            }
+        );
+        assert!(
+            err.to_string()
+                .ends_with("use 1 to the app's instances (4)")
+        );
+        req.canary_instances = 0;
+        let err = req.validate().unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::CanaryInstances {
+                requested: 0,
+                instances: None
+            }
+        );
+        assert!(err.to_string().ends_with("use 1 or more"));
     }
 
     #[test]

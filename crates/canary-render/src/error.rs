@@ -49,7 +49,11 @@ pub enum RenderError {
         /// JSON pointers of the offending strings.
         pointers: Vec<String>,
     },
-    /// The app definition or the request cannot make a canary.
+    /// The request itself is invalid (image, canary count, runner settings),
+    /// whatever the templates say.
+    #[error(transparent)]
+    Request(PlanError),
+    /// The app definition cannot make a canary.
     #[error("{file}: {source}")]
     Plan {
         /// The app template's name.

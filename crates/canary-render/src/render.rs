@@ -167,6 +167,7 @@ impl Renderer {
         request: &CanaryRequest,
         vars: &BTreeMap<String, String>,
     ) -> Result<RenderedBundle, RenderError> {
+        request.validate().map_err(RenderError::Request)?;
         let app_file = &self.app_name;
         let text = self
             .env

@@ -1,0 +1,502 @@
+//! Black-box tests of the `canary` binary: help and version text, every
+//! documented exit code, bad input, `--out`, and faithful free text.
+//!
+//! Commands run from the repository root with relative paths, so messages
+//! (and their snapshots) do not depend on where the repository is checked out.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn canary_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_canary"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the canary binary runs")
+}
+
+fn canary(args: &[&str]) -> Output {
+    canary_in(&repo_root(), args)
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+/// Runs canary, asserts the exit code and that nothing reached stdout, and
+/// returns stderr.
+fn fails(code: i32, args: &[&str]) -> String {
+    let out = canary(args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "args {args:?}\nstderr: {}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "", "a failure prints no document");
+    stderr(&out)
+}
+
+const RENDER: [&str; 5] = ["render", "--app", "testapp", "--image", "httpd:2.4"];
+
+fn render_with(extra: &[&str]) -> Vec<String> {
+    RENDER
+        .iter()
+        .chain(extra)
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+fn as_strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+// ---------------------------------------------------------------- help text
+
+#[test]
+fn help_and_version() {
+    let out = canary(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("help", stdout(&out));
+    let out = canary(&["render", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("render_help", stdout(&out));
+    let out = canary(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        format!("canary {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+// ---------------------------------------------------------------- exit 0
+
+#[test]
+fn exit_0_prints_one_bundle_document() {
+    let out = canary(&["render", "--app", "testapp", "--image", "httpd"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["app"]["id"], "/testapp");
+    assert_eq!(doc["app"]["container"]["docker"]["image"], "httpd");
+    let ids: Vec<&str> = doc["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "deploy-testapp-canary",
+            "rollout-testapp-canary",
+            "rollback-testapp-canary"
+        ]
+    );
+}
+
+#[test]
+fn the_conventional_app_template_is_picked_up_from_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo_root().join("tests/data/templates/testapp.template.json"),
+        dir.path().join("shop.template.json"),
+    )
+    .unwrap();
+    let out = canary_in(
+        dir.path(),
+        &["render", "--app", "shop", "--image", "httpd:2.4"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    // The legacy template's own id and ports, with the placeholder filled.
+    assert_eq!(doc["app"]["id"], "/testapp");
+    assert_eq!(doc["app"]["container"]["docker"]["image"], "httpd:2.4");
+    assert_eq!(doc["jobs"][0]["id"], "deploy-shop-canary");
+}
+
+#[test]
+fn out_dir_gets_the_original_file_names_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("rendered");
+    let out_arg = out_dir.to_str().unwrap();
+    let out = canary(&as_strs(&render_with(&[
+        "--app-template",
+        "tests/data/templates/testapp.template.json",
+        "--out",
+        out_arg,
+    ])));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "--out prints nothing");
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "deploy-testapp-canary.json",
+            "new-app-definition.json",
+            "rollback-testapp-canary.json",
+            "rollout-testapp-canary.json"
+        ],
+        "exactly the four files, no temporary leftovers"
+    );
+    // The files hold the same documents `render` prints.
+    let printed: Value = serde_json::from_str(&stdout(&canary(&as_strs(&render_with(&[
+        "--app-template",
+        "tests/data/templates/testapp.template.json",
+    ])))))
+    .unwrap();
+    let read = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join(name)).unwrap()).unwrap()
+    };
+    assert_eq!(read("new-app-definition.json"), printed["app"]);
+    assert_eq!(read("deploy-testapp-canary.json"), printed["jobs"][0]);
+    assert_eq!(read("rollout-testapp-canary.json"), printed["jobs"][1]);
+    assert_eq!(read("rollback-testapp-canary.json"), printed["jobs"][2]);
+}
+
+#[test]
+fn nothing_is_written_when_rendering_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("rendered");
+    let args = render_with(&[
+        "--app-template",
+        "tests/data/bad/missing-group.template.json",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    fails(3, &as_strs(&args));
+    assert!(
+        !out_dir.exists(),
+        "the output directory is not even created"
+    );
+}
+
+// ---------------------------------------------------------------- exit 2
+
+#[test]
+fn exit_2_usage_errors() {
+    insta::assert_snapshot!(
+        "usage_missing_image",
+        fails(2, &["render", "--app", "testapp"])
+    );
+    insta::assert_snapshot!(
+        "usage_unknown_flag",
+        fails(2, &as_strs(&render_with(&["--colour", "blue"])))
+    );
+    insta::assert_snapshot!(
+        "usage_bad_number",
+        fails(2, &as_strs(&render_with(&["--max-wait", "soon"])))
+    );
+    insta::assert_snapshot!(
+        "usage_bad_var",
+        fails(2, &as_strs(&render_with(&["--var", "vhost"])))
+    );
+    insta::assert_snapshot!("usage_no_command", fails(2, &[]));
+}
+
+// ---------------------------------------------------------------- exit 3
+
+/// Bad input: each case asserts exit 3 and snapshots the message, which must
+/// name the problem (the snapshot makes that reviewable; the `contains`
+/// checks make it fail loudly if a message loses its subject).
+#[test]
+fn exit_3_invalid_input() {
+    let template = |file: &str| render_with(&["--app-template", file]);
+    let cases: Vec<(&str, Vec<String>, &str)> = vec![
+        (
+            "invalid_json",
+            template("tests/data/bad/invalid-json.template.json"),
+            "not valid JSON (line 4",
+        ),
+        (
+            "template_syntax",
+            template("tests/data/bad/syntax-error.template.json"),
+            "syntax-error.template.json:5: template error: syntax error",
+        ),
+        (
+            "undefined_variable",
+            template("tests/data/bad/undefined-variable.template.json"),
+            "undefined value",
+        ),
+        (
+            "quoted_value",
+            template("tests/data/bad/quoted-value.template.json"),
+            "not \"{{ x | json }}\"",
+        ),
+        (
+            "not_an_object",
+            template("tests/data/bad/not-an-object.template.json"),
+            "must be a JSON object, found an array",
+        ),
+        (
+            "missing_group",
+            template("tests/data/bad/missing-group.template.json"),
+            "labels.HAPROXY_DEPLOYMENT_GROUP: missing",
+        ),
+        (
+            "missing_alt_port",
+            template("tests/data/bad/missing-alt-port.template.json"),
+            "labels.HAPROXY_DEPLOYMENT_ALT_PORT: missing",
+        ),
+        (
+            "alt_port_not_a_number",
+            template("tests/data/bad/alt-port-not-a-number.template.json"),
+            "'10l29' is not a port number",
+        ),
+        (
+            "no_service_port",
+            template("tests/data/bad/no-service-port.template.json"),
+            "no service port found",
+        ),
+        (
+            "two_service_ports",
+            template("tests/data/bad/two-service-ports.template.json"),
+            "portDefinitions[1].port=10103",
+        ),
+        (
+            "zero_instances",
+            template("tests/data/bad/zero-instances.template.json"),
+            "instances: is 0",
+        ),
+        (
+            "invalid_app_id",
+            template("tests/data/bad/invalid-app-id.template.json"),
+            "id: '/Test_App' is not a valid Marathon app id",
+        ),
+        (
+            "placeholder_inside_string",
+            template("tests/data/bad/placeholder-inside-string.template.json"),
+            "/container/docker/image",
+        ),
+        (
+            "schema_violation",
+            template("tests/data/bad/schema-violation.template.json"),
+            "at /cpus",
+        ),
+        (
+            "app_name_makes_bad_job_id",
+            vec![
+                "render".into(),
+                "--app".into(),
+                "My_App".into(),
+                "--image".into(),
+                "httpd".into(),
+            ],
+            "deploy-My_App-canary",
+        ),
+        (
+            "image_empty",
+            vec![
+                "render".into(),
+                "--app".into(),
+                "testapp".into(),
+                "--image".into(),
+                "".into(),
+            ],
+            "image '' is empty",
+        ),
+        (
+            "image_quotes",
+            vec![
+                "render".into(),
+                "--app".into(),
+                "testapp".into(),
+                "--image".into(),
+                "httpd\"x".into(),
+            ],
+            "a double quote",
+        ),
+        (
+            "image_space",
+            vec![
+                "render".into(),
+                "--app".into(),
+                "testapp".into(),
+                "--image".into(),
+                "httpd 2".into(),
+            ],
+            "a space",
+        ),
+        (
+            "image_newline",
+            vec![
+                "render".into(),
+                "--app".into(),
+                "testapp".into(),
+                "--image".into(),
+                "httpd\n:2".into(),
+            ],
+            "a newline",
+        ),
+        (
+            "image_shell",
+            vec![
+                "render".into(),
+                "--app".into(),
+                "testapp".into(),
+                "--image".into(),
+                "httpd;rm -rf /".into(),
+            ],
+            "';'",
+        ),
+        (
+            "image_command_substitution",
+            vec![
+                "render".into(),
+                "--app".into(),
+                "testapp".into(),
+                "--image".into(),
+                "$(id)".into(),
+            ],
+            "'$'",
+        ),
+        (
+            "canary_instances_too_many",
+            render_with(&["--canary-instances", "5"]),
+            "canary instances: 5 is out of range",
+        ),
+        (
+            "max_wait_zero",
+            render_with(&["--max-wait", "0"]),
+            "max wait 0 s is out of range",
+        ),
+        (
+            "marathon_lb_without_port",
+            render_with(&["--marathon-lb", "http://marathon-lb.marathon.mesos"]),
+            "needs an explicit port",
+        ),
+        (
+            "runner_image_bad",
+            render_with(&["--runner-image", "marathon-lb:"]),
+            "runner image 'marathon-lb:'",
+        ),
+        (
+            "secret_path_bad",
+            render_with(&["--service-account-secret", "a secret"]),
+            "service-account secret path 'a secret'",
+        ),
+        (
+            "job_template_changes_id",
+            render_with(&["--job-template", "tests/data/bad/wrong-id.job.json.j2"]),
+            "rendered id = \"my-deploy-testapp-canary\"",
+        ),
+    ];
+    assert!(cases.len() >= 15);
+    for (name, args, needle) in cases {
+        let message = fails(3, &as_strs(&args));
+        assert!(
+            message.contains(needle),
+            "{name}: expected {needle:?} in {message:?}"
+        );
+        insta::assert_snapshot!(format!("invalid_{name}"), message);
+    }
+}
+
+#[test]
+fn a_template_that_hard_codes_another_image_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixed = dir.path().join("fixed.template.json");
+    let text =
+        std::fs::read_to_string(repo_root().join("tests/data/templates/testapp.template.json"))
+            .unwrap();
+    std::fs::write(&fixed, text.replace("ThisIsAUniqueKey", "httpd:1.0")).unwrap();
+    let message = fails(
+        3,
+        &as_strs(&render_with(&["--app-template", fixed.to_str().unwrap()])),
+    );
+    assert!(
+        message.contains("the app definition runs 'httpd:1.0' but the canary image is 'httpd:2.4'"),
+        "{message}"
+    );
+}
+
+// ---------------------------------------------------------------- exit 4
+
+#[test]
+fn exit_4_io_errors() {
+    let message = fails(
+        4,
+        &as_strs(&render_with(&[
+            "--app-template",
+            "tests/data/does-not-exist.template.json",
+        ])),
+    );
+    insta::assert_snapshot!("io_missing_app_template", message);
+    let message = fails(
+        4,
+        &as_strs(&render_with(&["--job-template", "tests/data/nope.json.j2"])),
+    );
+    assert!(
+        message.contains("cannot read job template 'tests/data/nope.json.j2'"),
+        "{message}"
+    );
+
+    let message = fails(4, &as_strs(&render_with(&["--out", "Cargo.toml"])));
+    insta::assert_snapshot!("io_out_is_a_file", message);
+
+    // Not even root can create a directory under /proc.
+    let message = fails(4, &as_strs(&render_with(&["--out", "/proc/canary-out"])));
+    assert!(
+        message.starts_with("error: --out '/proc/canary-out': cannot create the directory"),
+        "{message}"
+    );
+}
+
+#[test]
+fn out_dir_that_refuses_files_leaves_nothing_behind() {
+    // A read-only directory refuses new files for ordinary users; root ignores
+    // mode bits, so use a directory inside /sys, which refuses everyone.
+    let message = fails(4, &as_strs(&render_with(&["--out", "/sys/kernel"])));
+    assert!(
+        message.contains("--out '/sys/kernel': cannot create a file there"),
+        "{message}"
+    );
+    let leftovers = std::fs::read_dir("/sys/kernel")
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tmp")
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
+// ---------------------------------------------------------------- free text
+
+#[test]
+fn free_text_comes_out_faithful_and_valid() {
+    let hostile =
+        "he said \"hi\" \\ C:\\path\nsecond line {{ image }} {% raw %} </script> \u{1F600}";
+    let vhost = format!("--var=vhost={hostile}");
+    let note = format!("--var=note={hostile}");
+    let out = canary(&as_strs(&render_with(&[
+        &vhost,
+        &note,
+        "--job-template",
+        "tests/data/templates/job-with-note.json.j2",
+    ])));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["app"]["labels"]["HAPROXY_0_VHOST"], hostile);
+    for job in doc["jobs"].as_array().unwrap() {
+        assert_eq!(job["description"], hostile);
+        assert_eq!(job["run"]["mem"], 512, "the custom job template was used");
+    }
+}
