@@ -384,7 +384,8 @@ mod tests {
 
     #[test]
     fn each_failure_names_its_field() {
-        let cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+        type Edit = Box<dyn FnOnce(&mut Value)>;
+        let cases: Vec<(Edit, &str)> = vec![
             (
                 Box::new(|v| {
                     v.as_object_mut().unwrap().remove("id");

@@ -130,14 +130,14 @@ fn check_url(which: &'static str, url: &str, need_port: bool) -> Result<(), Runn
     else {
         return fail("must start with http:// or https://");
     };
-    if let Some(c) = url.chars().find(|c| {
+    let unsafe_char = |c: char| {
         !c.is_ascii_graphic()
             || matches!(
                 c,
                 '\'' | '"' | '\\' | '`' | '$' | ';' | '|' | '&' | '<' | '>'
             )
-    }) {
-        let _ = c;
+    };
+    if url.chars().any(unsafe_char) {
         return fail("contains whitespace, quotes or shell metacharacters");
     }
     let authority = rest.split('/').next().unwrap_or_default();
@@ -198,7 +198,9 @@ impl RunnerConfig {
         if let Some(path) = &self.service_account_secret {
             check_secret_path(path)?;
         }
-        if !(self.cpus >= 0.01) || self.mem < 32 {
+        // NaN fails this test as well as a too-small value.
+        let cpus_ok = self.cpus.is_finite() && self.cpus >= 0.01;
+        if !cpus_ok || self.mem < 32 {
             return Err(RunnerError::Resources {
                 cpus: self.cpus,
                 mem: self.mem,
