@@ -282,27 +282,38 @@ impl AppDefinition {
     /// The JSON pointers of string values that contain `needle` without being
     /// equal to it (a placeholder pasted into a larger string).
     pub fn pointers_containing(&self, needle: &str) -> Vec<String> {
-        fn walk(value: &Value, needle: &str, at: String, out: &mut Vec<String>) {
+        fn escape(key: &str) -> String {
+            key.replace('~', "~0").replace('/', "~1")
+        }
+        fn hit(value: &Value, needle: &str) -> bool {
             match value {
-                Value::String(s) if s != needle && s.contains(needle) => out.push(at),
+                Value::String(s) => s != needle && s.contains(needle),
+                Value::Array(items) => items.iter().any(|v| hit(v, needle)),
+                Value::Object(map) => map.values().any(|v| hit(v, needle)),
+                _ => false,
+            }
+        }
+        // Pointers are built only along paths that lead to a hit, so the
+        // common case (no hit) allocates nothing.
+        fn walk(value: &Value, needle: &str, at: &str, out: &mut Vec<String>) {
+            match value {
+                Value::String(_) => out.push(at.to_owned()),
                 Value::Array(items) => {
-                    for (i, v) in items.iter().enumerate() {
-                        walk(v, needle, format!("{at}/{i}"), out);
+                    for (i, v) in items.iter().enumerate().filter(|(_, v)| hit(v, needle)) {
+                        walk(v, needle, &format!("{at}/{i}"), out);
                     }
                 }
                 Value::Object(map) => {
-                    for (k, v) in map {
-                        let key = k.replace('~', "~0").replace('/', "~1");
-                        walk(v, needle, format!("{at}/{key}"), out);
+                    for (k, v) in map.iter().filter(|(_, v)| hit(v, needle)) {
+                        walk(v, needle, &format!("{at}/{}", escape(k)), out);
                     }
                 }
                 _ => {}
             }
         }
         let mut out = Vec::new();
-        for (k, v) in &self.0 {
-            let key = k.replace('~', "~0").replace('/', "~1");
-            walk(v, needle, format!("/{key}"), &mut out);
+        for (k, v) in self.0.iter().filter(|(_, v)| hit(v, needle)) {
+            walk(v, needle, &format!("/{}", escape(k)), &mut out);
         }
         out
     }

@@ -176,9 +176,12 @@ pub fn plan(app: AppDefinition, request: &CanaryRequest) -> Result<CanaryBundle,
         });
     }
 
+    // Encoded once: the same bytes travel in all three jobs.
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(app.definition().to_compact_json());
     let jobs = Phase::ALL
         .iter()
-        .map(|&phase| job_spec(phase, &app, request))
+        .map(|&phase| job_spec(phase, &app, request, &encoded))
         .collect();
     Ok(CanaryBundle {
         app: app.into_definition(),
@@ -238,11 +241,12 @@ fn command(phase: Phase, request: &CanaryRequest) -> String {
     )
 }
 
-fn job_spec(phase: Phase, app: &CanaryApp, request: &CanaryRequest) -> JobSpec {
+fn job_spec(phase: Phase, app: &CanaryApp, request: &CanaryRequest, encoded_app: &str) -> JobSpec {
     let runner = &request.runner;
-    let encoded =
-        base64::engine::general_purpose::STANDARD.encode(app.definition().to_compact_json());
-    let mut env = BTreeMap::from([(APP_DEFINITION_ENV.to_owned(), EnvValue::Plain(encoded))]);
+    let mut env = BTreeMap::from([(
+        APP_DEFINITION_ENV.to_owned(),
+        EnvValue::Plain(encoded_app.to_owned()),
+    )]);
     let mut secrets = BTreeMap::new();
     if let Some(path) = &runner.service_account_secret {
         env.insert(

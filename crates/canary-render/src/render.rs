@@ -91,7 +91,12 @@ fn parse_json(file: &str, text: &str) -> Result<Value, RenderError> {
     })
 }
 
-fn schema_check(kind: SchemaKind, document: String, value: &Value) -> Result<(), RenderError> {
+/// `document` names the document in the error; it is built only on failure.
+fn schema_check(
+    kind: SchemaKind,
+    document: impl FnOnce() -> String,
+    value: &Value,
+) -> Result<(), RenderError> {
     let violations = check(kind, value);
     if violations.is_empty() {
         return Ok(());
@@ -101,7 +106,7 @@ fn schema_check(kind: SchemaKind, document: String, value: &Value) -> Result<(),
         SchemaKind::MetronomeJob => "schemas/metronome-job.schema.json",
     };
     Err(RenderError::Schema {
-        document,
+        document: document(),
         schema,
         violations,
     })
@@ -200,10 +205,11 @@ impl Renderer {
             file: app_file.clone(),
             source,
         })?;
-        let app_value = bundle.app.clone().into_value();
+        let canary_core::CanaryBundle { app, jobs: specs } = bundle;
+        let app_value = app.into_value();
         schema_check(
             SchemaKind::MarathonApp,
-            format!("the app definition from {app_file}"),
+            || format!("the app definition from {app_file}"),
             &app_value,
         )?;
 
@@ -211,8 +217,8 @@ impl Renderer {
             .env
             .get_template(JOB_TEMPLATE)
             .map_err(|e| template_error(&self.job_name, &e))?;
-        let mut jobs = Vec::with_capacity(bundle.jobs.len());
-        for (phase, spec) in Phase::ALL.into_iter().zip(&bundle.jobs) {
+        let mut jobs = Vec::with_capacity(specs.len());
+        for (phase, spec) in Phase::ALL.into_iter().zip(&specs) {
             let text = template
                 .render(JobContext {
                     app: request.app_name.as_str(),
@@ -227,7 +233,7 @@ impl Renderer {
             self.check_identity(phase, spec, &document)?;
             schema_check(
                 SchemaKind::MetronomeJob,
-                format!("job {} from {}", spec.id, self.job_name),
+                || format!("job {} from {}", spec.id, self.job_name),
                 &document,
             )?;
             jobs.push(RenderedJob {

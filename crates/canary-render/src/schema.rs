@@ -38,11 +38,11 @@ impl std::fmt::Display for Violation {
     }
 }
 
-/// Builds a draft 2020-12 validator that refuses to fetch any reference: the
+/// Builds a draft-07 validator that refuses to fetch any reference: the
 /// schemas are self-contained, and validation never touches the network.
 fn build(schema: &Value) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
     jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft202012)
+        .with_draft(jsonschema::Draft::Draft7)
         .offline()
         .build(schema)
 }
@@ -60,6 +60,13 @@ static APP_VALIDATOR: LazyLock<jsonschema::Validator> =
     LazyLock::new(|| compile(MARATHON_APP_SCHEMA, "marathon-app.schema.json"));
 static JOB_VALIDATOR: LazyLock<jsonschema::Validator> =
     LazyLock::new(|| compile(METRONOME_JOB_SCHEMA, "metronome-job.schema.json"));
+
+/// Compiles the job schema now, if it is not compiled yet. Compiling is most
+/// of a cold `canary render`; a process that knows it will validate jobs can
+/// call this on another thread early, so it overlaps other start-up work.
+pub fn precompile_job_schema() {
+    LazyLock::force(&JOB_VALIDATOR);
+}
 
 /// Checks `document` against a schema and lists every violation (empty when
 /// valid), ordered by pointer so messages are stable.
@@ -87,6 +94,83 @@ pub fn check(kind: SchemaKind, document: &Value) -> Vec<Violation> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn app_schema_rejects_what_marathon_rejects() {
+        let base = json!({"id": "/a", "cmd": "x"});
+        let with = |key: &str, value: Value| {
+            let mut doc = base.clone();
+            doc[key] = value;
+            doc
+        };
+        let rejected = [
+            (with("id", json!("Bad_Id")), "/id"),
+            (with("instances", json!(-1)), "/instances"),
+            (with("labels", json!({"A": 1})), "/labels/A"),
+            (with("args", json!(["y"])), ""),
+            (
+                with("upgradeStrategy", json!({"minimumHealthCapacity": 2})),
+                "/upgradeStrategy/minimumHealthCapacity",
+            ),
+            (
+                with("healthChecks", json!([{"protocol": "FOO"}])),
+                "/healthChecks/0/protocol",
+            ),
+            (
+                with("constraints", json!([["hostname", "NEAR", "x"]])),
+                "/constraints/0/1",
+            ),
+            (
+                with(
+                    "container",
+                    json!({"type": "DOCKER", "docker": {"image": ""}}),
+                ),
+                "/container/docker/image",
+            ),
+        ];
+        for (doc, pointer) in rejected {
+            let v = check(SchemaKind::MarathonApp, &doc);
+            assert!(v.iter().any(|v| v.pointer == pointer), "{doc}: {v:?}");
+        }
+        assert_eq!(
+            check(
+                SchemaKind::MarathonApp,
+                &with("storeUrls", json!(["legacy"]))
+            ),
+            []
+        );
+    }
+
+    #[test]
+    fn job_schema_rejects_what_metronome_rejects() {
+        let base = json!({"id": "deploy-a-canary", "run": {"cmd": "x", "cpus": 0.1, "mem": 64, "disk": 0}});
+        let with = |edit: &dyn Fn(&mut Value)| {
+            let mut doc = base.clone();
+            edit(&mut doc);
+            doc
+        };
+        let rejected = [
+            with(&|d| d["id"] = json!("Deploy_x")),
+            with(&|d| d["id"] = json!("a/b")),
+            with(&|d| d["run"]["cpus"] = json!(0)),
+            with(&|d| d["run"]["mem"] = json!(16)),
+            with(&|d| d["run"]["restart"] = json!({"policy": "ALWAYS"})),
+            with(&|d| d["run"]["env"] = json!({"A": 5})),
+            with(&|d| d["foo"] = json!(1)),
+            with(&|d| d["run"]["foo"] = json!(1)),
+            with(&|d| {
+                d["run"]["docker"] = json!({"image": "a"});
+                d["run"]["ucr"] = json!({"image": {"id": "a"}});
+            }),
+            with(&|d| {
+                d["run"].as_object_mut().unwrap().remove("cmd");
+            }),
+        ];
+        for doc in rejected {
+            assert!(!check(SchemaKind::MetronomeJob, &doc).is_empty(), "{doc}");
+        }
+        assert_eq!(check(SchemaKind::MetronomeJob, &base), []);
+    }
 
     #[test]
     fn remote_references_are_refused_not_fetched() {
