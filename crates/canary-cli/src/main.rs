@@ -18,10 +18,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // Compiling the JSON Schemas is most of a cold run; compile the job schema
-    // on a second thread while this one parses arguments, reads templates,
-    // renders and compiles the app schema.
-    std::thread::spawn(canary_render::schema::precompile_job_schema);
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => render(&args),
