@@ -1,0 +1,74 @@
+//! How a simulated cluster is set up.
+
+use std::time::Duration;
+
+/// A user account of the simulated IAM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserAccount {
+    /// The uid.
+    pub uid: String,
+    /// The password.
+    pub password: String,
+}
+
+/// A service account of the simulated IAM: logs in with an RS256 JWT signed
+/// by the private key that matches `public_key_pem`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAccount {
+    /// The service account id.
+    pub uid: String,
+    /// Its public key, PEM (SPKI `BEGIN PUBLIC KEY`).
+    pub public_key_pem: String,
+}
+
+/// Everything that shapes a simulated cluster. `Default` is an open cluster
+/// with one marathon-lb, a real-time clock and no faults.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Seed of every random choice (ids, fault rates): same seed, same ids.
+    pub seed: u64,
+    /// Simulated seconds per real second; 0 makes the clock manual.
+    pub time_scale: f64,
+    /// Start of the cluster clock in epoch milliseconds; `None` is now.
+    pub start_time_ms: Option<u64>,
+    /// Whether every request needs a token (Admin Router's 401 otherwise).
+    pub auth: bool,
+    /// Accounts that can log in with uid and password.
+    pub users: Vec<UserAccount>,
+    /// Accounts that can log in with a service login token.
+    pub service_accounts: Vec<ServiceAccount>,
+    /// How many marathon-lb instances to simulate (one listener each).
+    pub marathon_lb_count: usize,
+    /// Whether the control endpoints under `/__sim/` are served.
+    pub control: bool,
+    /// Simulated time from a task's launch to `TASK_RUNNING`.
+    pub task_start_delay: Duration,
+    /// Simulated time from `TASK_RUNNING` to its first passing health check.
+    pub health_delay: Duration,
+    /// Simulated time a job run takes by default.
+    pub job_run_duration: Duration,
+    /// The name `/mesos/state-summary` gives the cluster.
+    pub cluster_name: String,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 0,
+            time_scale: 1.0,
+            start_time_ms: None,
+            auth: false,
+            users: vec![UserAccount {
+                uid: "bootstrapuser".into(),
+                password: "deleteme".into(),
+            }],
+            service_accounts: Vec::new(),
+            marathon_lb_count: 1,
+            control: false,
+            task_start_delay: Duration::from_secs(2),
+            health_delay: Duration::from_secs(5),
+            job_run_duration: Duration::from_secs(10),
+            cluster_name: "dcos-sim".into(),
+        }
+    }
+}

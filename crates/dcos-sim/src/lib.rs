@@ -1,0 +1,43 @@
+//! `dcos-sim`: a local emulator of the DC/OS APIs canary talks to, for tests
+//! and demos.
+//!
+//! # The model
+//!
+//! One [`Sim`] holds a simulated cluster: Marathon (apps, tasks,
+//! deployments and a scheduler that starts tasks and passes their health
+//! checks), Metronome (jobs and runs), IAM (accounts and tokens) and
+//! marathon-lb's view of the apps (HAProxy stats). State lives in memory and
+//! advances lazily: every request first brings the cluster up to the current
+//! cluster time, so what happens depends only on the seed, the configuration
+//! and the times at which requests arrive. The cluster clock can run faster
+//! than real time ([`SimConfig::time_scale`]) or only when told (scale 0).
+//!
+//! [`SimHandle::start`] serves it over HTTP on 127.0.0.1: one listener for
+//! the DC/OS URL (Admin Router paths such as `/service/marathon/v2/apps`,
+//! plus the bare `/v2` and `/v1` paths a job inside the cluster uses), and
+//! one per simulated marathon-lb. Faults ([`faults`]) and the control
+//! endpoints under `/__sim/` let tests break things on purpose.
+//!
+//! ```no_run
+//! use dcos_sim::{SimConfig, SimHandle};
+//! let sim = SimHandle::start(SimConfig::default()).unwrap();
+//! println!("DC/OS at {}, marathon-lb at {:?}", sim.dcos_url(), sim.lb_urls());
+//! ```
+
+pub mod clock;
+pub mod config;
+pub mod faults;
+mod http;
+pub mod iam;
+pub mod lb;
+pub mod marathon;
+pub mod metronome;
+mod misc;
+pub mod rng;
+mod server;
+pub mod state;
+
+pub use config::{ServiceAccount, SimConfig, UserAccount};
+pub use misc::{CAPABILITIES_MEDIA_TYPE, DCOS_VERSION};
+pub use server::SimHandle;
+pub use state::{Cluster, Shared, Sim};

@@ -1,0 +1,206 @@
+//! The simulated cluster's plumbing: DC/OS metadata endpoints, Admin Router
+//! authentication, the clock, faults and the control endpoints.
+
+mod common;
+
+use common::{get, send, try_send};
+use dcos_sim::{CAPABILITIES_MEDIA_TYPE, SimConfig, SimHandle};
+use serde_json::json;
+use std::time::Duration;
+
+fn start(config: SimConfig) -> SimHandle {
+    SimHandle::start(config).expect("the sim starts")
+}
+
+#[test]
+fn metadata_capabilities_and_version() {
+    let sim = start(SimConfig {
+        seed: 42,
+        ..SimConfig::default()
+    });
+    let base = sim.dcos_url();
+    assert!(base.starts_with("http://127.0.0.1:"));
+    let metadata = get(&format!("{base}/metadata"));
+    assert_eq!(metadata.status, 200);
+    let id = metadata.json()["CLUSTER_ID"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36);
+    assert_eq!(&id[14..15], "4", "a UUIDv4: {id}");
+    // Deterministic: the same seed gives the same cluster id.
+    let again = start(SimConfig {
+        seed: 42,
+        ..SimConfig::default()
+    });
+    assert_eq!(
+        get(&format!("{}/metadata", again.dcos_url())).json()["CLUSTER_ID"],
+        id.as_str()
+    );
+
+    let caps = get(&format!("{base}/capabilities"));
+    assert_eq!(caps.status, 200);
+    assert!(
+        caps.content_type.contains(CAPABILITIES_MEDIA_TYPE),
+        "{}",
+        caps.content_type
+    );
+    assert!(
+        caps.json()["capabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "METRONOME")
+    );
+
+    let version = get(&format!("{base}/dcos-metadata/dcos-version.json")).json();
+    assert!(version["version"].is_string() && version["bootstrap-id"].is_string());
+    let summary = get(&format!("{base}/mesos/state-summary")).json();
+    assert_eq!(summary["cluster"], "dcos-sim");
+    assert_eq!(sim.lb_urls().len(), 1);
+}
+
+#[test]
+fn auth_on_gives_admin_routers_401_to_anonymous_requests() {
+    let sim = start(SimConfig {
+        auth: true,
+        ..SimConfig::default()
+    });
+    let base = sim.dcos_url();
+    for path in [
+        "/metadata",
+        "/service/marathon/v2/apps",
+        "/v2/apps",
+        "/service/metronome/v1/jobs",
+        "/pkgpanda/active.buildinfo.full.json",
+    ] {
+        let reply = get(&format!("{base}{path}"));
+        assert_eq!(reply.status, 401, "{path}");
+        assert_eq!(reply.header("www-authenticate"), Some("acsjwt"), "{path}");
+        assert!(
+            reply.content_type.starts_with("text/html"),
+            "{path}: {}",
+            reply.content_type
+        );
+        assert!(reply.body.contains("401 Authorization Required"));
+    }
+    // Public even with auth on.
+    assert_eq!(
+        get(&format!("{base}/dcos-metadata/dcos-version.json")).status,
+        200
+    );
+    // Auth off: the same path answers.
+    let open = start(SimConfig::default());
+    assert_eq!(get(&format!("{}/metadata", open.dcos_url())).status, 200);
+}
+
+#[test]
+fn control_endpoints_are_off_unless_asked_for() {
+    let sim = start(SimConfig::default());
+    assert_eq!(get(&format!("{}/__sim/state", sim.dcos_url())).status, 404);
+}
+
+#[test]
+fn faults_status_drop_delay_and_expiry() {
+    let sim = start(SimConfig {
+        control: true,
+        ..SimConfig::default()
+    });
+    let base = sim.dcos_url();
+    let add = |rule: serde_json::Value| {
+        assert_eq!(
+            send("POST", &format!("{base}/__sim/faults"), &[], Some(&rule)).status,
+            201
+        );
+    };
+    add(json!({"path_prefix": "/metadata", "action": {"status": {"code": 503}}, "times": 2}));
+    assert_eq!(get(&format!("{base}/metadata")).status, 503);
+    assert_eq!(
+        get(&format!("{base}/metadata")).json()["message"],
+        "injected fault"
+    );
+    assert_eq!(
+        get(&format!("{base}/metadata")).status,
+        200,
+        "the rule is used up"
+    );
+
+    add(json!({"method": "GET", "path_prefix": "/mesos", "action": "drop", "times": 1}));
+    assert!(
+        try_send("GET", &format!("{base}/mesos/state-summary"), &[], None).is_err(),
+        "connection dropped"
+    );
+    assert_eq!(get(&format!("{base}/mesos/state-summary")).status, 200);
+
+    add(json!({"path_prefix": "/capabilities", "action": {"delay": {"ms": 300}}, "times": 1}));
+    let started = std::time::Instant::now();
+    assert_eq!(get(&format!("{base}/capabilities")).status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    add(json!({"path_prefix": "/metadata", "action": {"status": {"code": 500}}}));
+    assert_eq!(
+        get(&format!("{base}/__sim/state")).json()["faults"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        send("DELETE", &format!("{base}/__sim/faults"), &[], None).status,
+        204
+    );
+    assert_eq!(get(&format!("{base}/metadata")).status, 200);
+}
+
+#[test]
+fn leader_change_gives_marathon_503_for_a_while() {
+    let sim = start(SimConfig {
+        control: true,
+        time_scale: 0.0,
+        ..SimConfig::default()
+    });
+    let base = sim.dcos_url();
+    let reply = send(
+        "POST",
+        &format!("{base}/__sim/faults/leader-change"),
+        &[],
+        Some(&json!({"seconds": 30})),
+    );
+    assert_eq!(reply.status, 201);
+    assert_eq!(get(&format!("{base}/service/marathon/v2/apps")).status, 503);
+    assert_eq!(get(&format!("{base}/v2/apps")).status, 503);
+    assert_ne!(
+        get(&format!("{base}/metadata")).status,
+        503,
+        "only Marathon is affected"
+    );
+    send(
+        "POST",
+        &format!("{base}/__sim/clock/advance"),
+        &[],
+        Some(&json!({"seconds": 31})),
+    );
+    assert_ne!(get(&format!("{base}/service/marathon/v2/apps")).status, 503);
+}
+
+#[test]
+fn the_clock_scales_and_advances() {
+    let sim = start(SimConfig {
+        control: true,
+        time_scale: 0.0,
+        start_time_ms: Some(1_468_587_779_735),
+        ..SimConfig::default()
+    });
+    let base = sim.dcos_url();
+    let state = get(&format!("{base}/__sim/state")).json();
+    assert_eq!(state["now"], "2016-07-15T13:02:59.735Z");
+    let reply = send(
+        "POST",
+        &format!("{base}/__sim/clock/advance"),
+        &[],
+        Some(&json!({"seconds": 3600})),
+    );
+    assert_eq!(reply.json()["now"], "2016-07-15T14:02:59.735Z");
+    sim.advance(Duration::from_secs(60));
+    assert_eq!(
+        sim.with_cluster(|c| c.now_ms),
+        1_468_587_779_735 + 3_660_000
+    );
+}

@@ -1,0 +1,94 @@
+//! Shared helpers for dcos-sim's integration tests: a blocking HTTP client
+//! that reports every status instead of failing on 4xx/5xx.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+
+/// A response: status, content type, body text.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    /// The body as JSON (panics with the body when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// A header value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+fn reply(response: ureq::http::Response<ureq::Body>) -> Reply {
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect::<Vec<_>>();
+    let content_type = headers
+        .iter()
+        .find(|(k, _)| k == "content-type")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let body = response.into_body().read_to_string().unwrap_or_default();
+    Reply {
+        status,
+        content_type,
+        headers,
+        body,
+    }
+}
+
+/// Sends a request; `body` is sent as JSON when given. `Err` on a transport
+/// failure (connection refused or dropped).
+pub fn try_send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Result<Reply, ureq::Error> {
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let agent = agent();
+    let response = match body {
+        Some(json) => agent.run(
+            request
+                .header("content-type", "application/json")
+                .body(json.to_string())
+                .unwrap(),
+        )?,
+        None => agent.run(request.body(()).unwrap())?,
+    };
+    Ok(reply(response))
+}
+
+/// [`try_send`] that panics on transport failures.
+pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Reply {
+    try_send(method, url, headers, body).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// GET without headers.
+pub fn get(url: &str) -> Reply {
+    send("GET", url, &[], None)
+}
