@@ -15,6 +15,12 @@ impl Marathon {
         Marathon::default()
     }
 
+    /// Every app as `GET /v2/apps?embed=apps.tasks` shows it (marathon-lb
+    /// reads this).
+    pub fn apps_json(&self) -> Vec<serde_json::Value> {
+        Vec::new()
+    }
+
     /// Runs the scheduler up to `now_ms`.
     pub fn advance(&mut self, _now_ms: u64, _rng: &mut SimRng, _config: &SimConfig) {}
 }

@@ -194,7 +194,7 @@ impl SimHandle {
             for index in 0..lb_count {
                 let listener = bind(lb_ports.get(index).copied().unwrap_or(0)).await?;
                 lb_urls.push(format!("http://{}", listener.local_addr()?));
-                let router = lb::routes(index).with_state(sim.clone());
+                let router = lb::routes(index, sim.clone());
                 tokio::spawn(serve(listener, sim.clone(), router));
             }
             Ok::<_, io::Error>((url, lb_urls))
