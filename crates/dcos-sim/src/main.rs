@@ -3,7 +3,8 @@
 //! Its first line of output names the DC/OS URL, then each marathon-lb URL.
 
 use clap::Parser;
-use dcos_sim::{SimConfig, SimHandle};
+use dcos_sim::faults::FaultRule;
+use dcos_sim::{SimConfig, SimHandle, UserAccount};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -29,14 +30,43 @@ struct Args {
     /// Require authentication (user bootstrapuser / deleteme).
     #[arg(long)]
     auth: bool,
-    /// Serve the control endpoints under /__sim/ (faults, clock).
+    /// Serve the control endpoints under /__sim/ (faults, clock, marathon-lb traffic).
     #[arg(long)]
     control: bool,
+    /// A file of accounts for --auth, one `uid:password` per line (instead of bootstrapuser).
+    #[arg(long, value_name = "FILE")]
+    users_file: Option<std::path::PathBuf>,
+    /// A fault rule as JSON (repeatable), e.g.
+    /// '{"path_prefix":"/v2/apps","action":{"status":{"code":503}},"times":3}'.
+    #[arg(long = "fault", value_name = "JSON", value_parser = parse_fault)]
+    faults: Vec<FaultRule>,
+}
+
+fn parse_fault(s: &str) -> Result<FaultRule, String> {
+    serde_json::from_str(s).map_err(|e| format!("not a fault rule: {e}"))
+}
+
+fn read_users(path: &std::path::Path) -> Result<Vec<UserAccount>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let (uid, password) = line
+                .split_once(':')
+                .ok_or_else(|| format!("{}: a line is not uid:password", path.display()))?;
+            Ok(UserAccount {
+                uid: uid.to_owned(),
+                password: password.to_owned(),
+            })
+        })
+        .collect()
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let config = SimConfig {
+    let mut config = SimConfig {
         seed: args.seed,
         time_scale: args.time_scale,
         auth: args.auth,
@@ -44,6 +74,15 @@ fn main() -> ExitCode {
         marathon_lb_count: args.marathon_lb_count.max(1),
         ..SimConfig::default()
     };
+    if let Some(path) = &args.users_file {
+        match read_users(path) {
+            Ok(users) => config.users = users,
+            Err(e) => {
+                eprintln!("error: --users-file: {e}");
+                return ExitCode::from(3);
+            }
+        }
+    }
     let sim = match SimHandle::start_on(config, args.port, &args.lb_ports) {
         Ok(sim) => sim,
         Err(e) => {
@@ -51,6 +90,9 @@ fn main() -> ExitCode {
             return ExitCode::from(4);
         }
     };
+    for rule in args.faults {
+        sim.with_cluster(|cluster| cluster.faults.add(rule));
+    }
     let mut line = sim.dcos_url().to_owned();
     for url in sim.lb_urls() {
         line.push(' ');

@@ -134,10 +134,41 @@ async fn advance_clock(State(sim): State<Shared>, Json(body): Json<Value>) -> Re
     )
 }
 
+async fn set_traffic(State(sim): State<Shared>, Json(body): Json<Value>) -> Response {
+    let Some(server) = body.get("server").and_then(Value::as_str) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "expected {\"server\": NAME, \"sessions\": N, \"queued\": N, \"lb\": INDEX (optional)}",
+        );
+    };
+    let count = |key: &str| body.get(key).and_then(Value::as_u64).unwrap_or(0);
+    let lb = body.get("lb").and_then(Value::as_u64).map(|i| i as usize);
+    sim.cluster()
+        .lb
+        .set_traffic(lb, server, count("sessions"), count("queued"));
+    json(StatusCode::OK, body)
+}
+
+async fn set_reloading(State(sim): State<Shared>, Json(body): Json<Value>) -> Response {
+    let (Some(lb), Some(reloading)) = (
+        body.get("lb").and_then(Value::as_u64),
+        body.get("reloading").and_then(Value::as_bool),
+    ) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "expected {\"lb\": INDEX, \"reloading\": BOOL}",
+        );
+    };
+    sim.cluster().lb.set_reloading(lb as usize, reloading);
+    json(StatusCode::OK, body)
+}
+
 /// The control endpoints, under the reserved prefix `/__sim`; served only
 /// when the sim was started with them on.
 pub fn control_routes() -> Router<Shared> {
     Router::new()
+        .route("/__sim/lb/traffic", post(set_traffic))
+        .route("/__sim/lb/reloading", post(set_reloading))
         .route("/__sim/state", get(control_state))
         .route("/__sim/faults", post(add_fault).delete(clear_faults))
         .route("/__sim/faults/leader-change", post(leader_change))
