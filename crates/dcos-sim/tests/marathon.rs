@@ -164,6 +164,14 @@ fn create_get_list_and_defaults() {
             .collect()
     };
     assert_eq!(by("id=WE"), ["/web"]);
+    let group = get(&url(&sim, "/v2/apps/tools/*"));
+    assert_eq!(group.status, 200);
+    assert_eq!(group.json()["*"][0]["id"], "/tools/sleep");
+    assert_eq!(group.json()["*"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        group.header("cache-control"),
+        Some("no-cache, no-store, must-revalidate")
+    );
     assert_eq!(by("label=canary"), ["/web"]);
     assert_eq!(by("label=canary%3D%3Dtrue"), ["/web"]);
     assert_eq!(by("label=canary!%3Dtrue"), ["/tools/sleep"]);
@@ -248,6 +256,10 @@ fn tasks_stage_run_become_healthy_and_the_deployment_ends() {
     let port = task["ports"][0].as_u64().unwrap();
     assert!((10_000..=32_000).contains(&port), "{port}");
     assert_eq!(task["servicePorts"], json!([10000]));
+    assert_eq!(task["slaveId"].as_str().map(str::is_empty), Some(false));
+    assert_eq!(task["stagedAt"], "2020-09-13T12:26:40.000Z");
+    assert_eq!(task["startedAt"], Value::Null);
+    assert_eq!(task["version"], a["version"]);
     assert_eq!(
         task["ipAddresses"],
         json!([{"ipAddress": "127.0.0.1", "protocol": "IPv4"}])
@@ -257,6 +269,7 @@ fn tasks_stage_run_become_healthy_and_the_deployment_ends() {
     wait(&sim, 2); // task_start_delay
     let a = app(&sim, "/web");
     assert_eq!(a["tasks"][0]["state"], "TASK_RUNNING");
+    assert_eq!(a["tasks"][0]["startedAt"], "2020-09-13T12:26:42.000Z");
     assert_eq!(a["tasksRunning"], 2);
     assert_eq!(a["tasksHealthy"], 0);
     assert_eq!(a["deployments"].as_array().unwrap().len(), 1);
@@ -535,6 +548,18 @@ fn kills_with_and_without_scale() {
     let a = app(&sim, "/web");
     assert_eq!(a["instances"], 0);
     assert_eq!(a["tasks"], json!([]));
+    wait(&sim, 1);
+    // Nothing left to kill: no-scale gives an empty list, scale a 404.
+    assert_eq!(
+        delete(&sim, "/v2/apps/web/tasks").json(),
+        json!({"tasks": []})
+    );
+    let none = delete(&sim, "/v2/apps/web/tasks?scale=true");
+    assert_eq!(none.status, 404);
+    assert_eq!(
+        none.json(),
+        json!({"message": "Path '/web' does not exist"})
+    );
 
     // /v2/tasks/delete without scale and a bad id.
     let bad = post(&sim, "/v2/tasks/delete", &json!({"ids": ["garbage"]}));

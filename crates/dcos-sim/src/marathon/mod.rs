@@ -93,9 +93,9 @@ pub struct Task {
 }
 
 impl Task {
-    /// Whether the task counts as up: running, and healthy when the app has
-    /// health checks.
-    fn ready(&self, has_health_checks: bool) -> bool {
+    /// Whether the task counts as up: running, and healthy when its app has
+    /// health checks (pass [`App::has_health_checks`]).
+    pub fn is_up(&self, has_health_checks: bool) -> bool {
         self.state == TaskState::Running && (!has_health_checks || self.healthy == Some(true))
     }
 
@@ -1015,7 +1015,7 @@ fn converged(app: &App) -> bool {
         && app
             .tasks
             .iter()
-            .all(|t| t.config_ms == app.last_config_change_at_ms && t.ready(app.has_health_checks))
+            .all(|t| t.config_ms == app.last_config_change_at_ms && t.is_up(app.has_health_checks))
 }
 
 /// Brings one app's tasks up to `now_ms`: state changes by time, launches,
@@ -1066,15 +1066,16 @@ fn converge(app: &mut App, now_ms: u64, rng: &mut SimRng, start_ms: u64, health_
         .tasks
         .iter()
         .filter(|t| t.config_ms == current)
-        .all(|t| t.ready(has_checks));
+        .all(|t| t.is_up(has_checks));
     if all_ready {
         app.tasks.retain(|t| t.config_ms == current);
     }
 }
 
 fn launch(app: &App, now_ms: u64, rng: &mut SimRng) -> Task {
-    let ports = (0..validate::port_count(&app.definition))
-        .map(|_| 10_000 + (rng.next_u64() % 22_001) as u16)
+    let ports = fixed_host_ports(&app.definition)
+        .into_iter()
+        .map(|fixed| fixed.unwrap_or_else(|| 10_000 + (rng.next_u64() % 22_001) as u16))
         .collect();
     Task {
         id: format!(
@@ -1096,4 +1097,33 @@ fn launch(app: &App, now_ms: u64, rng: &mut SimRng) -> Task {
         config_ms: app.last_config_change_at_ms,
         raw: None,
     }
+}
+
+/// One entry per host port a task gets: `Some(port)` when the definition
+/// fixes it (`hostPort` of a port mapping, or a port definition's `port`
+/// with `requirePorts`), `None` when Marathon picks one.
+fn fixed_host_ports(definition: &Map<String, Value>) -> Vec<Option<u16>> {
+    let port = |v: &Value, key: &str| {
+        v.get(key)
+            .and_then(Value::as_u64)
+            .filter(|p| *p > 0)
+            .map(|p| p as u16)
+    };
+    if let Some(mappings) = validate::port_mappings(definition) {
+        return mappings.iter().map(|m| port(m, "hostPort")).collect();
+    }
+    let require = definition.get("requirePorts") == Some(&Value::Bool(true));
+    let fixed = |p: Option<u16>| if require { p } else { None };
+    if let Some(defs) = definition.get("portDefinitions").and_then(Value::as_array) {
+        return defs.iter().map(|d| fixed(port(d, "port"))).collect();
+    }
+    definition
+        .get("ports")
+        .and_then(Value::as_array)
+        .map(|ps| {
+            ps.iter()
+                .map(|p| fixed(p.as_u64().filter(|p| *p > 0).map(|p| p as u16)))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde_json::{Map, Value, json};
 
 /// Marathon's routes (`/v2/...`), mounted at `/service/marathon`, `/marathon`
@@ -29,12 +29,22 @@ pub fn routes() -> Router<Shared> {
         .route("/v2/tasks", get(list_tasks))
         .route("/v2/tasks/delete", post(delete_tasks))
         .route("/v2/deployments", get(list_deployments))
-        .route(
-            "/v2/deployments/{id}",
-            get(one_deployment).delete(cancel_deployment),
-        )
+        .route("/v2/deployments/{id}", delete(cancel_deployment))
         .route("/v2/info", get(info))
         .route("/v2/queue", get(queue))
+        .layer(axum::middleware::map_response(no_cache))
+}
+
+/// Marathon marks every response as not cacheable.
+async fn no_cache(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(header::EXPIRES, HeaderValue::from_static("0"));
+    response
 }
 
 /// Decoded query parameters, in order.
@@ -350,6 +360,22 @@ async fn app_path(
 ) -> Response {
     let query = Query::parse(raw);
     match (target(&rest), method) {
+        (Target::App(id), Method::GET) if id == "*" || id.ends_with("/*") => {
+            let group = canonical_id(id.trim_end_matches('*'));
+            let prefix = if group == "/" {
+                group
+            } else {
+                format!("{group}/")
+            };
+            let cluster = sim.cluster();
+            let apps: Vec<Value> = cluster
+                .marathon
+                .apps()
+                .filter(|a| a.id.starts_with(&prefix))
+                .map(|a| a.to_json(&embed_of(&query)))
+                .collect();
+            json(StatusCode::OK, json!({ "*": apps }))
+        }
         (Target::App(id), Method::GET) => get_app(&sim, &id),
         (Target::App(id), Method::PUT) => update_app(&sim, &id, &query, &body, true),
         (Target::App(id), Method::PATCH) => update_app(&sim, &id, &query, &body, false),
@@ -495,6 +521,12 @@ fn kill_app_tasks(sim: &Shared, id: &str, task: Option<&str>, query: &Query) -> 
                 .collect()
         }
     };
+    if scale && ids.is_empty() {
+        return message(
+            StatusCode::NOT_FOUND,
+            format!("Path '{}' does not exist", app.id),
+        );
+    }
     let now = cluster.now_ms;
     let Cluster { marathon, rng, .. } = &mut *cluster;
     match marathon.kill(&ids, scale, force, now, rng) {
@@ -594,17 +626,6 @@ async fn list_deployments(State(sim): State<Shared>) -> Response {
         .map(super::Deployment::to_json)
         .collect();
     json(StatusCode::OK, Value::Array(list))
-}
-
-async fn one_deployment(State(sim): State<Shared>, Path(id): Path<String>) -> Response {
-    let cluster = sim.cluster();
-    match cluster.marathon.deployments().iter().find(|d| d.id == id) {
-        Some(d) => json(StatusCode::OK, d.to_json()),
-        None => message(
-            StatusCode::NOT_FOUND,
-            format!("DeploymentPlan {id} does not exist"),
-        ),
-    }
 }
 
 async fn cancel_deployment(
