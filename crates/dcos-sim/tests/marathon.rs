@@ -813,3 +813,82 @@ fn zdd_apps_fixture_loads_with_its_tasks() {
         }
     });
 }
+
+#[test]
+fn restarts_follow_the_upgrade_strategy() {
+    let sim = start();
+    let task_ids = |sim: &SimHandle, id: &str| -> Vec<(String, String)> {
+        app(sim, id)["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["id"].as_str().unwrap().to_owned(),
+                    t["version"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    // {0, 0}: the old task goes first, then the new one starts.
+    let mut single = web(1);
+    single["id"] = json!("/single");
+    single["upgradeStrategy"] = json!({"minimumHealthCapacity": 0, "maximumOverCapacity": 0});
+    post(&sim, "/v2/apps", &single);
+    wait(&sim, 10);
+    let before = task_ids(&sim, "/single");
+    put(&sim, "/v2/apps/single", &json!({"cpus": 0.2}));
+    let during = task_ids(&sim, "/single");
+    assert_eq!(during.len(), 1);
+    assert_ne!(during[0].0, before[0].0);
+
+    // {1, 0}: no room and no slack; one old task is given up to progress.
+    let mut tight = web(2);
+    tight["id"] = json!("/tight");
+    tight["upgradeStrategy"] = json!({"minimumHealthCapacity": 1, "maximumOverCapacity": 0});
+    post(&sim, "/v2/apps", &tight);
+    wait(&sim, 10);
+    put(&sim, "/v2/apps/tight", &json!({"cpus": 0.2}));
+    assert_eq!(task_ids(&sim, "/tight").len(), 2);
+    // One clock jump replays every step of the rolling restart.
+    wait(&sim, 600);
+    assert!(deployments(&sim).is_empty(), "{:?}", deployments(&sim));
+    let a = app(&sim, "/tight");
+    assert_eq!(a["tasksHealthy"], 2);
+    assert!(
+        a["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["version"] == a["version"])
+    );
+
+    // Default {1, 1}: new tasks start next to the old ones.
+    put(
+        &sim,
+        "/v2/apps/tight",
+        &json!({"upgradeStrategy": {"minimumHealthCapacity": 1, "maximumOverCapacity": 1}}),
+    );
+    wait(&sim, 10);
+    put(&sim, "/v2/apps/tight", &json!({"cpus": 0.3}));
+    assert_eq!(task_ids(&sim, "/tight").len(), 4);
+    wait(&sim, 7);
+    assert_eq!(task_ids(&sim, "/tight").len(), 2);
+    assert!(deployments(&sim).is_empty());
+}
+
+#[test]
+fn the_same_seed_gives_the_same_ids() {
+    let run = || {
+        let sim = start();
+        let created = post(&sim, "/v2/apps", &web(2)).json();
+        let tasks: Vec<Value> = app(&sim, "/web")["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| json!([t["id"], t["ports"]]))
+            .collect();
+        (created["deployments"].clone(), tasks)
+    };
+    assert_eq!(run(), run());
+}

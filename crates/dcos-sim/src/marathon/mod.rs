@@ -7,25 +7,32 @@
 //! back), Marathon's defaults for the missing ones, and `version` /
 //! `versionInfo` stamped with the cluster time.
 //!
-//! The scheduler runs in [`Marathon::advance`] and right after every change:
-//! it launches tasks until the app has `instances` tasks of its current
-//! configuration (`TASK_STAGING`, then `TASK_RUNNING` after
+//! The scheduler runs in [`Marathon::advance`] (replaying every task
+//! transition due, in time order) and right after every change: it launches
+//! tasks until the app has `instances` tasks of its current configuration
+//! (`TASK_STAGING`, then `TASK_RUNNING` after
 //! [`SimConfig::task_start_delay`], then healthy after
 //! [`SimConfig::health_delay`] when the app has health checks), kills excess
-//! tasks (per `killSelection`), and kills the tasks of an older
-//! configuration once every new task is ready (running, and healthy when the
-//! app has health checks). A deployment lasts until its apps have converged.
+//! tasks (per `killSelection`) and replaces the tasks of an older
+//! configuration as a rolling restart: at least
+//! `ceil(instances * minimumHealthCapacity)` tasks stay up and at most
+//! `floor(instances * (1 + maximumOverCapacity))` run; when neither rule
+//! lets it progress, one old task is given up. A task is up when running,
+//! and healthy when the app has health checks. A deployment lasts until its
+//! apps have exactly `instances` up tasks of the current configuration.
 //!
 //! Convention: an app whose `container.docker.image` contains the word
 //! `broken` never passes its health checks (its tasks report
-//! `alive: false`), so a deployment of it never finishes.
+//! `alive: false` once `health_delay` has passed), so a deployment of it
+//! never finishes.
 //!
 //! Deviations from the real Marathon: kills are immediate (no
-//! `TASK_KILLING`); a restart starts every new task at once and then stops
-//! every old one, whatever the `upgradeStrategy`; the scheduler keeps
-//! converging apps even after their deployment was cancelled with
-//! `force=true`; pods, groups, readiness checks and the event stream are not
-//! simulated.
+//! `TASK_KILLING`, no kill grace period); failing tasks are not killed and
+//! relaunched; the scheduler keeps converging apps even after their
+//! deployment was cancelled with `force=true`; deployments have one step;
+//! pods, groups (beyond `GET /v2/apps/<group>/*`), readiness checks, the
+//! launch queue and the event stream are not simulated; `Content-Type` is
+//! not checked (no 415).
 
 mod routes;
 pub mod validate;
@@ -483,6 +490,28 @@ impl Marathon {
     /// Runs the scheduler up to `now_ms`.
     pub fn advance(&mut self, now_ms: u64, rng: &mut SimRng, _config: &SimConfig) {
         let (start, health) = (self.task_start_ms, self.health_ms);
+        // Replay every task transition due by `now_ms` in time order, so a
+        // large clock jump still lets a rolling restart progress step by step
+        // with launches stamped at the time they happened.
+        for _ in 0..100_000 {
+            let next = self
+                .apps
+                .values()
+                .flat_map(|a| {
+                    a.tasks
+                        .iter()
+                        .filter_map(|t| pending_transition(t, a.has_health_checks, start, health))
+                })
+                .min();
+            match next {
+                Some(at) if at <= now_ms => {
+                    for app in self.apps.values_mut() {
+                        converge(app, at, rng, start, health);
+                    }
+                }
+                _ => break,
+            }
+        }
         for app in self.apps.values_mut() {
             converge(app, now_ms, rng, start, health);
         }
@@ -1018,33 +1047,49 @@ fn converged(app: &App) -> bool {
             .all(|t| t.config_ms == app.last_config_change_at_ms && t.is_up(app.has_health_checks))
 }
 
+/// When a simulated task changes next (`TASK_RUNNING`, first health
+/// result), if it still will.
+fn pending_transition(task: &Task, has_checks: bool, start_ms: u64, health_ms: u64) -> Option<u64> {
+    if task.raw.is_some() {
+        return None;
+    }
+    match task.state {
+        TaskState::Staging => Some(task.staged_at_ms + start_ms),
+        TaskState::Running if has_checks && task.healthy.is_none() => {
+            Some(task.started_at_ms.unwrap_or(task.staged_at_ms) + health_ms)
+        }
+        _ => None,
+    }
+}
+
 /// Brings one app's tasks up to `now_ms`: state changes by time, launches,
-/// excess kills and the replacement of old-configuration tasks.
+/// excess kills and the rolling replacement of old-configuration tasks.
 fn converge(app: &mut App, now_ms: u64, rng: &mut SimRng, start_ms: u64, health_ms: u64) {
     let has_checks = app.has_health_checks;
     let broken = app.broken;
     for task in app.tasks.iter_mut().filter(|t| t.raw.is_none()) {
-        let started = task.staged_at_ms + start_ms;
-        if now_ms >= started {
+        if task.state == TaskState::Staging && now_ms >= task.staged_at_ms + start_ms {
             task.state = TaskState::Running;
-            task.started_at_ms = Some(started);
-            if has_checks && now_ms >= started + health_ms {
-                task.healthy = Some(!broken);
-                if !broken {
-                    task.first_success_ms = Some(started + health_ms);
-                }
+            task.started_at_ms = Some(task.staged_at_ms + start_ms);
+        }
+        if let (true, None, Some(started)) = (has_checks, task.healthy, task.started_at_ms)
+            && now_ms >= started + health_ms
+        {
+            task.healthy = Some(!broken);
+            if !broken {
+                task.first_success_ms = Some(started + health_ms);
             }
         }
     }
     let current = app.last_config_change_at_ms;
+    let oldest_first =
+        app.definition.get("killSelection").and_then(Value::as_str) == Some("OLDEST_FIRST");
+    let wanted = app.instances as usize;
     let mut fresh: Vec<usize> = (0..app.tasks.len())
         .filter(|&i| app.tasks[i].config_ms == current)
         .collect();
-    let wanted = app.instances as usize;
     if fresh.len() > wanted {
         // Kill the excess: youngest (latest staged) first unless OLDEST_FIRST.
-        let oldest_first =
-            app.definition.get("killSelection").and_then(Value::as_str) == Some("OLDEST_FIRST");
         fresh.sort_by_key(|&i| (app.tasks[i].staged_at_ms, i));
         if !oldest_first {
             fresh.reverse();
@@ -1057,18 +1102,73 @@ fn converge(app: &mut App, now_ms: u64, rng: &mut SimRng, start_ms: u64, health_
             keep
         });
     }
-    let fresh_count = app.tasks.iter().filter(|t| t.config_ms == current).count();
-    for _ in fresh_count..wanted {
-        let task = launch(app, now_ms, rng);
-        app.tasks.push(task);
-    }
-    let all_ready = app
-        .tasks
-        .iter()
-        .filter(|t| t.config_ms == current)
-        .all(|t| t.is_up(has_checks));
-    if all_ready {
-        app.tasks.retain(|t| t.config_ms == current);
+    let strategy = |key: &str, default: f64| {
+        app.definition
+            .get("upgradeStrategy")
+            .and_then(|s| s.get(key))
+            .and_then(Value::as_f64)
+            .unwrap_or(default)
+    };
+    // Marathon's rolling restart: keep `ceil(instances * minimumHealthCapacity)`
+    // tasks up, run at most `floor(instances * (1 + maximumOverCapacity))`.
+    let min_up = (wanted as f64 * strategy("minimumHealthCapacity", 1.0) - 1e-9).ceil() as usize;
+    let max_total = ((wanted as f64 * (1.0 + strategy("maximumOverCapacity", 1.0)) + 1e-9).floor()
+        as usize)
+        .max(wanted);
+    loop {
+        let mut progressed = false;
+        // Kill old tasks while enough stay up: not-up ones first.
+        loop {
+            let up = app.tasks.iter().filter(|t| t.is_up(has_checks)).count();
+            let victim = app
+                .tasks
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.config_ms != current)
+                .min_by_key(|(i, t)| {
+                    let age = if oldest_first {
+                        t.staged_at_ms as i128
+                    } else {
+                        -(t.staged_at_ms as i128)
+                    };
+                    (t.is_up(has_checks), age, *i)
+                })
+                .map(|(i, t)| (i, t.is_up(has_checks)));
+            match victim {
+                Some((i, is_up)) if wanted == 0 || up - usize::from(is_up) >= min_up => {
+                    app.tasks.remove(i);
+                    progressed = true;
+                }
+                _ => break,
+            }
+        }
+        // Launch new tasks within the capacity.
+        let fresh_count = app.tasks.iter().filter(|t| t.config_ms == current).count();
+        for _ in fresh_count..wanted {
+            if app.tasks.len() >= max_total {
+                break;
+            }
+            let task = launch(app, now_ms, rng);
+            app.tasks.push(task);
+            progressed = true;
+        }
+        if progressed {
+            continue;
+        }
+        // Stuck (e.g. minimumHealthCapacity 1 with maximumOverCapacity 0):
+        // when every new task is up, give up one old task to make room.
+        let fresh_up = app
+            .tasks
+            .iter()
+            .filter(|t| t.config_ms == current)
+            .all(|t| t.is_up(has_checks));
+        let fresh_count = app.tasks.iter().filter(|t| t.config_ms == current).count();
+        match app.tasks.iter().position(|t| t.config_ms != current) {
+            Some(i) if fresh_up && fresh_count < wanted => {
+                app.tasks.remove(i);
+            }
+            _ => break,
+        }
     }
 }
 
