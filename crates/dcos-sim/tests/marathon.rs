@@ -892,3 +892,74 @@ fn the_same_seed_gives_the_same_ids() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn a_zdd_style_blue_green_swap_needs_no_force() {
+    let sim = start();
+    let mut blue = web(3);
+    blue["id"] = json!("/nginx-blue");
+    blue["labels"] = json!({"HAPROXY_DEPLOYMENT_GROUP": "nginx", "HAPROXY_0_PORT": "10000"});
+    assert_eq!(post(&sim, "/v2/apps", &blue).status, 201);
+    wait(&sim, 10);
+    let mut green = blue.clone();
+    green["id"] = json!("/nginx-green");
+    green["instances"] = json!(1);
+    assert_eq!(post(&sim, "/v2/apps", &green).status, 201);
+    let group: Vec<String> = get(&url(&sim, "/v2/apps")).json()["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["labels"]["HAPROXY_DEPLOYMENT_GROUP"] == "nginx")
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(group, ["/nginx-blue", "/nginx-green"]);
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds < 60, "the swap converges");
+        let old = app(&sim, "/nginx-blue");
+        let new = app(&sim, "/nginx-green");
+        if !new["deployments"].as_array().unwrap().is_empty() {
+            wait(&sim, 1);
+            continue;
+        }
+        let new_instances = new["instances"].as_u64().unwrap();
+        let old_instances = old["instances"].as_u64().unwrap();
+        if new_instances == 3 && old_instances == 0 {
+            assert_eq!(delete(&sim, "/v2/apps/nginx-blue").status, 200);
+            break;
+        }
+        // Kill as many old tasks as the new app has healthy ones beyond
+        // what was already swapped, then grow the new app by one.
+        let healthy = new["tasksHealthy"].as_u64().unwrap();
+        let kill = (healthy + old_instances)
+            .saturating_sub(3)
+            .min(old_instances);
+        if kill > 0 {
+            let ids: Vec<&Value> = old["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .take(kill as usize)
+                .map(|t| &t["id"])
+                .collect();
+            let reply = post(&sim, "/v2/tasks/delete?scale=true", &json!({ "ids": ids }));
+            assert_eq!(reply.status, 200, "{}", reply.body);
+        }
+        if new_instances < 3 {
+            let reply = put(
+                &sim,
+                "/v2/apps/nginx-green",
+                &json!({"instances": new_instances + 1}),
+            );
+            assert_eq!(reply.status, 200, "{}", reply.body);
+        }
+        wait(&sim, 1);
+    }
+    assert_eq!(get(&url(&sim, "/v2/apps/nginx-blue")).status, 404);
+    let green = app(&sim, "/nginx-green");
+    assert_eq!(green["tasks"].as_array().unwrap().len(), 3);
+    let task = &green["tasks"][0];
+    assert_eq!(task["ipAddresses"][0]["ipAddress"], "127.0.0.1");
+    assert_eq!(task["ports"].as_array().unwrap().len(), 1);
+}

@@ -358,6 +358,38 @@ fn apply_defaults(app: &mut Map<String, Value>) {
             json!([{"port": 0, "protocol": "tcp", "name": "default"}]),
         );
     }
+    // Ports: `protocol` defaults to tcp; bridge mappings get `hostPort: 0`.
+    let bridge = mode == "container/bridge";
+    if let Some(Value::Array(defs)) = app.get_mut("portDefinitions") {
+        for d in defs.iter_mut().filter_map(Value::as_object_mut) {
+            default(d, "protocol", json!("tcp"));
+        }
+    }
+    if let Some(container) = app.get_mut("container").and_then(Value::as_object_mut) {
+        let docker = container
+            .get_mut("docker")
+            .and_then(Value::as_object_mut)
+            .and_then(|d| d.get_mut("portMappings"))
+            .and_then(Value::as_array_mut)
+            .map(std::mem::take);
+        let fix = |mappings: &mut Vec<Value>| {
+            for m in mappings.iter_mut().filter_map(Value::as_object_mut) {
+                default(m, "protocol", json!("tcp"));
+                if bridge {
+                    default(m, "hostPort", json!(0));
+                }
+            }
+        };
+        if let Some(Value::Array(mappings)) = container.get_mut("portMappings") {
+            fix(mappings);
+        }
+        if let Some(mut mappings) = docker {
+            fix(&mut mappings);
+            if let Some(d) = container.get_mut("docker").and_then(Value::as_object_mut) {
+                d.insert("portMappings".into(), Value::Array(mappings));
+            }
+        }
+    }
     let mut strategy = app
         .get("upgradeStrategy")
         .and_then(Value::as_object)
