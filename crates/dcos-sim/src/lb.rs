@@ -437,9 +437,8 @@ fn cluster_apps(sim: &Shared) -> Vec<LbApp> {
     let cluster = sim.cluster();
     cluster
         .marathon
-        .apps_json()
-        .iter()
-        .map(LbApp::from_marathon_json)
+        .apps()
+        .map(|app| LbApp::from_marathon_json(&app.to_json(&crate::marathon::Embed::full())))
         .collect()
 }
 
