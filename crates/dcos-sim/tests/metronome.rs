@@ -590,6 +590,11 @@ fn schedules_are_stored_and_kept_by_put() {
         expected
     );
     assert_eq!(fetch(&sim, "/v1/jobs/a/schedules").json(), expected);
+    // A scheduled job cannot gain dependencies.
+    post(&sim, "/v1/jobs", &job("b"));
+    let mut dependent = job("a");
+    dependent["dependencies"] = json!([{"id": "b"}]);
+    assert_eq!(put(&sim, "/v1/jobs/a", &dependent).status, 422);
     assert_eq!(
         fetch(&sim, "/v1/jobs/a/schedules/nightly").json(),
         expected[0]

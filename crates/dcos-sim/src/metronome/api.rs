@@ -315,6 +315,22 @@ async fn put_job(
     if let Err(response) = validate_spec(&spec, metronome, Some(&id)) {
         return *response;
     }
+    let has_dependencies = spec["dependencies"]
+        .as_array()
+        .is_some_and(|d| !d.is_empty());
+    if has_dependencies
+        && metronome
+            .jobs
+            .get(&id)
+            .is_some_and(|j| !j.schedules.is_empty())
+    {
+        let mut details = Details::new();
+        details.insert(
+            "/dependencies".into(),
+            vec!["A job with schedules cannot have dependencies".into()],
+        );
+        return unprocessable(&details);
+    }
     spec["id"] = json!(id);
     let normalized = validate::normalize(&spec);
     let Some(job) = metronome.jobs.get_mut(&id) else {
@@ -632,8 +648,17 @@ async fn unknown_route(uri: Uri) -> Response {
     )
 }
 
-/// The routes, relative to Metronome's root.
+/// Every route, relative to Metronome's root: the `/v1` API plus `/ping`,
+/// `/info` and `/leader`.
 pub(super) fn routes() -> Router<Shared> {
+    v1_routes()
+        .route("/ping", get(ping))
+        .route("/info", get(info))
+        .route("/leader", get(leader))
+}
+
+/// The `/v1/...` routes only.
+pub(super) fn v1_routes() -> Router<Shared> {
     Router::new()
         .route("/v1/jobs", get(list_jobs).post(create_job))
         .route(
@@ -654,8 +679,29 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/v1/queue", get(queue))
         .route("/v1/info", get(info))
         .route("/v1/metrics", get(metrics))
-        .route("/ping", get(ping))
-        .route("/info", get(info))
-        .route("/leader", get(leader))
         .route("/v1/{*rest}", any(unknown_route))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing() {
+        assert_eq!(percent_decode("a%2Cb+c%zz%4"), "a,b c%zz%4");
+        let query = Some("embed=activeRuns&x=1&embed=history%2ChistorySummary&embed");
+        assert_eq!(
+            query_values(query, "embed"),
+            ["activeRuns", "history,historySummary", ""]
+        );
+        assert!(query_flag(
+            Some("stopCurrentJobRuns=TRUE"),
+            "stopCurrentJobRuns"
+        ));
+        assert!(!query_flag(
+            Some("stopCurrentJobRuns"),
+            "stopCurrentJobRuns"
+        ));
+        assert!(!query_flag(None, "stopCurrentJobRuns"));
+    }
 }

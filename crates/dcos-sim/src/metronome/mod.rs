@@ -504,8 +504,16 @@ impl Metronome {
     }
 }
 
-/// Metronome's routes (`/v1/...`, `/ping`, `/info`), mounted at
-/// `/service/metronome` and the root.
+/// Metronome's routes (`/v1/...`, `/ping`, `/info`, `/leader`), mounted at
+/// `/service/metronome` (and, today, at the root too).
 pub fn routes() -> Router<Shared> {
     api::routes()
+}
+
+/// Only the `/v1/...` routes (with the `Unknown route.` catch-all under
+/// `/v1`): what the root of the DC/OS listener needs for jobs running inside
+/// the cluster, without `/ping` or `/info`, which Marathon also serves at the
+/// root.
+pub fn v1_routes() -> Router<Shared> {
+    api::v1_routes()
 }
