@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Reply, get, send};
-use dcos_sim::metronome::{RunContext, RunHook, RunOutcome, RunPlan};
+use dcos_sim::metronome::{ClusterRunHook, RunContext, RunHook, RunOutcome, RunPlan};
 use dcos_sim::{SimConfig, SimHandle};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -737,4 +737,48 @@ fn timestamps_use_metronomes_format() {
     ] {
         assert!(is_metronome_time(stamp.as_str().unwrap()), "{stamp}");
     }
+}
+
+#[test]
+fn cluster_run_hook_sees_the_cluster() {
+    let sim = start();
+    let mut labelled = job("deploy");
+    labelled["labels"] = json!({"canary": "zdd"});
+    post(&sim, "/v1/jobs", &labelled);
+    post(&sim, "/v1/jobs", &job("other"));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let hook: ClusterRunHook = Arc::new(move |ctx, cluster| {
+        record
+            .lock()
+            .unwrap()
+            .push((ctx.now_ms, cluster.now_ms, cluster.metronome.job_ids()));
+        RunPlan::failure(Duration::from_secs(2))
+    });
+    sim.with_cluster(|c| {
+        c.metronome
+            .set_cluster_run_hook_for_label("canary", "zdd", hook)
+    });
+    let run = post(&sim, "/v1/jobs/deploy/runs", &json!({})).json();
+    post(&sim, "/v1/jobs/other/runs", &json!({}));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(
+            START_MS,
+            START_MS,
+            vec!["deploy".to_owned(), "other".to_owned()]
+        )]
+    );
+    assert_eq!(
+        sim.with_cluster(|c| c.metronome.active_run_ids("deploy")),
+        [run["id"].as_str().unwrap()]
+    );
+    sim.advance(Duration::from_secs(2));
+    let history = fetch(&sim, "/v1/jobs/deploy?embed=history").json()["history"].clone();
+    assert_eq!(history["failedFinishedRuns"][0]["id"], run["id"]);
+    // The unlabelled job keeps the default (10 s).
+    assert_eq!(
+        fetch(&sim, "/v1/jobs/other/runs").json()[0]["status"],
+        "ACTIVE"
+    );
 }

@@ -393,9 +393,7 @@ async fn start_run(State(sim): State<Shared>, Path(id): Path<String>, uri: Uri) 
         return *response;
     }
     let mut cluster = sim.cluster();
-    let now = cluster.now_ms;
-    let crate::state::Cluster { metronome, rng, .. } = &mut *cluster;
-    match metronome.start_run(&id, now, rng, &sim.config) {
+    match super::start_run(&mut cluster, &id, &sim.config) {
         Some(run) => json(StatusCode::CREATED, run),
         None => job_not_found(&id),
     }

@@ -38,6 +38,12 @@
 //! // ...and every other run takes 5 s and succeeds.
 //! metronome.set_run_hook(Some(Arc::new(|_ctx| RunPlan::success(Duration::from_secs(5)))));
 //! ```
+//!
+//! A [`ClusterRunHook`] ([`Metronome::set_cluster_run_hook_for_label`]) also
+//! gets `&mut Cluster`, to change Marathon (or anything else) as the job
+//! would when it starts. Hooks are chosen per run: the first registered label
+//! hook whose `key=value` is among the job's labels, else the global hook,
+//! else the default. They are called with the cluster lock held.
 
 mod api;
 mod validate;
@@ -45,7 +51,7 @@ mod validate;
 use crate::clock::metronome_timestamp;
 use crate::config::SimConfig;
 use crate::rng::SimRng;
-use crate::state::Shared;
+use crate::state::{Cluster, Shared};
 use axum::Router;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -112,6 +118,19 @@ impl RunPlan {
 
 /// Decides what a run does; called once, when the run is created.
 pub type RunHook = Arc<dyn Fn(&RunContext) -> RunPlan + Send + Sync>;
+
+/// Like [`RunHook`], with the whole cluster at hand (Marathon included) so
+/// that the hook can act when the run starts, e.g. deploy an app as the job
+/// would. Called with the cluster lock held: act on `cluster` directly, never
+/// through HTTP or [`crate::Sim::cluster`] (that would deadlock).
+pub type ClusterRunHook = Arc<dyn Fn(&RunContext, &mut Cluster) -> RunPlan + Send + Sync>;
+
+/// A registered hook of either kind.
+#[derive(Clone)]
+enum AnyHook {
+    Plain(RunHook),
+    WithCluster(ClusterRunHook),
+}
 
 /// A run's status, as Metronome spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,7 +351,7 @@ impl Job {
 #[derive(Clone)]
 struct HookEntry {
     label: Option<(String, String)>,
-    hook: RunHook,
+    hook: AnyHook,
 }
 
 /// Metronome's state: jobs by id, their runs and history, and the run hooks.
@@ -362,7 +381,10 @@ impl Metronome {
     pub fn set_run_hook(&mut self, hook: Option<RunHook>) {
         self.hooks.retain(|entry| entry.label.is_some());
         if let Some(hook) = hook {
-            self.hooks.push(HookEntry { label: None, hook });
+            self.hooks.push(HookEntry {
+                label: None,
+                hook: AnyHook::Plain(hook),
+            });
         }
     }
 
@@ -370,6 +392,17 @@ impl Metronome {
     /// (replacing an earlier hook for the same label). When several label
     /// hooks match a job, the one registered first wins.
     pub fn set_run_hook_for_label(&mut self, key: &str, value: &str, hook: RunHook) {
+        self.set_label_hook(key, value, AnyHook::Plain(hook));
+    }
+
+    /// Like [`Metronome::set_run_hook_for_label`] with a [`ClusterRunHook`]
+    /// (shares the same slot: it replaces a plain hook for the same label and
+    /// vice versa).
+    pub fn set_cluster_run_hook_for_label(&mut self, key: &str, value: &str, hook: ClusterRunHook) {
+        self.set_label_hook(key, value, AnyHook::WithCluster(hook));
+    }
+
+    fn set_label_hook(&mut self, key: &str, value: &str, hook: AnyHook) {
         let label = Some((key.to_owned(), value.to_owned()));
         if let Some(entry) = self.hooks.iter_mut().find(|e| e.label == label) {
             entry.hook = hook;
@@ -396,60 +429,17 @@ impl Metronome {
             .unwrap_or_default()
     }
 
-    /// The plan for a new run: the first matching label hook, else the
-    /// global hook, else success after `config.job_run_duration`.
-    fn plan(&self, context: &RunContext, config: &SimConfig) -> RunPlan {
+    /// The hook for a new run of a job with `labels`: the first matching
+    /// label hook, else the global hook.
+    fn hook_for(&self, labels: &BTreeMap<String, String>) -> Option<AnyHook> {
         let labelled = self.hooks.iter().find(|entry| {
             entry
                 .label
                 .as_ref()
-                .is_some_and(|(k, v)| context.labels.get(k) == Some(v))
+                .is_some_and(|(k, v)| labels.get(k) == Some(v))
         });
         let global = || self.hooks.iter().find(|entry| entry.label.is_none());
-        match labelled.or_else(global) {
-            Some(entry) => (entry.hook)(context),
-            None => RunPlan::success(config.job_run_duration),
-        }
-    }
-
-    /// Starts a run of `job_id` at `now_ms`; its JSON (status `INITIAL`), or
-    /// `None` for an unknown job.
-    fn start_run(
-        &mut self,
-        job_id: &str,
-        now_ms: u64,
-        rng: &mut SimRng,
-        config: &SimConfig,
-    ) -> Option<Value> {
-        let job = self.jobs.get(job_id)?;
-        let run_id = format!(
-            "{}{}",
-            crate::clock::compact_timestamp(now_ms),
-            rng.alphanumeric(5)
-        );
-        let task_id = format!("{job_id}_{run_id}.{}", rng.uuid_v4());
-        let context = RunContext {
-            job_id: job_id.to_owned(),
-            run_id: run_id.clone(),
-            labels: job.labels(),
-            spec: job.spec.clone(),
-            now_ms,
-        };
-        let plan = self.plan(&context, config);
-        let run = Run {
-            id: run_id,
-            job_id: job_id.to_owned(),
-            status: RunStatus::Initial,
-            created_ms: now_ms,
-            completed_ms: None,
-            task_id,
-            task_started_ms: None,
-            task_status: "TASK_STAGING",
-            plan,
-        };
-        let body = run.to_json();
-        self.jobs.get_mut(job_id)?.active.push(run);
-        Some(body)
+        labelled.or_else(global).map(|entry| entry.hook.clone())
     }
 
     /// Stops an active run now: it ends `FAILED` (task `TASK_KILLED`) and
@@ -502,6 +492,51 @@ impl Metronome {
             }
         }
     }
+}
+
+/// Starts a run of `job_id` at the cluster's current time; its JSON (status
+/// `INITIAL`), or `None` for an unknown job. The plan comes from the job's
+/// hook (see [`Metronome::set_run_hook`]) or is success after
+/// `config.job_run_duration`.
+fn start_run(cluster: &mut Cluster, job_id: &str, config: &SimConfig) -> Option<Value> {
+    let now_ms = cluster.now_ms;
+    let job = cluster.metronome.jobs.get(job_id)?;
+    let labels = job.labels();
+    let spec = job.spec.clone();
+    let hook = cluster.metronome.hook_for(&labels);
+    let run_id = format!(
+        "{}{}",
+        crate::clock::compact_timestamp(now_ms),
+        cluster.rng.alphanumeric(5)
+    );
+    let task_id = format!("{job_id}_{run_id}.{}", cluster.rng.uuid_v4());
+    let context = RunContext {
+        job_id: job_id.to_owned(),
+        run_id: run_id.clone(),
+        labels,
+        spec,
+        now_ms,
+    };
+    let plan = match hook {
+        Some(AnyHook::Plain(hook)) => hook(&context),
+        Some(AnyHook::WithCluster(hook)) => hook(&context, cluster),
+        None => RunPlan::success(config.job_run_duration),
+    };
+    let run = Run {
+        id: run_id,
+        job_id: job_id.to_owned(),
+        status: RunStatus::Initial,
+        created_ms: now_ms,
+        completed_ms: None,
+        task_id,
+        task_started_ms: None,
+        task_status: "TASK_STAGING",
+        plan,
+    };
+    let body = run.to_json();
+    // The hook may have removed the job (it had the whole cluster).
+    cluster.metronome.jobs.get_mut(job_id)?.active.push(run);
+    Some(body)
 }
 
 /// Metronome's routes (`/v1/...`, `/ping`, `/info`, `/leader`), mounted at
