@@ -63,7 +63,7 @@ fn dcos_router(sim: &Shared) -> Router {
         .nest("/marathon", marathon::routes())
         .merge(marathon::routes())
         .nest("/service/metronome", metronome::routes())
-        .merge(metronome::routes());
+        .merge(metronome::v1_routes());
     if sim.config.control {
         router = router.merge(misc::control_routes());
     }

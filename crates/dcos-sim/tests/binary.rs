@@ -1,0 +1,101 @@
+//! The `dcos-sim` binary: its first line names the DC/OS URL, then each
+//! marathon-lb URL, all on 127.0.0.1; flags set faults and accounts.
+
+mod common;
+
+use common::{get, send};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(args: &[&str]) -> (Running, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dcos-sim"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("dcos-sim starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    // Blocks until the sim has bound its listeners and printed their URLs.
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let urls = line.split_whitespace().map(str::to_owned).collect();
+    (Running(child), urls)
+}
+
+#[test]
+fn first_line_names_dcos_then_each_marathon_lb() {
+    let (_sim, urls) = start(&["--port", "0", "--marathon-lb-count", "2", "--seed", "9"]);
+    assert_eq!(urls.len(), 3, "{urls:?}");
+    for url in &urls {
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        assert!(url.rsplit(':').next().unwrap().parse::<u16>().unwrap() > 0);
+    }
+    assert_eq!(get(&format!("{}/metadata", urls[0])).status, 200);
+    for lb in &urls[1..] {
+        assert_eq!(
+            get(&format!("{lb}/_haproxy_getpids"))
+                .body
+                .split(' ')
+                .count(),
+            2
+        );
+        assert!(
+            get(&format!("{lb}/haproxy?stats;csv"))
+                .body
+                .starts_with("# pxname,svname,")
+        );
+    }
+}
+
+#[test]
+fn flags_set_faults_and_accounts() {
+    let dir = tempfile_dir();
+    let users = dir.join("users");
+    let mut file = std::fs::File::create(&users).unwrap();
+    writeln!(file, "# test accounts\nalice:wonderland").unwrap();
+    let fault = r#"{"path_prefix":"/metadata","action":{"status":{"code":503}},"times":1}"#;
+    let (_sim, urls) = start(&[
+        "--auth",
+        "--users-file",
+        users.to_str().unwrap(),
+        "--fault",
+        fault,
+    ]);
+    let login = |uid: &str, password: &str| {
+        send(
+            "POST",
+            &format!("{}/acs/api/v1/auth/login", urls[0]),
+            &[],
+            Some(&serde_json::json!({"uid": uid, "password": password})),
+        )
+        .status
+    };
+    assert_eq!(login("alice", "wonderland"), 200);
+    assert_eq!(
+        login("bootstrapuser", "deleteme"),
+        401,
+        "the file replaces the default account"
+    );
+    assert_eq!(
+        get(&format!("{}/metadata", urls[0])).status,
+        503,
+        "the fault comes before auth"
+    );
+    assert_eq!(get(&format!("{}/metadata", urls[0])).status, 401);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("dcos-sim-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
