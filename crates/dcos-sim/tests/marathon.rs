@@ -963,3 +963,38 @@ fn a_zdd_style_blue_green_swap_needs_no_force() {
     assert_eq!(task["ipAddresses"][0]["ipAddress"], "127.0.0.1");
     assert_eq!(task["ports"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn versions_list_show_and_roll_back() {
+    let sim = start();
+    post(
+        &sim,
+        "/v2/apps",
+        &json!({"id": "/v", "cmd": "sleep 1", "mem": 16}),
+    );
+    let first = app(&sim, "/v")["version"].as_str().unwrap().to_owned();
+    wait(&sim, 5);
+    // The id in a PUT body is ignored: the path wins.
+    let reply = put(&sim, "/v2/apps/v", &json!({"id": "/other", "mem": 32}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let second = reply.json()["version"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    assert_eq!(get(&url(&sim, "/v2/apps/other")).status, 404);
+    wait(&sim, 5);
+    let versions = get(&url(&sim, "/v2/apps/v/versions")).json();
+    assert_eq!(versions, json!({"versions": [second, first]}));
+    let old = get(&url(&sim, &format!("/v2/apps/v/versions/{first}")));
+    assert_eq!(old.status, 200);
+    assert_eq!(old.json()["mem"], 16);
+    assert_eq!(
+        get(&url(&sim, "/v2/apps/v/versions/2000-01-01T00:00:00.000Z")).status,
+        404
+    );
+    let back = put(&sim, "/v2/apps/v", &json!({"version": first}));
+    assert_eq!(back.status, 200, "{}", back.body);
+    assert_eq!(app(&sim, "/v")["mem"], 16);
+    assert_eq!(
+        deployments(&sim)[0]["currentActions"][0]["action"],
+        "RestartApplication"
+    );
+}
