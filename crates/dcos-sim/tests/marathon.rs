@@ -595,6 +595,16 @@ fn deployments_roll_back_or_stop() {
     wait(&sim, 10);
     assert!(deployments(&sim).is_empty());
 
+    // Rolling back a scale is a scale: the running tasks stay.
+    let tasks_before = app(&sim, "/web")["tasks"].clone();
+    let reply = put(&sim, "/v2/apps/web", &json!({"instances": 2}));
+    let id = reply.json()["deploymentId"].as_str().unwrap().to_owned();
+    let rollback = delete(&sim, &format!("/v2/deployments/{id}"));
+    assert_eq!(rollback.status, 200);
+    // The extra task goes at once, so the rollback is already over.
+    assert!(deployments(&sim).is_empty());
+    assert_eq!(app(&sim, "/web")["tasks"], tasks_before);
+
     let reply = put(&sim, "/v2/apps/web", &json!({"instances": 3}));
     let id = reply.json()["deploymentId"].as_str().unwrap().to_owned();
     let stop = delete(&sim, &format!("/v2/deployments/{id}?force=true"));
