@@ -57,7 +57,8 @@ pub enum TaskState {
 }
 
 impl TaskState {
-    fn as_str(self) -> &'static str {
+    /// Mesos' name of the state, e.g. `TASK_RUNNING`.
+    pub fn as_str(self) -> &'static str {
         match self {
             TaskState::Staging => "TASK_STAGING",
             TaskState::Running => "TASK_RUNNING",
