@@ -595,6 +595,16 @@ fn deployments_roll_back_or_stop() {
     wait(&sim, 10);
     assert!(deployments(&sim).is_empty());
 
+    // Rolling back a scale is a scale: the running tasks stay.
+    let tasks_before = app(&sim, "/web")["tasks"].clone();
+    let reply = put(&sim, "/v2/apps/web", &json!({"instances": 2}));
+    let id = reply.json()["deploymentId"].as_str().unwrap().to_owned();
+    let rollback = delete(&sim, &format!("/v2/deployments/{id}"));
+    assert_eq!(rollback.status, 200);
+    // The extra task goes at once, so the rollback is already over.
+    assert!(deployments(&sim).is_empty());
+    assert_eq!(app(&sim, "/web")["tasks"], tasks_before);
+
     let reply = put(&sim, "/v2/apps/web", &json!({"instances": 3}));
     let id = reply.json()["deploymentId"].as_str().unwrap().to_owned();
     let stop = delete(&sim, &format!("/v2/deployments/{id}?force=true"));
@@ -962,4 +972,39 @@ fn a_zdd_style_blue_green_swap_needs_no_force() {
     let task = &green["tasks"][0];
     assert_eq!(task["ipAddresses"][0]["ipAddress"], "127.0.0.1");
     assert_eq!(task["ports"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn versions_list_show_and_roll_back() {
+    let sim = start();
+    post(
+        &sim,
+        "/v2/apps",
+        &json!({"id": "/v", "cmd": "sleep 1", "mem": 16}),
+    );
+    let first = app(&sim, "/v")["version"].as_str().unwrap().to_owned();
+    wait(&sim, 5);
+    // The id in a PUT body is ignored: the path wins.
+    let reply = put(&sim, "/v2/apps/v", &json!({"id": "/other", "mem": 32}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let second = reply.json()["version"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    assert_eq!(get(&url(&sim, "/v2/apps/other")).status, 404);
+    wait(&sim, 5);
+    let versions = get(&url(&sim, "/v2/apps/v/versions")).json();
+    assert_eq!(versions, json!({"versions": [second, first]}));
+    let old = get(&url(&sim, &format!("/v2/apps/v/versions/{first}")));
+    assert_eq!(old.status, 200);
+    assert_eq!(old.json()["mem"], 16);
+    assert_eq!(
+        get(&url(&sim, "/v2/apps/v/versions/2000-01-01T00:00:00.000Z")).status,
+        404
+    );
+    let back = put(&sim, "/v2/apps/v", &json!({"version": first}));
+    assert_eq!(back.status, 200, "{}", back.body);
+    assert_eq!(app(&sim, "/v")["mem"], 16);
+    assert_eq!(
+        deployments(&sim)[0]["currentActions"][0]["action"],
+        "RestartApplication"
+    );
 }

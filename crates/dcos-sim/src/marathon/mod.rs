@@ -57,7 +57,8 @@ pub enum TaskState {
 }
 
 impl TaskState {
-    fn as_str(self) -> &'static str {
+    /// Mesos' name of the state, e.g. `TASK_RUNNING`.
+    pub fn as_str(self) -> &'static str {
         match self {
             TaskState::Staging => "TASK_STAGING",
             TaskState::Running => "TASK_RUNNING",
@@ -765,15 +766,9 @@ impl Marathon {
         let mut target = target;
         target.insert("id".into(), json!(id));
         let mut definition = validate::normalise(target).map_err(Refusal::Invalid)?;
+        keep_service_ports(&mut definition, &self.apps[&id].service_ports);
         self.assign_service_ports(&mut definition);
-        let strip = |d: &Map<String, Value>| {
-            let mut d = d.clone();
-            for k in ["instances", "version", "versionInfo"] {
-                d.remove(k);
-            }
-            d
-        };
-        let scale_only = strip(&definition) == strip(&old);
+        let scale_only = same_config(&definition, &old);
         let app = self.apps.get_mut(&id).expect("app exists");
         let previous = app.definition.clone();
         app.definition = definition;
@@ -940,21 +935,24 @@ impl Marathon {
                     previous.push((app_id, Some(now)));
                 }
                 (Some(before), current) => {
-                    let action = if current.is_none() {
-                        Action::Start
-                    } else {
-                        Action::Restart
+                    let scale_only = current.as_ref().is_some_and(|c| same_config(c, &before));
+                    let action = match (&current, scale_only) {
+                        (None, _) => Action::Start,
+                        (Some(_), true) => Action::Scale,
+                        (Some(_), false) => Action::Restart,
                     };
                     let mut app = App::from_definition(before, now_ms);
+                    app.last_config_change_at_ms = now_ms;
                     if let Some(old) = self.apps.remove(&app_id) {
                         app.tasks = old.tasks;
                         app.versions = old.versions;
                         app.last_task_failure = old.last_task_failure;
-                        app.last_config_change_at_ms = old.last_config_change_at_ms;
+                        if scale_only {
+                            app.last_config_change_at_ms = old.last_config_change_at_ms;
+                        }
                     }
                     app.version_ms = now_ms;
                     app.last_scaling_at_ms = now_ms;
-                    app.last_config_change_at_ms = now_ms;
                     app.refresh();
                     app.remember_version();
                     self.apps.insert(app_id.clone(), app);
@@ -970,6 +968,48 @@ impl Marathon {
             actions,
             previous,
         )))
+    }
+}
+
+/// Whether two definitions differ at most in `instances` (and the stamps).
+fn same_config(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    let strip = |d: &Map<String, Value>| {
+        let mut d = d.clone();
+        for k in ["instances", "version", "versionInfo"] {
+            d.remove(k);
+        }
+        d
+    };
+    strip(a) == strip(b)
+}
+
+/// An update that leaves a service port at 0 keeps the one the app had at
+/// that index.
+fn keep_service_ports(definition: &mut Map<String, Value>, ports: &[u16]) {
+    let fill = |entries: Option<&mut Value>, key: &str| {
+        if let Some(Value::Array(entries)) = entries {
+            for (entry, port) in entries.iter_mut().zip(ports) {
+                if let Some(obj) = entry.as_object_mut()
+                    && obj.get(key).and_then(Value::as_u64).unwrap_or(0) == 0
+                    && *port != 0
+                {
+                    obj.insert(key.into(), json!(port));
+                }
+            }
+        }
+    };
+    fill(definition.get_mut("portDefinitions"), "port");
+    if let Some(container) = definition
+        .get_mut("container")
+        .and_then(Value::as_object_mut)
+    {
+        fill(container.get_mut("portMappings"), "servicePort");
+        fill(
+            container
+                .get_mut("docker")
+                .and_then(|d| d.get_mut("portMappings")),
+            "servicePort",
+        );
     }
 }
 
