@@ -163,10 +163,27 @@ async fn set_reloading(State(sim): State<Shared>, Json(body): Json<Value>) -> Re
     json(StatusCode::OK, body)
 }
 
+/// Loads apps (with their tasks, as given) from a `GET /v2/apps` response,
+/// such as marathon-lb's `zdd_apps.json` fixture.
+async fn load_apps(State(sim): State<Shared>, Json(body): Json<Value>) -> Response {
+    let mut cluster = sim.cluster();
+    let crate::state::Cluster {
+        marathon,
+        rng,
+        now_ms,
+        ..
+    } = &mut *cluster;
+    match marathon.load_apps_response(&body, *now_ms, rng) {
+        Ok(count) => json(StatusCode::CREATED, json!({"loaded": count})),
+        Err(invalid) => json(StatusCode::UNPROCESSABLE_ENTITY, invalid.body()),
+    }
+}
+
 /// The control endpoints, under the reserved prefix `/__sim`; served only
 /// when the sim was started with them on.
 pub fn control_routes() -> Router<Shared> {
     Router::new()
+        .route("/__sim/marathon/apps", post(load_apps))
         .route("/__sim/lb/traffic", post(set_traffic))
         .route("/__sim/lb/reloading", post(set_reloading))
         .route("/__sim/state", get(control_state))

@@ -204,3 +204,35 @@ fn the_clock_scales_and_advances() {
         1_468_587_779_735 + 3_660_000
     );
 }
+
+#[test]
+fn a_fast_clock_lets_simulated_minutes_pass_in_milliseconds() {
+    // 10,000 simulated seconds per real second: the 2 s start and 5 s health
+    // delays take under a millisecond of real time.
+    let sim = start(SimConfig {
+        time_scale: 10_000.0,
+        ..SimConfig::default()
+    });
+    let base = sim.dcos_url();
+    let app = json!({"id": "/fast", "instances": 2, "cmd": "serve", "cpus": 0.1, "mem": 32,
+                     "portDefinitions": [{"port": 0}],
+                     "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0}]});
+    assert_eq!(
+        send("POST", &format!("{base}/v2/apps"), &[], Some(&app)).status,
+        201
+    );
+    let started = std::time::Instant::now();
+    // Polls on the state itself (no fixed sleep); bounded in real time.
+    loop {
+        let app = get(&format!("{base}/v2/apps/fast")).json();
+        if app["app"]["tasksHealthy"] == 2 && app["app"]["deployments"] == json!([]) {
+            break;
+        }
+        // 7 s of simulated delays must pass within 5 s of real time, which
+        // only a clock faster than real time can do.
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not healthy after 5 s real: {app}"
+        );
+    }
+}
