@@ -362,6 +362,40 @@ fn service_account_login_with_a_login_token() {
 }
 
 #[test]
+fn service_account_keys_in_pkcs1_pem_work_and_bad_pems_refuse() {
+    use rsa::pkcs1::EncodeRsaPublicKey;
+    let pkcs1 = keys()[1]
+        .to_public_key()
+        .to_pkcs1_pem(LineEnding::LF)
+        .expect("PEM");
+    assert!(pkcs1.starts_with("-----BEGIN RSA PUBLIC KEY-----"));
+    let sim = start(SimConfig {
+        service_accounts: vec![
+            ServiceAccount {
+                uid: "pkcs1-sa".into(),
+                public_key_pem: pkcs1,
+            },
+            ServiceAccount {
+                uid: "broken-sa".into(),
+                public_key_pem: "not a key".into(),
+            },
+        ],
+        ..config()
+    });
+    let claims = |uid: &str| json!({"uid": uid, "exp": START_S + 60});
+    let token = login_token(&keys()[1], &claims("pkcs1-sa"));
+    assert_eq!(
+        login(&sim, &json!({"uid": "pkcs1-sa", "token": token})).status,
+        200
+    );
+    let token = login_token(&keys()[1], &claims("broken-sa"));
+    assert_invalid_credentials(
+        &login(&sim, &json!({"uid": "broken-sa", "token": token})),
+        "an account without a usable key",
+    );
+}
+
+#[test]
 fn service_account_login_refusals() {
     let sim = service_sim();
     let ok_claims = json!({"uid": SERVICE, "exp": START_S + 300});

@@ -1,0 +1,660 @@
+//! The real DC/OS CLI (PyPI `dcoscli` 0.6.1) against the sim: if the CLI
+//! cannot tell the sim from a cluster, neither can canary.
+//!
+//! The CLI is found through the environment variable `DCOS_CLI` (the path of
+//! a `dcos` executable), else at `<workspace>/target/dcoscli-venv/bin/dcos`,
+//! where `scripts/install-dcoscli.sh target/dcoscli-venv` puts it. Without
+//! either, every test here prints why it is skipped and passes.
+//!
+//! Each run of `dcos` gets a fresh temporary `HOME` and `DCOS_DIR`, an
+//! otherwise empty environment (`PATH`, `LANG`), no standard input (so a
+//! prompt fails instead of hanging) and a time limit. Expected exit codes and
+//! texts are those `shared/docs/dcoscli.md` records for 0.6.1.
+
+use dcos_sim::iam::TOKEN_LIFETIME;
+use dcos_sim::{ServiceAccount, SimConfig, SimHandle};
+use serde_json::Value;
+use std::fmt;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Once, mpsc};
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// The longest one `dcos` run may take (a run takes about half a second).
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+const USER: &str = "bootstrapuser";
+const PASSWORD: &str = "deleteme";
+
+/// Where the CLI is, or why it is not there.
+fn find_cli() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("DCOS_CLI") {
+        let path = PathBuf::from(path);
+        // Asked for explicitly: a wrong path is a failure, not a skip.
+        assert!(path.is_file(), "DCOS_CLI={} is not a file", path.display());
+        return Ok(path);
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let workspace = manifest.ancestors().nth(2).unwrap_or(manifest);
+    let default = workspace.join("target/dcoscli-venv/bin/dcos");
+    if default.is_file() {
+        Ok(default)
+    } else {
+        Err(format!(
+            "the real dcos CLI is not installed: DCOS_CLI is unset and {} does not exist \
+             (run scripts/install-dcoscli.sh target/dcoscli-venv, or set DCOS_CLI)",
+            default.display()
+        ))
+    }
+}
+
+/// The CLI with its own temporary home, or `return` from the test after
+/// saying why it is skipped.
+macro_rules! dcos_or_skip {
+    () => {
+        match Dcos::new() {
+            Some(dcos) => dcos,
+            None => return,
+        }
+    };
+}
+
+/// One CLI user: the executable and a private home and `DCOS_DIR`.
+struct Dcos {
+    exe: PathBuf,
+    home: TempDir,
+}
+
+/// What one run printed and how it ended.
+struct Run {
+    args: Vec<String>,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "dcos {:?}: exit {:?}\n--- stdout\n{}--- stderr\n{}---",
+            self.args, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Run {
+    /// Asserts exit code 0 and nothing on stderr.
+    #[track_caller]
+    fn ok(&self) -> &Self {
+        assert_eq!(self.code, Some(0), "{self}");
+        assert_eq!(self.stderr, "", "{self}");
+        self
+    }
+
+    /// Asserts exit code 1, nothing on stdout, and `message` in stderr.
+    #[track_caller]
+    fn fails_with(&self, message: &str) -> &Self {
+        assert_eq!(self.code, Some(1), "{self}");
+        assert_eq!(self.stdout, "", "{self}");
+        assert!(self.stderr.contains(message), "want {message:?}: {self}");
+        self
+    }
+
+    /// stdout parsed as JSON.
+    #[track_caller]
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {self}"))
+    }
+}
+
+static SKIP_NOTICE: Once = Once::new();
+
+impl Dcos {
+    fn new() -> Option<Dcos> {
+        match find_cli() {
+            Ok(exe) => Some(Dcos {
+                exe,
+                home: tempfile::Builder::new()
+                    .prefix("dcos-cli-test")
+                    .tempdir()
+                    .expect("a temporary home"),
+            }),
+            Err(reason) => {
+                // Straight to stderr: the test harness would hide println!.
+                SKIP_NOTICE.call_once(|| {
+                    let _ = writeln!(std::io::stderr(), "dcos_cli tests skipped: {reason}");
+                });
+                None
+            }
+        }
+    }
+
+    /// `DCOS_DIR`: the CLI's configuration directory.
+    fn dcos_dir(&self) -> PathBuf {
+        self.home.path().join(".dcos")
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
+    }
+
+    /// Runs `dcos args...` with `env` added to the minimal environment.
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let bin = self.exe.parent().unwrap_or(Path::new("/"));
+        let path = match std::env::var("PATH") {
+            Ok(path) if !path.is_empty() => format!("{}:{path}", bin.display()),
+            _ => format!("{}:/usr/bin:/bin", bin.display()),
+        };
+        let mut command = Command::new(&self.exe);
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", self.home.path())
+            .env("LANG", "C.UTF-8")
+            .env("LC_ALL", "C.UTF-8")
+            .env("DCOS_DIR", self.dcos_dir())
+            .envs(env.iter().copied())
+            .current_dir(self.home.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.exe.display()));
+        let pid = child.id();
+        let (done, outcome) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(child.wait_with_output());
+        });
+        let output = match outcome.recv_timeout(RUN_LIMIT) {
+            Ok(output) => output.expect("the dcos run's output"),
+            Err(_) => {
+                // Our own child, still unreaped: its pid is still its own.
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+                panic!("dcos {args:?} ran longer than {RUN_LIMIT:?}");
+            }
+        };
+        Run {
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// `dcos cluster setup URL --username bootstrapuser --password deleteme`.
+    fn setup(&self, sim: &SimHandle) -> Run {
+        self.run(&[
+            "cluster",
+            "setup",
+            sim.dcos_url(),
+            "--username",
+            USER,
+            "--password",
+            PASSWORD,
+        ])
+    }
+
+    /// `dcos config show KEY`, trimmed, when it succeeds.
+    fn config(&self, key: &str) -> Option<String> {
+        let run = self.run(&["config", "show", key]);
+        (run.code == Some(0)).then(|| run.stdout.trim().to_owned())
+    }
+
+    /// Writes `value` as JSON to a file in the home and returns its path.
+    fn write_json(&self, name: &str, value: &Value) -> String {
+        let path = self.home.path().join(name);
+        std::fs::write(&path, value.to_string()).expect("write the file");
+        path.display().to_string()
+    }
+}
+
+/// A sim with authentication on and a manual clock at the real time now
+/// (the CLI's own notion of time, for service login tokens).
+fn sim() -> SimHandle {
+    sim_with(SimConfig::default())
+}
+
+fn sim_with(config: SimConfig) -> SimHandle {
+    SimHandle::start(SimConfig {
+        auth: true,
+        time_scale: 0.0,
+        ..config
+    })
+    .expect("the sim starts")
+}
+
+fn cluster_id(sim: &SimHandle) -> String {
+    sim.with_cluster(|c| c.cluster_id.clone())
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+#[test]
+fn cluster_setup_logs_in_and_attaches_the_cluster() {
+    let dcos = dcos_or_skip!();
+    let sim = sim();
+    let setup = dcos.setup(&sim);
+    setup.ok();
+    assert_eq!(setup.stdout, "", "setup prints nothing: {setup}");
+
+    let id = cluster_id(&sim);
+    let cluster_dir = dcos.dcos_dir().join("clusters").join(&id);
+    assert!(cluster_dir.join("dcos.toml").is_file());
+    assert!(cluster_dir.join("attached").is_file());
+
+    let list = dcos.run(&["cluster", "list", "--json"]);
+    let clusters = list.ok().json();
+    let clusters = clusters.as_array().expect("an array");
+    assert_eq!(clusters.len(), 1, "{list}");
+    let cluster = &clusters[0];
+    assert_eq!(cluster["cluster_id"], id.as_str());
+    assert_eq!(cluster["url"], sim.dcos_url());
+    assert_eq!(cluster["name"], "dcos-sim");
+    assert_eq!(cluster["attached"], true);
+    assert_eq!(cluster["status"], "AVAILABLE");
+    assert_eq!(cluster["version"], dcos_sim::DCOS_VERSION);
+
+    let table = dcos.run(&["cluster", "list"]);
+    assert!(table.ok().stdout.contains("dcos-sim*"), "{table}");
+
+    assert_eq!(
+        dcos.config("core.dcos_url").as_deref(),
+        Some(sim.dcos_url())
+    );
+    assert_eq!(dcos.config("core.ssl_verify").as_deref(), Some("false"));
+    let token = dcos.config("core.dcos_acs_token").expect("a stored token");
+    let claims = sim
+        .with_cluster(|c| c.iam.verify_token(&token, c.now_ms))
+        .expect("the stored token is the sim's");
+    assert_eq!(claims.uid, USER);
+}
+
+#[test]
+fn cluster_setup_twice_is_already_setup() {
+    let dcos = dcos_or_skip!();
+    let sim = sim();
+    dcos.setup(&sim).ok();
+    dcos.setup(&sim)
+        .fails_with(&format!("Cluster [{}] is already setup", sim.dcos_url()));
+    let list = dcos.run(&["cluster", "list", "--json"]);
+    assert_eq!(list.ok().json().as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn cluster_setup_with_a_bad_password_fails() {
+    let dcos = dcos_or_skip!();
+    let sim = sim();
+    let run = dcos.run(&[
+        "cluster",
+        "setup",
+        sim.dcos_url(),
+        "--username",
+        USER,
+        "--password",
+        "wrong",
+    ]);
+    run.fails_with("Authentication failed");
+    let list = dcos.run(&["cluster", "list", "--json"]);
+    assert_eq!(list.ok().json(), serde_json::json!([]));
+}
+
+#[test]
+fn cluster_setup_against_a_closed_port_is_unreachable() {
+    let dcos = dcos_or_skip!();
+    let url = format!("http://127.0.0.1:{}", closed_port());
+    let run = dcos.run(&[
+        "cluster",
+        "setup",
+        &url,
+        "--username",
+        USER,
+        "--password",
+        PASSWORD,
+    ]);
+    run.fails_with(&format!(
+        "URL [{url}/acs/api/v1/auth/login] is unreachable."
+    ));
+}
+
+#[test]
+fn auth_login_stores_a_new_token() {
+    let dcos = dcos_or_skip!();
+    let sim = sim();
+    dcos.setup(&sim).ok();
+    let first = dcos.config("core.dcos_acs_token").expect("a token");
+    // A later login (cluster time) gives a token with a later exp.
+    sim.advance(Duration::from_secs(60));
+    let login = dcos.run(&["auth", "login", "--username", USER, "--password", PASSWORD]);
+    assert_eq!(login.ok().stdout, "Login successful!\n");
+    let second = dcos.config("core.dcos_acs_token").expect("a token");
+    assert_ne!(first, second);
+    assert!(sim.with_cluster(|c| c.iam.verify_token(&second, c.now_ms).is_ok()));
+
+    // The password from an environment variable: off the command line.
+    sim.advance(Duration::from_secs(60));
+    let login = dcos.run_with(
+        &[
+            "auth",
+            "login",
+            "--username",
+            USER,
+            "--password-env",
+            "SIM_PW",
+        ],
+        &[("SIM_PW", PASSWORD)],
+    );
+    assert_eq!(login.ok().stdout, "Login successful!\n");
+    assert_ne!(dcos.config("core.dcos_acs_token"), Some(second));
+}
+
+#[test]
+fn auth_login_with_a_bad_password_fails_and_forgets_the_token() {
+    let dcos = dcos_or_skip!();
+    let sim = sim();
+    dcos.setup(&sim).ok();
+    dcos.run_with(
+        &[
+            "auth",
+            "login",
+            "--username",
+            USER,
+            "--password-env",
+            "SIM_PW",
+        ],
+        &[("SIM_PW", "wrong")],
+    )
+    .fails_with("Authentication failed");
+    dcos.run(&["auth", "login", "--username", USER, "--password", "wrong"])
+        .fails_with("Authentication failed");
+    // The CLI drops the stored token before it tries.
+    dcos.run(&["config", "show", "core.dcos_acs_token"])
+        .fails_with("Property 'core.dcos_acs_token' doesn't exist");
+    // Without a token, Admin Router's 401 on /capabilities.
+    dcos.run(&["job", "list", "--json"])
+        .fails_with("Authentication failed. Please run `dcos auth login`.");
+    // Logging in again repairs it.
+    dcos.run(&["auth", "login", "--username", USER, "--password", PASSWORD])
+        .ok();
+    assert!(dcos.config("core.dcos_acs_token").is_some());
+}
+
+#[test]
+fn expired_and_invalid_tokens_ask_for_a_new_login() {
+    let dcos = dcos_or_skip!();
+    let sim = sim();
+    dcos.setup(&sim).ok();
+    let invalid = "Your core.dcos_acs_token is invalid. Please run: `dcos auth login`";
+    let fine = dcos.run(&["job", "list", "--json"]);
+    assert!(!fine.stderr.contains(invalid), "{fine}");
+
+    // DCOS_ACS_TOKEN overrides the stored token.
+    dcos.run_with(&["job", "list", "--json"], &[("DCOS_ACS_TOKEN", "garbage")])
+        .fails_with(invalid);
+
+    sim.advance(TOKEN_LIFETIME);
+    dcos.run(&["job", "list", "--json"]).fails_with(invalid);
+    dcos.run(&["auth", "login", "--username", USER, "--password", PASSWORD])
+        .ok();
+    let again = dcos.run(&["job", "list", "--json"]);
+    assert!(!again.stderr.contains(invalid), "{again}");
+}
+
+#[test]
+fn auth_list_providers() {
+    let dcos = dcos_or_skip!();
+    let sim = sim();
+    dcos.setup(&sim).ok();
+    let providers = dcos.run(&["auth", "list-providers", "--json"]).ok().json();
+    assert_eq!(
+        providers["dcos-users"]["authentication-type"],
+        "dcos-uid-password"
+    );
+    assert_eq!(
+        providers["dcos-services"]["authentication-type"],
+        "dcos-uid-servicekey"
+    );
+    let table = dcos.run(&["auth", "list-providers"]);
+    assert!(table.ok().stdout.contains("dcos-users"), "{table}");
+}
+
+/// The CLI signs the service login token itself (RS256, `exp` = its clock +
+/// 5 minutes). Blocked on the CLI side: PyJWT 1.4.2 signs through
+/// cryptography's `signer()` API, which cryptography 37 removed, and the
+/// install recipe uses 43.0.3. It passes with `DCOS_CLI` pointing at a venv
+/// that has cryptography 36.0.2 instead.
+#[test]
+#[ignore = "dcoscli 0.6.1's PyJWT 1.4.2 needs cryptography < 37 to sign (the venv has 43.0.3)"]
+fn auth_login_with_a_service_account_key() {
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    use std::os::unix::fs::PermissionsExt;
+    let dcos = dcos_or_skip!();
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 1024).expect("an RSA key");
+    let public = key
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .expect("PEM");
+    let private = key.to_pkcs8_pem(LineEnding::LF).expect("PEM");
+    let key_path = dcos.home.path().join("canary-sa.pem");
+    std::fs::write(&key_path, private.as_bytes()).expect("write the key");
+    // The CLI refuses a key file others can read.
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
+    let sim = sim_with(SimConfig {
+        service_accounts: vec![ServiceAccount {
+            uid: "canary-sa".into(),
+            public_key_pem: public,
+        }],
+        ..SimConfig::default()
+    });
+    dcos.setup(&sim).ok();
+    // cryptography 36 warns that signer() is deprecated.
+    let login = dcos.run_with(
+        &[
+            "auth",
+            "login",
+            "--username",
+            "canary-sa",
+            "--private-key",
+            &key_path.display().to_string(),
+        ],
+        &[("PYTHONWARNINGS", "ignore")],
+    );
+    assert_eq!(login.ok().stdout, "Login successful!\n");
+    let token = dcos.config("core.dcos_acs_token").expect("a token");
+    let claims = sim
+        .with_cluster(|c| c.iam.verify_token(&token, c.now_ms))
+        .expect("the sim's token");
+    assert_eq!(claims.uid, "canary-sa");
+}
+
+// ---------------------------------------------------------------------------
+// Marathon and Metronome through the CLI. These run once the emulations land.
+
+/// A deployment id as Marathon makes them (a UUID).
+#[track_caller]
+fn assert_uuid(text: &str) {
+    let text = text.trim();
+    assert_eq!(text.len(), 36, "not a UUID: {text:?}");
+    assert_eq!(text.matches('-').count(), 4, "not a UUID: {text:?}");
+}
+
+/// Enough cluster time for tasks to start and pass their health checks.
+const SETTLE: Duration = Duration::from_secs(120);
+
+#[test]
+#[ignore = "needs the Marathon/Metronome emulation"]
+fn marathon_app_lifecycle() {
+    let dcos = dcos_or_skip!();
+    let sim = sim();
+    dcos.setup(&sim).ok();
+    let app = serde_json::json!({
+        "id": "/canary-cli", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 2
+    });
+    let file = dcos.write_json("app.json", &app);
+
+    let add = dcos.run(&["marathon", "app", "add", &file]);
+    let deployment = add
+        .ok()
+        .stdout
+        .strip_prefix("Created deployment ")
+        .unwrap_or_else(|| panic!("{add}"))
+        .to_owned();
+    assert_uuid(&deployment);
+    dcos.run(&["marathon", "app", "add", &file])
+        .fails_with("Application '/canary-cli' already exists");
+
+    // The clock is manual: the deployment is still running.
+    let deployments = dcos
+        .run(&["marathon", "deployment", "list", "--json"])
+        .ok()
+        .json();
+    let deployments = deployments.as_array().expect("an array");
+    assert_eq!(deployments.len(), 1, "{deployments:?}");
+    assert_eq!(deployments[0]["id"], deployment.trim());
+    assert_eq!(deployments[0]["affectedApps"][0], "/canary-cli");
+    let table = dcos.run(&["marathon", "deployment", "list"]);
+    assert!(table.ok().stdout.contains("/canary-cli"), "{table}");
+
+    sim.advance(SETTLE);
+    let none = dcos.run(&["marathon", "deployment", "list", "--json"]);
+    assert_eq!(none.ok().json(), serde_json::json!([]));
+    let none = dcos.run(&["marathon", "deployment", "list"]);
+    assert_eq!(none.code, Some(1), "{none}");
+    assert!(
+        format!("{}{}", none.stdout, none.stderr).contains("There are no deployments"),
+        "{none}"
+    );
+
+    let shown = dcos
+        .run(&["marathon", "app", "show", "/canary-cli"])
+        .ok()
+        .json();
+    assert_eq!(shown["id"], "/canary-cli");
+    assert_eq!(shown["instances"], 2);
+    assert_eq!(shown["tasksRunning"], 2);
+    let listed = dcos.run(&["marathon", "app", "list", "--json"]).ok().json();
+    assert!(
+        listed
+            .as_array()
+            .expect("an array")
+            .iter()
+            .any(|a| a["id"] == "/canary-cli"),
+        "{listed}"
+    );
+    let table = dcos.run(&["marathon", "app", "list"]);
+    assert!(table.ok().stdout.contains("/canary-cli"), "{table}");
+
+    let update = dcos.run(&["marathon", "app", "update", "/canary-cli", "instances=3"]);
+    assert!(
+        update.ok().stdout.starts_with("Created deployment "),
+        "{update}"
+    );
+    sim.advance(SETTLE);
+    let shown = dcos
+        .run(&["marathon", "app", "show", "/canary-cli"])
+        .ok()
+        .json();
+    assert_eq!(shown["instances"], 3);
+    assert_eq!(shown["tasksRunning"], 3);
+
+    let kill = dcos.run(&["marathon", "app", "kill", "/canary-cli"]);
+    assert!(kill.ok().stdout.starts_with("Killed tasks: ["), "{kill}");
+
+    let remove = dcos.run(&["marathon", "app", "remove", "/canary-cli"]);
+    assert_eq!(remove.ok().stdout, "", "{remove}");
+    sim.advance(SETTLE);
+    dcos.run(&["marathon", "app", "show", "/canary-cli"])
+        .fails_with("Error: App '/canary-cli' does not exist");
+    dcos.run(&["marathon", "app", "remove", "/canary-cli"])
+        .fails_with("Error: App '/canary-cli' does not exist");
+}
+
+#[test]
+#[ignore = "needs the Marathon/Metronome emulation"]
+fn job_lifecycle() {
+    let dcos = dcos_or_skip!();
+    let sim = sim();
+    dcos.setup(&sim).ok();
+    let job = serde_json::json!({
+        "id": "canary-cli-job",
+        "run": {"cmd": "sleep 5", "cpus": 0.1, "mem": 32, "disk": 0}
+    });
+    let file = dcos.write_json("job.json", &job);
+
+    assert_eq!(dcos.run(&["job", "add", &file]).ok().stdout, "");
+    dcos.run(&["job", "add", &file])
+        .fails_with("Changes blocked");
+
+    let listed = dcos.run(&["job", "list", "--json"]).ok().json();
+    assert!(
+        listed
+            .as_array()
+            .expect("an array")
+            .iter()
+            .any(|j| j["id"] == "canary-cli-job"),
+        "{listed}"
+    );
+    let shown = dcos.run(&["job", "show", "canary-cli-job"]).ok().json();
+    assert_eq!(shown["id"], "canary-cli-job");
+    assert_eq!(shown["run"]["cmd"], "sleep 5");
+    dcos.run(&["job", "show", "no-such-job"])
+        .fails_with("Error: ");
+
+    // A run, killed.
+    let run = dcos.run(&["job", "run", "canary-cli-job"]);
+    let run_id = run
+        .ok()
+        .stdout
+        .trim()
+        .strip_prefix("Run ID: ")
+        .unwrap_or_else(|| panic!("{run}"))
+        .to_owned();
+    let kill = dcos.run(&["job", "kill", "canary-cli-job", &run_id]);
+    assert_eq!(
+        kill.ok().stdout.trim(),
+        format!("Run '{run_id}' for job 'canary-cli-job' killed.")
+    );
+
+    // A run that finishes: one successful run in the history.
+    let run = dcos.run(&["job", "run", "canary-cli-job"]);
+    let run_id = run.ok().stdout.trim().replace("Run ID: ", "");
+    sim.advance(SETTLE);
+    let history = dcos
+        .run(&["job", "history", "canary-cli-job", "--json"])
+        .ok()
+        .json();
+    assert!(
+        history
+            .as_array()
+            .expect("an array")
+            .iter()
+            .any(|r| r["id"] == run_id.as_str()),
+        "{history}"
+    );
+    let text = dcos.run(&["job", "history", "canary-cli-job"]);
+    assert!(
+        text.ok()
+            .stdout
+            .contains("'canary-cli-job'  Successful runs: 1"),
+        "{text}"
+    );
+
+    // Removing a job with an active run needs --stop-current-job-runs.
+    dcos.run(&["job", "run", "canary-cli-job"]).ok();
+    dcos.run(&["job", "remove", "canary-cli-job"])
+        .fails_with("Unable to remove 'canary-cli-job'.");
+    let remove = dcos.run(&["job", "remove", "canary-cli-job", "--stop-current-job-runs"]);
+    assert_eq!(remove.ok().stdout, "");
+    dcos.run(&["job", "show", "canary-cli-job"])
+        .fails_with("Error: ");
+}
