@@ -9,7 +9,10 @@
 #
 # A plain `pip install dcoscli==0.6.1` fails on current CPython (it pins
 # cryptography 2.0.2, which has no wheel for them and does not build). So:
-# newer pins that work, dcoscli and dcos without their pins, and a small shim
+# newer pins that work (cryptography 36.0.2: the newest with the `signer()`
+# API that dcoscli's pinned PyJWT 1.4.2 calls for service-account logins, and
+# with abi3 wheels for current CPython), dcoscli and dcos without their pins,
+# and a small shim
 # that puts back collections.Mapping/MutableMapping/Sequence (removed in
 # Python 3.10, used by dcos/config.py at import time). The shim is a module
 # plus a .pth file in the venv's site-packages: it only affects that venv,
@@ -57,7 +60,7 @@ echo "== dependencies (pins that work on current CPython)"
 "${pip[@]}" \
   docopt==0.6.2 pkginfo==1.2.1 toml==0.10.2 virtualenv==15.2.0 sseclient==0.0.19 \
   retrying==1.3.3 jsonschema==2.6.0 pager==3.3 prettytable==0.7.2 PyJWT==1.4.2 \
-  Pygments==2.17.2 requests==2.31.0 six==1.16.0 cryptography==43.0.3 setuptools==68.2.2
+  Pygments==2.17.2 requests==2.31.0 six==1.16.0 cryptography==36.0.2 setuptools==68.2.2
 
 echo "== dcoscli 0.6.1 and dcos 0.6.1 (without their own pins)"
 "${pip[@]}" --no-deps dcoscli==0.6.1 dcos==0.6.1

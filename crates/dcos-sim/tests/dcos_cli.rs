@@ -434,7 +434,6 @@ fn auth_list_providers() {
 /// install recipe uses 43.0.3. It passes with `DCOS_CLI` pointing at a venv
 /// that has cryptography 36.0.2 instead.
 #[test]
-#[ignore = "dcoscli 0.6.1's PyJWT 1.4.2 needs cryptography < 37 to sign (the venv has 43.0.3)"]
 fn auth_login_with_a_service_account_key() {
     use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
     use std::os::unix::fs::PermissionsExt;
@@ -492,7 +491,6 @@ fn assert_uuid(text: &str) {
 const SETTLE: Duration = Duration::from_secs(120);
 
 #[test]
-#[ignore = "needs the Marathon/Metronome emulation"]
 fn marathon_app_lifecycle() {
     let dcos = dcos_or_skip!();
     let sim = sim();
@@ -559,6 +557,21 @@ fn marathon_app_lifecycle() {
         update.ok().stdout.starts_with("Created deployment "),
         "{update}"
     );
+    // The scale is still deploying (manual clock): Marathon's 409 lock.
+    dcos.run(&["marathon", "app", "update", "/canary-cli", "instances=4"])
+        .fails_with("Changes blocked: deployment already in progress for app.");
+    let forced = dcos.run(&[
+        "marathon",
+        "app",
+        "update",
+        "--force",
+        "/canary-cli",
+        "instances=3",
+    ]);
+    assert!(
+        forced.ok().stdout.starts_with("Created deployment "),
+        "{forced}"
+    );
     sim.advance(SETTLE);
     let shown = dcos
         .run(&["marathon", "app", "show", "/canary-cli"])
@@ -580,7 +593,6 @@ fn marathon_app_lifecycle() {
 }
 
 #[test]
-#[ignore = "needs the Marathon/Metronome emulation"]
 fn job_lifecycle() {
     let dcos = dcos_or_skip!();
     let sim = sim();
