@@ -513,7 +513,14 @@ impl Marathon {
                 _ => break,
             }
         }
-        for app in self.apps.values_mut() {
+        // Settled apps (no deployment, the wanted tasks of the current
+        // configuration, nothing pending) have nothing to converge: skipping
+        // them keeps a request's cost independent of how many apps are idle.
+        for app in self
+            .apps
+            .values_mut()
+            .filter(|a| !settled(a, start, health))
+        {
             converge(app, now_ms, rng, start, health);
         }
         let apps = &mut self.apps;
@@ -1085,6 +1092,17 @@ fn converged(app: &App) -> bool {
             .tasks
             .iter()
             .all(|t| t.config_ms == app.last_config_change_at_ms && t.is_up(app.has_health_checks))
+}
+
+/// Whether an app is at rest: no deployment, exactly its wanted tasks, all
+/// of the current configuration and with no state change still to come.
+fn settled(app: &App, start_ms: u64, health_ms: u64) -> bool {
+    app.deployment.is_none()
+        && app.tasks.len() as u64 == app.instances
+        && app.tasks.iter().all(|t| {
+            t.config_ms == app.last_config_change_at_ms
+                && pending_transition(t, app.has_health_checks, start_ms, health_ms).is_none()
+        })
 }
 
 /// When a simulated task changes next (`TASK_RUNNING`, first health

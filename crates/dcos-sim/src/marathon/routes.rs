@@ -293,6 +293,9 @@ async fn list_apps(State(sim): State<Shared>, RawQuery(raw): RawQuery) -> Respon
         .filter(|a| selector_matches(&selectors, a))
         .map(|a| a.to_json(&embed))
         .collect();
+    // Serialise after releasing the cluster lock, so concurrent requests
+    // only queue for the snapshot, not for the JSON writing.
+    drop(cluster);
     json(StatusCode::OK, json!({ "apps": apps }))
 }
 
