@@ -4,7 +4,7 @@
 
 use clap::Parser;
 use dcos_sim::faults::FaultRule;
-use dcos_sim::{SimConfig, SimHandle, UserAccount};
+use dcos_sim::{ServiceAccount, SimConfig, SimHandle, UserAccount};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -36,6 +36,10 @@ struct Args {
     /// A file of accounts for --auth, one `uid:password` per line (instead of bootstrapuser).
     #[arg(long, value_name = "FILE")]
     users_file: Option<std::path::PathBuf>,
+    /// A service account for --auth (repeatable): its uid and a file with its
+    /// public key (PEM); it logs in with an RS256 login token.
+    #[arg(long = "service-account", value_name = "UID=PEM_FILE")]
+    service_accounts: Vec<String>,
     /// A fault rule as JSON (repeatable), e.g.
     /// '{"path_prefix":"/v2/apps","action":{"status":{"code":503}},"times":3}'.
     #[arg(long = "fault", value_name = "JSON", value_parser = parse_fault)]
@@ -44,6 +48,18 @@ struct Args {
 
 fn parse_fault(s: &str) -> Result<FaultRule, String> {
     serde_json::from_str(s).map_err(|e| format!("not a fault rule: {e}"))
+}
+
+fn read_service_account(spec: &str) -> Result<ServiceAccount, String> {
+    let (uid, path) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("'{spec}' is not UID=PEM_FILE"))?;
+    let public_key_pem =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    Ok(ServiceAccount {
+        uid: uid.to_owned(),
+        public_key_pem,
+    })
 }
 
 fn read_users(path: &std::path::Path) -> Result<Vec<UserAccount>, String> {
@@ -79,6 +95,15 @@ fn main() -> ExitCode {
             Ok(users) => config.users = users,
             Err(e) => {
                 eprintln!("error: --users-file: {e}");
+                return ExitCode::from(3);
+            }
+        }
+    }
+    for spec in &args.service_accounts {
+        match read_service_account(spec) {
+            Ok(account) => config.service_accounts.push(account),
+            Err(e) => {
+                eprintln!("error: --service-account: {e}");
                 return ExitCode::from(3);
             }
         }

@@ -99,3 +99,30 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn bad_account_flags_exit_3_naming_the_flag() {
+    for (args, needle) in [
+        (
+            vec!["--service-account", "ci-bot"],
+            "--service-account: 'ci-bot' is not UID=PEM_FILE",
+        ),
+        (
+            vec!["--service-account", "ci-bot=/nonexistent.pem"],
+            "--service-account: cannot read /nonexistent.pem",
+        ),
+        (
+            vec!["--users-file", "/nonexistent-users"],
+            "--users-file: cannot read /nonexistent-users",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dcos-sim"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
