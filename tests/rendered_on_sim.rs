@@ -93,6 +93,14 @@ fn rendered_apps_and_jobs_are_accepted_by_marathon_and_metronome() {
             assert_eq!(body["run"]["cmd"], job["run"]["cmd"]);
             assert_eq!(body["labels"], job["labels"]);
             assert_eq!(body["run"]["restart"]["policy"], "NEVER");
+            // ... and apply's comparison sees no difference once the defaults
+            // are set aside, so a second apply would leave the job alone.
+            assert_eq!(
+                canary_core::apply::strip_metronome_defaults(&body),
+                canary_core::apply::strip_metronome_defaults(job),
+                "{args:?}: {}",
+                job["id"]
+            );
         }
     }
 }

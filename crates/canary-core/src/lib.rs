@@ -19,6 +19,11 @@
 //! [`plan`] turns a definition and a [`CanaryRequest`] into a
 //! [`CanaryBundle`]: the definition plus three [`JobSpec`]s.
 //!
+//! To put a bundle on a cluster, the [`apply`] use case plans and carries out
+//! the job changes against an [`executor::Executor`], a small trait that
+//! executors (HTTP, the `dcos` CLI) implement;
+//! [`executor::RecordingExecutor`] is its in-memory fake.
+//!
 //! This crate does no I/O at all: no files, network, processes, clock or
 //! randomness. Reading templates, validating against JSON Schemas and talking
 //! to a cluster belong to other crates, which hand this one plain data.
@@ -39,8 +44,10 @@
 //! ```
 
 mod app;
+pub mod apply;
 mod bundle;
 mod canary_app;
+pub mod executor;
 mod ids;
 mod image;
 mod job;

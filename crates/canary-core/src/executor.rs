@@ -1,0 +1,297 @@
+//! The executor port: the few operations canary needs on a cluster's
+//! Metronome jobs and runs, as a trait with typed results and errors, and a
+//! recording in-memory fake. Executors (HTTP, the `dcos` CLI) implement the
+//! trait; use cases such as [`crate::apply`] are written once against it.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Why an executor operation failed, independent of how it talked to the
+/// cluster.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    /// The job or run does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for, e.g. `job deploy-web-canary`.
+        what: String,
+    },
+    /// The change conflicts with the cluster's state (a job that already
+    /// exists, active runs on a delete).
+    #[error("conflict on {what}: {message}")]
+    Conflict {
+        /// What the change was about.
+        what: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The cluster refused the document.
+    #[error("{what} was refused as invalid: {message}")]
+    Invalid {
+        /// What was refused.
+        what: String,
+        /// The server's message and details.
+        message: String,
+    },
+    /// Authentication failed or expired.
+    #[error("not authorized: {message}")]
+    Auth {
+        /// What the cluster or client said.
+        message: String,
+    },
+    /// The cluster could not be reached (after any retries).
+    #[error("cannot reach {target}: {message}")]
+    Unreachable {
+        /// The URL or command.
+        target: String,
+        /// What failed.
+        message: String,
+    },
+    /// Anything else, with the server's or tool's own words.
+    #[error("{message}")]
+    Other {
+        /// The message.
+        message: String,
+    },
+}
+
+/// The state of a job run, as Metronome reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RunStatus {
+    /// Created, not yet started.
+    Initial,
+    /// Its task is being launched.
+    Starting,
+    /// Its task runs.
+    Active,
+    /// Finished successfully.
+    Success,
+    /// Finished with a failure (or stopped).
+    Failed,
+}
+
+impl RunStatus {
+    /// Whether the run has finished.
+    pub fn is_finished(self) -> bool {
+        matches!(self, RunStatus::Success | RunStatus::Failed)
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RunStatus::Initial => "INITIAL",
+            RunStatus::Starting => "STARTING",
+            RunStatus::Active => "ACTIVE",
+            RunStatus::Success => "SUCCESS",
+            RunStatus::Failed => "FAILED",
+        })
+    }
+}
+
+/// One job run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    /// The job it belongs to.
+    pub job_id: String,
+    /// Its id, e.g. `20160715130259A34HX`.
+    pub run_id: String,
+    /// Where it stands.
+    pub status: RunStatus,
+}
+
+/// A job as it exists on the cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveJob {
+    /// The job spec as the cluster returns it (with its defaults).
+    pub spec: Value,
+    /// Its runs that have not finished.
+    pub active_runs: Vec<RunInfo>,
+}
+
+/// The operations canary needs on Metronome. Small on purpose: the HTTP
+/// executor and the `dcos` CLI executor implement exactly this.
+pub trait Executor {
+    /// The job with this id, if it exists, with its active runs.
+    fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError>;
+    /// Creates a job.
+    fn create_job(&mut self, spec: &Value) -> Result<(), ExecError>;
+    /// Replaces an existing job's spec.
+    fn replace_job(&mut self, spec: &Value) -> Result<(), ExecError>;
+    /// Stops one active run.
+    fn stop_run(&mut self, job_id: &str, run_id: &str) -> Result<(), ExecError>;
+    /// Starts a run of a job.
+    fn start_run(&mut self, job_id: &str) -> Result<RunInfo, ExecError>;
+    /// Where a run stands, finished or not.
+    fn run_status(&mut self, job_id: &str, run_id: &str) -> Result<RunInfo, ExecError>;
+}
+
+/// One call an executor received, as the [`RecordingExecutor`] records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// [`Executor::get_job`].
+    GetJob(String),
+    /// [`Executor::create_job`], with the job id.
+    CreateJob(String),
+    /// [`Executor::replace_job`], with the job id.
+    ReplaceJob(String),
+    /// [`Executor::stop_run`].
+    StopRun(String, String),
+    /// [`Executor::start_run`].
+    StartRun(String),
+    /// [`Executor::run_status`].
+    RunStatus(String, String),
+}
+
+/// An in-memory executor that records every call: the fake the use cases
+/// and the executor conformance tests run against.
+///
+/// Jobs are stored as given (no defaults added). Runs start `Active`;
+/// [`RecordingExecutor::finish_run`] ends them.
+#[derive(Debug, Default, Clone)]
+pub struct RecordingExecutor {
+    jobs: BTreeMap<String, LiveJob>,
+    finished: BTreeMap<(String, String), RunStatus>,
+    calls: Vec<Call>,
+    next_run: u64,
+    fail_next: Option<ExecError>,
+}
+
+fn job_id_of(spec: &Value) -> String {
+    spec.get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl RecordingExecutor {
+    /// An empty cluster.
+    pub fn new() -> Self {
+        RecordingExecutor::default()
+    }
+
+    /// Every call received so far, in order.
+    pub fn calls(&self) -> &[Call] {
+        &self.calls
+    }
+
+    /// Forgets the recorded calls (not the state).
+    pub fn clear_calls(&mut self) {
+        self.calls.clear();
+    }
+
+    /// The stored spec of a job.
+    pub fn job(&self, id: &str) -> Option<&LiveJob> {
+        self.jobs.get(id)
+    }
+
+    /// Puts a job in place as if it existed already.
+    pub fn insert_job(&mut self, spec: Value) {
+        self.jobs.insert(
+            job_id_of(&spec),
+            LiveJob {
+                spec,
+                active_runs: Vec::new(),
+            },
+        );
+    }
+
+    /// Makes the next call fail with `error`.
+    pub fn fail_next(&mut self, error: ExecError) {
+        self.fail_next = Some(error);
+    }
+
+    /// Ends an active run with `status`.
+    pub fn finish_run(&mut self, job_id: &str, run_id: &str, status: RunStatus) {
+        if let Some(job) = self.jobs.get_mut(job_id) {
+            job.active_runs.retain(|r| r.run_id != run_id);
+        }
+        self.finished
+            .insert((job_id.to_owned(), run_id.to_owned()), status);
+    }
+
+    fn record(&mut self, call: Call) -> Result<(), ExecError> {
+        self.calls.push(call);
+        self.fail_next.take().map_or(Ok(()), Err)
+    }
+
+    fn missing(job_id: &str) -> ExecError {
+        ExecError::NotFound {
+            what: format!("job {job_id}"),
+        }
+    }
+}
+
+impl Executor for RecordingExecutor {
+    fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError> {
+        self.record(Call::GetJob(id.to_owned()))?;
+        Ok(self.jobs.get(id).cloned())
+    }
+
+    fn create_job(&mut self, spec: &Value) -> Result<(), ExecError> {
+        let id = job_id_of(spec);
+        self.record(Call::CreateJob(id.clone()))?;
+        if self.jobs.contains_key(&id) {
+            return Err(ExecError::Conflict {
+                what: format!("job {id}"),
+                message: "Job with this id already exists".into(),
+            });
+        }
+        self.insert_job(spec.clone());
+        Ok(())
+    }
+
+    fn replace_job(&mut self, spec: &Value) -> Result<(), ExecError> {
+        let id = job_id_of(spec);
+        self.record(Call::ReplaceJob(id.clone()))?;
+        let job = self.jobs.get_mut(&id).ok_or_else(|| Self::missing(&id))?;
+        job.spec = spec.clone();
+        Ok(())
+    }
+
+    fn stop_run(&mut self, job_id: &str, run_id: &str) -> Result<(), ExecError> {
+        self.record(Call::StopRun(job_id.to_owned(), run_id.to_owned()))?;
+        let job = self.jobs.get(job_id).ok_or_else(|| Self::missing(job_id))?;
+        if !job.active_runs.iter().any(|r| r.run_id == run_id) {
+            return Err(ExecError::NotFound {
+                what: format!("run {run_id} of job {job_id}"),
+            });
+        }
+        self.finish_run(job_id, run_id, RunStatus::Failed);
+        Ok(())
+    }
+
+    fn start_run(&mut self, job_id: &str) -> Result<RunInfo, ExecError> {
+        self.record(Call::StartRun(job_id.to_owned()))?;
+        self.next_run += 1;
+        let run = RunInfo {
+            job_id: job_id.to_owned(),
+            run_id: format!("run{:05}", self.next_run),
+            status: RunStatus::Active,
+        };
+        let job = self
+            .jobs
+            .get_mut(job_id)
+            .ok_or_else(|| Self::missing(job_id))?;
+        job.active_runs.push(run.clone());
+        Ok(run)
+    }
+
+    fn run_status(&mut self, job_id: &str, run_id: &str) -> Result<RunInfo, ExecError> {
+        self.record(Call::RunStatus(job_id.to_owned(), run_id.to_owned()))?;
+        if let Some(status) = self.finished.get(&(job_id.to_owned(), run_id.to_owned())) {
+            return Ok(RunInfo {
+                job_id: job_id.to_owned(),
+                run_id: run_id.to_owned(),
+                status: *status,
+            });
+        }
+        self.jobs
+            .get(job_id)
+            .and_then(|j| j.active_runs.iter().find(|r| r.run_id == run_id).cloned())
+            .ok_or_else(|| ExecError::NotFound {
+                what: format!("run {run_id} of job {job_id}"),
+            })
+    }
+}
