@@ -125,6 +125,59 @@ pub fn strip_metronome_defaults(spec: &Value) -> Value {
     out
 }
 
+/// One difference between a live document and the rendered one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// JSON pointer of the member (`""` for the whole document).
+    pub pointer: String,
+    /// The live value, if the member exists there.
+    pub before: Option<Value>,
+    /// The rendered value, if the member exists there.
+    pub after: Option<Value>,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
+        match (&self.before, &self.after) {
+            (Some(b), Some(a)) => write!(f, "~ {at}: {b} -> {a}"),
+            (None, Some(a)) => write!(f, "+ {at}: {a}"),
+            (Some(b), None) => write!(f, "- {at}: {b}"),
+            (None, None) => write!(f, "  {at}"),
+        }
+    }
+}
+
+/// The members that differ between `before` and `after`, objects compared
+/// member by member and anything else (arrays too) as a whole, ordered by
+/// pointer. Empty when they are equal.
+pub fn diff(before: &Value, after: &Value) -> Vec<Change> {
+    fn walk(at: String, before: Option<&Value>, after: Option<&Value>, out: &mut Vec<Change>) {
+        match (before, after) {
+            (Some(Value::Object(b)), Some(Value::Object(a))) => {
+                let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+                for key in keys {
+                    let escaped = key.replace('~', "~0").replace('/', "~1");
+                    walk(format!("{at}/{escaped}"), b.get(key), a.get(key), out);
+                }
+            }
+            (b, a) if b != a => out.push(Change {
+                pointer: at,
+                before: b.cloned(),
+                after: a.cloned(),
+            }),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(String::new(), Some(before), Some(after), &mut out);
+    out
+}
+
 /// Reads the live state of each rendered job and plans what [`apply`] does.
 pub fn plan_apply(executor: &mut dyn Executor, jobs: &[Value]) -> Result<Vec<JobPlan>, ExecError> {
     jobs.iter()
@@ -234,6 +287,29 @@ mod tests {
         run["docker"]["privileged"] = json!(false);
         run["docker"]["parameters"] = json!([]);
         live
+    }
+
+    #[test]
+    fn diff_lists_changed_added_and_removed_members() {
+        let before =
+            json!({"id": "j", "run": {"cmd": "a", "env": {"X": "1"}, "args": [1]}, "old": true});
+        let after =
+            json!({"id": "j", "run": {"cmd": "b", "env": {"X": "1", "a/b": "2"}, "args": [1, 2]}});
+        let changes: Vec<String> = diff(&before, &after)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                "- /old: true",
+                "~ /run/args: [1] -> [1,2]",
+                "~ /run/cmd: \"a\" -> \"b\"",
+                "+ /run/env/a~1b: \"2\"",
+            ]
+        );
+        assert!(diff(&after, &after).is_empty());
+        assert_eq!(diff(&json!(1), &json!(2))[0].to_string(), "~ /: 1 -> 2");
     }
 
     #[test]
