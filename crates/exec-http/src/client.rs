@@ -44,6 +44,8 @@ pub(crate) struct Request<'a> {
 pub(crate) struct Reply {
     pub status: u16,
     pub body: String,
+    /// The `Location` header (of a redirect).
+    pub location: Option<String>,
     /// Whether an earlier attempt may have reached the server.
     pub after_ambiguous: bool,
 }
@@ -112,6 +114,10 @@ fn quote(text: &str) -> String {
 /// The reason phrase of the statuses Metronome and Admin Router use.
 fn reason(status: u16) -> &'static str {
     match status {
+        301 => "Moved Permanently",
+        302 => "Found",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -171,6 +177,20 @@ pub(crate) fn server_message(body: &str) -> Option<String> {
     }
 }
 
+/// One attempt's answer.
+struct Answer {
+    status: u16,
+    body: String,
+    location: Option<String>,
+}
+
+/// Why a request that may have arrived was not sent again.
+fn not_repeated(what_happened: &str, method: &str) -> String {
+    format!(
+        "{what_happened}; the {method} may have reached Metronome, so it was not repeated: check before trying again"
+    )
+}
+
 /// `"503 Service Unavailable"`.
 fn status_line(status: u16) -> String {
     format!("{status} {}", reason(status)).trim_end().to_owned()
@@ -194,6 +214,9 @@ impl Client {
             .http_status_as_error(false)
             .timeout_connect(Some(config.timeouts.connect))
             .timeout_global(Some(config.timeouts.request))
+            // A redirect is answered as is, never followed: the token must
+            // not be sent where the configuration does not say.
+            .max_redirects(0)
             .user_agent(concat!("canary-exec-http/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
@@ -212,7 +235,7 @@ impl Client {
         format!("{}{path}", self.config.endpoints.metronome_url())
     }
 
-    fn once(&self, request: &Request<'_>, url: &str) -> Result<(u16, String), Failure> {
+    fn once(&self, request: &Request<'_>, url: &str) -> Result<Answer, Failure> {
         let mut builder = ureq::http::Request::builder()
             .method(request.method)
             .uri(url)
@@ -232,11 +255,20 @@ impl Client {
             .map_err(|e| Failure::Fatal(format!("cannot build the request: {e}")))?;
         let response = self.agent.run(http_request).map_err(classify)?;
         let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = response
             .into_body()
             .read_to_string()
             .map_err(|e| Failure::Ambiguous(format!("reading the answer failed: {e}")))?;
-        Ok((status, body))
+        Ok(Answer {
+            status,
+            body,
+            location,
+        })
     }
 
     /// Sends `request`, retrying per the policy; any answer that is not a
@@ -254,33 +286,35 @@ impl Client {
             let result = self.once(request, &url);
             busy += attempt_started.elapsed();
             let (last, retry) = match result {
-                Ok((status, body)) => {
-                    let retryable = RETRYABLE_STATUSES.contains(&status)
-                        && (request.replay == Replay::Safe || status == 503);
-                    if !retryable {
-                        return Ok(Reply {
-                            status,
-                            body,
-                            after_ambiguous,
-                        });
-                    }
-                    let said = server_message(&body)
+                Ok(answer) if !RETRYABLE_STATUSES.contains(&answer.status) => {
+                    return Ok(Reply {
+                        status: answer.status,
+                        body: answer.body,
+                        location: answer.location,
+                        after_ambiguous,
+                    });
+                }
+                Ok(answer) => {
+                    let said = server_message(&answer.body)
                         .map(|m| format!(": {}", self.config.credentials.scrub(&m)))
                         .unwrap_or_default();
-                    (format!("answered {}{said}", status_line(status)), true)
+                    let last = format!("answered {}{said}", status_line(answer.status));
+                    // 503: not served. 502/504: a gateway that may have
+                    // passed the request on before it failed.
+                    let unsure = answer.status != 503;
+                    if unsure && request.replay == Replay::OnlyIfNotSent {
+                        (not_repeated(&last, request.method), false)
+                    } else {
+                        after_ambiguous |= unsure;
+                        (last, true)
+                    }
                 }
                 Err(Failure::NotSent(message)) => (message, true),
                 Err(Failure::Ambiguous(message)) if request.replay == Replay::Safe => {
                     after_ambiguous = true;
                     (message, true)
                 }
-                Err(Failure::Ambiguous(message)) => (
-                    format!(
-                        "{message}; the {} may have reached Metronome, so it was not repeated: check before trying again",
-                        request.method
-                    ),
-                    false,
-                ),
+                Err(Failure::Ambiguous(message)) => (not_repeated(&message, request.method), false),
                 Err(Failure::Fatal(message)) => {
                     return Err(ExecError::Other {
                         message: format!("{} {url}: {message}", request.method),
@@ -350,6 +384,13 @@ impl Client {
             409 => ExecError::Conflict {
                 what,
                 message: said.unwrap_or_else(|| line.clone()),
+            },
+            300..400 => ExecError::Other {
+                message: format!(
+                    "{} {url} answered {line} redirecting to {}; redirects are not followed: configure the URL it points to",
+                    request.method,
+                    reply.location.as_deref().unwrap_or("nowhere")
+                ),
             },
             400 | 422 => ExecError::Invalid {
                 what,

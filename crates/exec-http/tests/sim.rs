@@ -531,6 +531,21 @@ fn starting_a_run_is_not_repeated_once_it_may_have_arrived() {
     assert_eq!(faults_left(&sim), [Some(4)]);
     assert!(waits.taken().is_empty());
     sim.with_cluster(|c| c.faults.clear());
+    // A gateway timeout may have passed it on: not repeated either.
+    fault(
+        &sim,
+        json!({"path_prefix": runs, "method": "POST",
+               "action": {"status": {"code": 504}}, "times": 5}),
+    );
+    match exec.start_run("a") {
+        Err(ExecError::Unreachable { message, .. }) => {
+            assert!(message.contains("504"), "{message}");
+            assert!(message.contains("not repeated"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(faults_left(&sim), [Some(4)]);
+    sim.with_cluster(|c| c.faults.clear());
     // A 503 certainly did not start it: that one is retried.
     fault(
         &sim,
@@ -610,4 +625,23 @@ fn https_is_refused_until_tls_is_supported() {
         HttpExecutor::new(config),
         Err(exec_http::ConfigError::TlsUnsupported { .. })
     ));
+}
+
+#[test]
+fn a_redirect_is_not_followed() {
+    let sim = start(false);
+    let (mut exec, waits) = executor_with(&sim, Credentials::Token("t0ken".into()));
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "GET",
+               "action": {"status": {"code": 307}}, "times": 1}),
+    );
+    match exec.get_job("a") {
+        Err(ExecError::Other { message }) => {
+            assert!(message.contains("307"), "{message}");
+            assert!(message.contains("redirects are not followed"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(waits.taken().is_empty());
 }
