@@ -576,6 +576,14 @@ fn a_refused_connection_is_unreachable_with_the_url_after_retries() {
         other => panic!("{other:?}"),
     }
     assert_eq!(waits.taken().len(), 3);
+    // A refused connection certainly did not start a run: retried too.
+    match exec.start_run("a") {
+        Err(ExecError::Unreachable { message, .. }) => {
+            assert!(message.contains("4 attempts"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(waits.taken().len(), 6);
 }
 
 #[test]
