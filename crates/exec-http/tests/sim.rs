@@ -6,7 +6,6 @@ use canary_core::apply::{JobAction, apply, plan_apply};
 use canary_core::executor::{ExecError, Executor, RunStatus};
 use canary_core::{AppName, CanaryRequest};
 use canary_render::Renderer;
-use dcos_sim::faults::FaultRule;
 use dcos_sim::{SimConfig, SimHandle};
 use exec_http::{Credentials, Endpoints, HttpConfig, HttpExecutor, RetryPolicy, Sleeper, Timeouts};
 use serde_json::{Value, json};
@@ -71,10 +70,13 @@ fn executor(sim: &SimHandle) -> (HttpExecutor, Arc<Waits>) {
     executor_with(sim, Credentials::None)
 }
 
-/// Adds a fault rule, written as the `/__sim/faults` JSON.
+/// Adds a fault rule through the sim's control endpoint `POST /__sim/faults`.
 fn fault(sim: &SimHandle, rule: Value) {
-    let rule: FaultRule = serde_json::from_value(rule).unwrap();
-    sim.with_cluster(|c| c.faults.add(rule));
+    let url = format!("{}/__sim/faults", sim.dcos_url());
+    let reply = ureq::post(&url)
+        .send_json(&rule)
+        .expect("the fault is added");
+    assert!(reply.status().is_success(), "{rule}");
 }
 
 /// How many hits the active fault rules have left, in order.
