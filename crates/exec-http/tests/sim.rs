@@ -655,3 +655,28 @@ fn a_redirect_is_not_followed() {
     }
     assert!(waits.taken().is_empty());
 }
+
+#[test]
+fn forbidden_is_an_auth_error_naming_the_operation() {
+    let sim = start(false);
+    let (mut exec, waits) = executor_with(&sim, Credentials::Token("t0ken-XYZ".into()));
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "PUT",
+               "action": {"status": {"code": 403, "body": {"message": "Not Authorized to perform this action!"}}},
+               "times": 1}),
+    );
+    match exec.replace_job(&job("a")) {
+        Err(ExecError::Auth { message }) => {
+            assert!(message.contains("not permitted to PUT job a"), "{message}");
+            assert!(
+                message.contains("Not Authorized to perform this action!"),
+                "{message}"
+            );
+            assert!(message.contains("dcos auth login"), "{message}");
+            assert!(!message.contains("t0ken-XYZ"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(waits.taken().is_empty());
+}
