@@ -1,0 +1,465 @@
+//! One request, with its time limits, its retries, and the mapping of a
+//! failed answer to [`ExecError`].
+
+use crate::config::{ConfigError, Credentials, HttpConfig};
+use crate::retry::{Jitter, RETRYABLE_STATUSES};
+use canary_core::executor::ExecError;
+use serde_json::Value;
+use std::io::ErrorKind;
+use std::time::{Duration, Instant};
+
+/// How much of a non-JSON body an error quotes.
+const QUOTE_LIMIT: usize = 300;
+
+/// What a login hint says.
+const LOGIN_HINT: &str =
+    "log in with `dcos auth login` (or set DCOS_ACS_TOKEN to a valid DC/OS token)";
+
+/// Whether a request may be sent again when its first sending may have
+/// reached the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Replay {
+    /// Repeating it does no harm (GET, PUT), or the caller reconciles what
+    /// a repeat answers (a create that meets its own job).
+    Safe,
+    /// Only when it certainly did not reach the server (connection refused,
+    /// 503): starting a run twice would start two runs.
+    OnlyIfNotSent,
+}
+
+/// One request to make.
+#[derive(Debug)]
+pub(crate) struct Request<'a> {
+    pub method: &'static str,
+    /// Path under the Metronome base, starting with `/`.
+    pub path: String,
+    pub body: Option<&'a Value>,
+    /// What it is about, for errors: `job deploy-web-canary`.
+    pub what: String,
+    pub replay: Replay,
+}
+
+/// A server's answer.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: String,
+    /// The `Location` header (of a redirect).
+    pub location: Option<String>,
+    /// Whether an earlier attempt may have reached the server.
+    pub after_ambiguous: bool,
+}
+
+impl Reply {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as JSON.
+    pub fn json(&self, url_what: &str) -> Result<Value, ExecError> {
+        serde_json::from_str(&self.body).map_err(|e| ExecError::Other {
+            message: format!(
+                "unexpected answer about {url_what} (status {}): not JSON ({e}): {}",
+                self.status,
+                quote(&self.body)
+            ),
+        })
+    }
+}
+
+/// Why one attempt got no answer.
+enum Failure {
+    /// The request certainly did not reach the server.
+    NotSent(String),
+    /// It may have reached the server (dropped, reset, timed out waiting).
+    Ambiguous(String),
+    /// Retrying cannot help (a malformed request).
+    Fatal(String),
+}
+
+fn classify(error: ureq::Error) -> Failure {
+    use ureq::Error as E;
+    use ureq::Timeout as T;
+    match error {
+        E::ConnectionFailed | E::HostNotFound => Failure::NotSent(error.to_string()),
+        E::Timeout(T::Connect | T::Resolve) => Failure::NotSent(error.to_string()),
+        E::Io(ref io)
+            if matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::AddrNotAvailable
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::HostUnreachable
+            ) =>
+        {
+            Failure::NotSent(error.to_string())
+        }
+        E::Io(_) | E::Timeout(_) | E::Protocol(_) | E::BodyStalled => {
+            Failure::Ambiguous(error.to_string())
+        }
+        other => Failure::Fatal(other.to_string()),
+    }
+}
+
+/// `text` cut to [`QUOTE_LIMIT`] characters.
+fn quote(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(QUOTE_LIMIT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// The reason phrase of the statuses Metronome and Admin Router use.
+fn reason(status: u16) -> &'static str {
+    match status {
+        301 => "Moved Permanently",
+        302 => "Found",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        422 => "Unprocessable Entity",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+/// What a server said in an error body: Metronome's
+/// `{"message", "details": [{"path", "errors"}]}`, or the start of a
+/// non-JSON, non-HTML body. `None` when it said nothing useful.
+pub(crate) fn server_message(body: &str) -> Option<String> {
+    match serde_json::from_str::<Value>(body) {
+        Ok(json) => {
+            let mut parts = Vec::new();
+            if let Some(message) = json.get("message").and_then(Value::as_str) {
+                parts.push(message.to_owned());
+            }
+            if let Some(details) = json.get("details").and_then(Value::as_array) {
+                let details: Vec<String> = details
+                    .iter()
+                    .map(|d| {
+                        let path = d.get("path").and_then(Value::as_str).unwrap_or("/");
+                        let errors: Vec<String> = match d.get("errors") {
+                            Some(Value::Array(errors)) => errors
+                                .iter()
+                                .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))
+                                .collect(),
+                            Some(other) => vec![other.to_string()],
+                            None => Vec::new(),
+                        };
+                        format!("{path}: {}", errors.join("; "))
+                    })
+                    .collect();
+                if !details.is_empty() {
+                    parts.push(details.join(", "));
+                }
+            }
+            if parts.is_empty() {
+                // Metronome's 500 is `{"requestPath": ...}`: quote it all.
+                let text = json.to_string();
+                return (text != "{}" && text != "null").then(|| quote(&text));
+            }
+            Some(parts.join(": "))
+        }
+        Err(_) => {
+            let text = body.trim();
+            let html = text.starts_with('<');
+            (!text.is_empty() && !html).then(|| quote(text))
+        }
+    }
+}
+
+/// One attempt's answer.
+struct Answer {
+    status: u16,
+    body: String,
+    location: Option<String>,
+}
+
+/// Why a request that may have arrived was not sent again.
+fn not_repeated(what_happened: &str, method: &str) -> String {
+    format!(
+        "{what_happened}; the {method} may have reached Metronome, so it was not repeated: check before trying again"
+    )
+}
+
+/// `"503 Service Unavailable"`.
+fn status_line(status: u16) -> String {
+    format!("{status} {}", reason(status)).trim_end().to_owned()
+}
+
+/// The blocking HTTP client behind the executor.
+pub(crate) struct Client {
+    agent: ureq::Agent,
+    config: HttpConfig,
+    jitter: Jitter,
+}
+
+impl Client {
+    pub(crate) fn new(config: HttpConfig) -> Result<Self, ConfigError> {
+        if config.endpoints.uses_https() {
+            return Err(ConfigError::TlsUnsupported {
+                url: config.endpoints.metronome_url().to_owned(),
+            });
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(config.timeouts.connect))
+            .timeout_global(Some(config.timeouts.request))
+            // A redirect is answered as is, never followed: the token must
+            // not be sent where the configuration does not say.
+            .max_redirects(0)
+            .user_agent(concat!("canary-exec-http/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(Client {
+            agent,
+            jitter: Jitter::new(config.jitter_seed),
+            config,
+        })
+    }
+
+    pub(crate) fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.endpoints.metronome_url())
+    }
+
+    fn once(&self, request: &Request<'_>, url: &str) -> Result<Answer, Failure> {
+        let mut builder = ureq::http::Request::builder()
+            .method(request.method)
+            .uri(url)
+            .header("accept", "application/json");
+        if let Some(value) = self.config.credentials.authorization() {
+            builder = builder.header("authorization", value);
+        }
+        let bytes = match request.body {
+            Some(body) => {
+                builder = builder.header("content-type", "application/json");
+                body.to_string().into_bytes()
+            }
+            None => Vec::new(),
+        };
+        let http_request = builder
+            .body(bytes)
+            .map_err(|e| Failure::Fatal(format!("cannot build the request: {e}")))?;
+        let response = self.agent.run(http_request).map_err(classify)?;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .into_body()
+            .read_to_string()
+            .map_err(|e| Failure::Ambiguous(format!("reading the answer failed: {e}")))?;
+        Ok(Answer {
+            status,
+            body,
+            location,
+        })
+    }
+
+    /// Sends `request`, retrying per the policy; any answer that is not a
+    /// retryable status is returned, whatever its status.
+    pub(crate) fn send(&mut self, request: &Request<'_>) -> Result<Reply, ExecError> {
+        let url = self.url(&request.path);
+        let policy = self.config.retry;
+        let mut busy = Duration::ZERO;
+        let mut slept = Duration::ZERO;
+        let mut after_ambiguous = false;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let attempt_started = Instant::now();
+            let result = self.once(request, &url);
+            busy += attempt_started.elapsed();
+            let (last, retry) = match result {
+                Ok(answer) if !RETRYABLE_STATUSES.contains(&answer.status) => {
+                    return Ok(Reply {
+                        status: answer.status,
+                        body: answer.body,
+                        location: answer.location,
+                        after_ambiguous,
+                    });
+                }
+                Ok(answer) => {
+                    let said = server_message(&answer.body)
+                        .map(|m| format!(": {}", self.config.credentials.scrub(&m)))
+                        .unwrap_or_default();
+                    let last = format!("answered {}{said}", status_line(answer.status));
+                    // 503: not served. 502/504: a gateway that may have
+                    // passed the request on before it failed.
+                    let unsure = answer.status != 503;
+                    if unsure && request.replay == Replay::OnlyIfNotSent {
+                        (not_repeated(&last, request.method), false)
+                    } else {
+                        after_ambiguous |= unsure;
+                        (last, true)
+                    }
+                }
+                Err(Failure::NotSent(message)) => (message, true),
+                Err(Failure::Ambiguous(message)) if request.replay == Replay::Safe => {
+                    after_ambiguous = true;
+                    (message, true)
+                }
+                Err(Failure::Ambiguous(message)) => (not_repeated(&message, request.method), false),
+                Err(Failure::Fatal(message)) => {
+                    return Err(ExecError::Other {
+                        message: format!("{} {url}: {message}", request.method),
+                    });
+                }
+            };
+            // Time spent: the attempts' real time plus the waits (which a
+            // test's sleeper does not really spend).
+            let spent = busy + slept;
+            let delay = policy.delay(attempt, self.jitter.unit());
+            let exhausted =
+                !retry || attempt >= policy.max_attempts.max(1) || spent + delay > policy.max_total;
+            if exhausted {
+                let tries = if attempt == 1 {
+                    String::new()
+                } else {
+                    format!(
+                        " (after {attempt} attempts in {:.1} s)",
+                        spent.as_secs_f64()
+                    )
+                };
+                return Err(ExecError::Unreachable {
+                    target: format!("{} {url}", request.method),
+                    message: format!("{last}{tries}"),
+                });
+            }
+            self.config.sleeper.sleep(delay);
+            slept += delay;
+        }
+    }
+
+    /// The error for a non-2xx answer about `what`.
+    pub(crate) fn error_for(&self, request: &Request<'_>, reply: &Reply) -> ExecError {
+        let url = self.url(&request.path);
+        let said = server_message(&reply.body).map(|m| self.config.credentials.scrub(&m));
+        let what = request.what.clone();
+        let line = status_line(reply.status);
+        match reply.status {
+            401 => ExecError::Auth {
+                message: match self.config.credentials {
+                    Credentials::None => {
+                        format!("{url} answered {line}: no token was given; {LOGIN_HINT}")
+                    }
+                    Credentials::Token(_) => format!(
+                        "{url} answered {line}: the token was refused (invalid or expired){}; {LOGIN_HINT}",
+                        said.map(|m| format!(" ({m})")).unwrap_or_default()
+                    ),
+                },
+            },
+            403 => ExecError::Auth {
+                message: format!(
+                    "{url} answered {line}: the account is not permitted to {} {}{}; log in as an account that is, with `dcos auth login`",
+                    request.method,
+                    what,
+                    said.map(|m| format!(" ({m})")).unwrap_or_default()
+                ),
+            },
+            404 if is_metronome_not_found(&reply.body) => ExecError::NotFound { what },
+            404 => ExecError::Other {
+                message: format!(
+                    "{} {url} answered {line} without Metronome's error{}: is {} Metronome's URL?",
+                    request.method,
+                    said.map(|m| format!(" ({m})")).unwrap_or_default(),
+                    self.config.endpoints.metronome_url()
+                ),
+            },
+            409 => ExecError::Conflict {
+                what,
+                message: said.unwrap_or_else(|| line.clone()),
+            },
+            300..400 => ExecError::Other {
+                message: format!(
+                    "{} {url} answered {line} redirecting to {}; redirects are not followed: configure the URL it points to",
+                    request.method,
+                    reply.location.as_deref().unwrap_or("nowhere")
+                ),
+            },
+            400 | 422 => ExecError::Invalid {
+                what,
+                message: said.unwrap_or_else(|| line.clone()),
+            },
+            _ => ExecError::Other {
+                message: format!(
+                    "{} {url} answered {line}: {}",
+                    request.method,
+                    said.unwrap_or_else(|| "no message".to_owned())
+                ),
+            },
+        }
+    }
+}
+
+/// Whether a 404 answer is Metronome saying a job or run does not exist,
+/// rather than a route or service that does not exist (a wrong URL).
+pub(crate) fn is_metronome_not_found(body: &str) -> bool {
+    match serde_json::from_str::<Value>(body) {
+        Ok(json) => json
+            .get("message")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m != "Unknown route."),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_messages_in_metronomes_shapes() {
+        assert_eq!(
+            server_message(r#"{"message":"Job with this id already exists"}"#).as_deref(),
+            Some("Job with this id already exists")
+        );
+        assert_eq!(
+            server_message(
+                r#"{"message":"Object is not valid","details":[{"path":"/run/mem","errors":["too small","bad"]},{"path":"/id","errors":["pattern"]}]}"#
+            )
+            .as_deref(),
+            Some("Object is not valid: /run/mem: too small; bad, /id: pattern")
+        );
+        assert_eq!(
+            server_message(r#"{"requestPath":"/v1/jobs"}"#).as_deref(),
+            Some(r#"{"requestPath":"/v1/jobs"}"#)
+        );
+        assert_eq!(server_message("<html><body>401</body></html>"), None);
+        assert_eq!(server_message(""), None);
+        assert_eq!(
+            server_message("plain words").as_deref(),
+            Some("plain words")
+        );
+        assert_eq!(
+            server_message(&"x".repeat(1000)).map(|m| m.chars().count()),
+            Some(301)
+        );
+    }
+
+    #[test]
+    fn not_found_is_told_apart_from_a_wrong_url() {
+        assert!(is_metronome_not_found(
+            r#"{"id":"a","message":"Job not found"}"#
+        ));
+        assert!(!is_metronome_not_found(
+            r#"{"message":"Unknown route.","requestPath":"/x"}"#
+        ));
+        assert!(!is_metronome_not_found("<html>404</html>"));
+    }
+}

@@ -1,0 +1,287 @@
+//! How an [`crate::HttpExecutor`] reaches Metronome: where, as whom, how
+//! long it waits and how it retries.
+
+use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A configuration the executor cannot work with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The URL is not an absolute `http://` or `https://` URL without query
+    /// or fragment.
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An `https://` URL: this build speaks plain HTTP only so far.
+    #[error(
+        "{url}: HTTPS is not supported by this build of the HTTP executor yet; use an http:// URL"
+    )]
+    TlsUnsupported {
+        /// The URL as given.
+        url: String,
+    },
+}
+
+/// Checks an absolute base URL and returns it without trailing slashes.
+fn base_url(url: &str) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| ConfigError::InvalidUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let trimmed = url.trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"))
+        .ok_or_else(|| invalid("it must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(invalid("it has no host"));
+    }
+    if rest.contains(['?', '#']) {
+        return Err(invalid("it must not have a query or fragment"));
+    }
+    if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("it contains whitespace"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Where Metronome's API is: behind Admin Router (`<dcos_url>/service/metronome`)
+/// or addressed directly, as a job inside the cluster would
+/// (`http://metronome.mesos:9000`, or a master's `:9000`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    metronome: String,
+    dcos: Option<String>,
+}
+
+impl Endpoints {
+    /// Through Admin Router at the cluster's DC/OS URL, e.g.
+    /// `https://dcos.example.com`: Metronome is `<url>/service/metronome`.
+    pub fn dcos(url: &str) -> Result<Self, ConfigError> {
+        let dcos = base_url(url)?;
+        Ok(Endpoints {
+            metronome: format!("{dcos}/service/metronome"),
+            dcos: Some(dcos),
+        })
+    }
+
+    /// Metronome at its own URL, e.g. `http://metronome.mesos:9000`; the
+    /// `/v1/...` paths are appended to it.
+    pub fn metronome(url: &str) -> Result<Self, ConfigError> {
+        Ok(Endpoints {
+            metronome: base_url(url)?,
+            dcos: None,
+        })
+    }
+
+    /// The base the `/v1/...` paths are appended to.
+    pub fn metronome_url(&self) -> &str {
+        &self.metronome
+    }
+
+    /// The DC/OS URL, when Metronome is reached through Admin Router.
+    pub fn dcos_url(&self) -> Option<&str> {
+        self.dcos.as_deref()
+    }
+
+    /// Whether any endpoint needs TLS.
+    pub(crate) fn uses_https(&self) -> bool {
+        self.metronome.starts_with("https://")
+    }
+}
+
+/// How requests authenticate.
+///
+/// `Debug` never shows a token: it prints `Token(<redacted>)`.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum Credentials {
+    /// No `Authorization` header (an open cluster, or Metronome reached
+    /// directly on a cluster that does not check tokens).
+    #[default]
+    None,
+    /// A DC/OS authentication token (what `dcos auth login` stores as
+    /// `core.dcos_acs_token`, or `DCOS_ACS_TOKEN`), sent as
+    /// `Authorization: token=<T>`.
+    Token(String),
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::None => f.write_str("None"),
+            Credentials::Token(_) => f.write_str("Token(<redacted>)"),
+        }
+    }
+}
+
+impl Credentials {
+    /// The `Authorization` header value, if any.
+    pub(crate) fn authorization(&self) -> Option<String> {
+        match self {
+            Credentials::None => None,
+            Credentials::Token(token) => Some(format!("token={token}")),
+        }
+    }
+
+    /// `text` with the token, if any, replaced by `<redacted>`: for anything
+    /// the server says that ends up in an error.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        match self {
+            Credentials::Token(token) if !token.is_empty() => text.replace(token, "<redacted>"),
+            _ => text.to_owned(),
+        }
+    }
+}
+
+/// How long one request may take. Every request has both limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Opening the connection (DNS and TCP connect).
+    pub connect: Duration,
+    /// One request as a whole: connect, send, wait and read the answer.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    /// 5 s to connect, 30 s per request.
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            request: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything an [`crate::HttpExecutor`] is built from.
+///
+/// Made with [`HttpConfig::new`] and the `with_*` methods; more options
+/// (TLS: a CA bundle, an insecure flag) will be added as fields, so the
+/// struct is `#[non_exhaustive]`.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// Where Metronome is.
+    pub endpoints: Endpoints,
+    /// How requests authenticate.
+    pub credentials: Credentials,
+    /// Per-request time limits.
+    pub timeouts: Timeouts,
+    /// Which failures are retried, how often and how long.
+    pub retry: RetryPolicy,
+    /// How the executor waits between attempts (tests inject one that does
+    /// not sleep).
+    pub sleeper: Arc<dyn Sleeper>,
+    /// Seed of the backoff jitter; `None` seeds it from the clock.
+    pub jitter_seed: Option<u64>,
+}
+
+impl fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("endpoints", &self.endpoints)
+            .field("credentials", &self.credentials)
+            .field("timeouts", &self.timeouts)
+            .field("retry", &self.retry)
+            .field("jitter_seed", &self.jitter_seed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpConfig {
+    /// No credentials, default timeouts and retry policy, real sleeps.
+    pub fn new(endpoints: Endpoints) -> Self {
+        HttpConfig {
+            endpoints,
+            credentials: Credentials::None,
+            timeouts: Timeouts::default(),
+            retry: RetryPolicy::default(),
+            sleeper: Arc::new(ThreadSleeper),
+            jitter_seed: None,
+        }
+    }
+
+    /// With these credentials.
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// With these time limits.
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// With this retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// With this way of waiting between attempts.
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// With a fixed jitter seed (reproducible delays).
+    pub fn with_jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter_seed = Some(seed);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_from_a_dcos_url_or_metronome_directly() {
+        let e = Endpoints::dcos("http://dcos.example.com/").unwrap();
+        assert_eq!(
+            e.metronome_url(),
+            "http://dcos.example.com/service/metronome"
+        );
+        assert_eq!(e.dcos_url(), Some("http://dcos.example.com"));
+        let e = Endpoints::metronome("http://metronome.mesos:9000").unwrap();
+        assert_eq!(e.metronome_url(), "http://metronome.mesos:9000");
+        assert_eq!(e.dcos_url(), None);
+        assert!(Endpoints::dcos("https://x").unwrap().uses_https());
+        for bad in [
+            "dcos.example.com",
+            "ftp://x",
+            "http://",
+            "http:///x",
+            "http://x?a=b",
+            "http://a b",
+        ] {
+            assert!(
+                matches!(Endpoints::dcos(bad), Err(ConfigError::InvalidUrl { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let secret = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.c2ln";
+        let credentials = Credentials::Token(secret.into());
+        assert_eq!(format!("{credentials:?}"), "Token(<redacted>)");
+        let config = HttpConfig::new(Endpoints::dcos("http://x").unwrap())
+            .with_credentials(credentials.clone());
+        let debug = format!("{config:?} {config:#?}");
+        assert!(!debug.contains(secret), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+        assert_eq!(
+            credentials.scrub(&format!("bad token {secret}!")),
+            "bad token <redacted>!"
+        );
+        assert_eq!(format!("{:?}", Credentials::None), "None");
+    }
+}

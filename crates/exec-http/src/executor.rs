@@ -1,0 +1,333 @@
+//! [`HttpExecutor`]: canary-core's [`Executor`] over Metronome's v1 API.
+
+use crate::client::{Client, Replay, Reply, Request};
+use crate::config::{ConfigError, HttpConfig};
+use canary_core::apply::strip_metronome_defaults;
+use canary_core::executor::{ExecError, Executor, LiveJob, RunInfo, RunStatus};
+use serde_json::Value;
+use std::fmt;
+
+/// The embedded parts of a job object that are not part of its spec.
+const EMBEDDED: [&str; 3] = ["activeRuns", "history", "historySummary"];
+
+/// `text` as one URL path segment: everything but unreserved characters
+/// percent-encoded (job and run ids never need it; odd input stays harmless).
+fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn job_what(id: &str) -> String {
+    format!("job {id}")
+}
+
+fn run_what(job_id: &str, run_id: &str) -> String {
+    format!("run {run_id} of job {job_id}")
+}
+
+fn unexpected(what: &str, detail: &str) -> ExecError {
+    ExecError::Other {
+        message: format!("unexpected answer about {what}: {detail}"),
+    }
+}
+
+fn parse_status(text: &str) -> Option<RunStatus> {
+    Some(match text {
+        "INITIAL" => RunStatus::Initial,
+        "STARTING" => RunStatus::Starting,
+        "ACTIVE" => RunStatus::Active,
+        "SUCCESS" => RunStatus::Success,
+        "FAILED" => RunStatus::Failed,
+        _ => return None,
+    })
+}
+
+/// A run object (`{"id", "jobId", "status", ...}`).
+fn parse_run(run: &Value, job_id: &str, what: &str) -> Result<RunInfo, ExecError> {
+    let run_id = run
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| unexpected(what, &format!("a run without an id: {run}")))?;
+    let status_text = run.get("status").and_then(Value::as_str).unwrap_or("");
+    let status = parse_status(status_text).ok_or_else(|| {
+        unexpected(
+            what,
+            &format!("run {run_id} has an unknown status {status_text:?}"),
+        )
+    })?;
+    Ok(RunInfo {
+        job_id: run
+            .get("jobId")
+            .and_then(Value::as_str)
+            .unwrap_or(job_id)
+            .to_owned(),
+        run_id: run_id.to_owned(),
+        status,
+    })
+}
+
+/// The `id` of a job spec.
+fn spec_id(spec: &Value) -> Result<&str, ExecError> {
+    spec.get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ExecError::Invalid {
+            what: "job spec".to_owned(),
+            message: "it has no `id` string".to_owned(),
+        })
+}
+
+/// canary-core's [`Executor`] over Metronome's HTTP API, blocking.
+///
+/// Every request has the configured time limits; connection failures and
+/// 502/503/504 are retried per the [`crate::RetryPolicy`]; any other
+/// failure is mapped to an [`ExecError`] at once, with Metronome's message.
+pub struct HttpExecutor {
+    client: Client,
+}
+
+impl fmt::Debug for HttpExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpExecutor")
+            .field("config", self.client.config())
+            .finish()
+    }
+}
+
+impl HttpExecutor {
+    /// An executor with this configuration. Fails for an `https://` URL
+    /// until TLS is supported.
+    pub fn new(config: HttpConfig) -> Result<Self, ConfigError> {
+        Ok(HttpExecutor {
+            client: Client::new(config)?,
+        })
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &HttpConfig {
+        self.client.config()
+    }
+
+    /// Sends `request` and returns the 2xx answer; anything else as the
+    /// mapped error.
+    fn expect_success(&mut self, request: &Request<'_>) -> Result<Reply, ExecError> {
+        let reply = self.client.send(request)?;
+        if reply.is_success() {
+            Ok(reply)
+        } else {
+            Err(self.client.error_for(request, &reply))
+        }
+    }
+
+    /// GET a job with `embed`; `None` when Metronome says it does not exist.
+    fn fetch_job(&mut self, id: &str, embed: &str) -> Result<Option<Value>, ExecError> {
+        let what = job_what(id);
+        let request = Request {
+            method: "GET",
+            path: format!("/v1/jobs/{}?embed={embed}", segment(id)),
+            body: None,
+            what: what.clone(),
+            replay: Replay::Safe,
+        };
+        let reply = self.client.send(&request)?;
+        if reply.status == 404 && crate::client::is_metronome_not_found(&reply.body) {
+            return Ok(None);
+        }
+        if !reply.is_success() {
+            return Err(self.client.error_for(&request, &reply));
+        }
+        let job = reply.json(&what)?;
+        if !job.is_object() {
+            return Err(unexpected(&what, &format!("not a job object: {job}")));
+        }
+        Ok(Some(job))
+    }
+}
+
+impl Executor for HttpExecutor {
+    /// `GET /v1/jobs/{id}?embed=activeRuns`; 404 is `Ok(None)`.
+    fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError> {
+        let Some(mut job) = self.fetch_job(id, "activeRuns")? else {
+            return Ok(None);
+        };
+        let what = job_what(id);
+        let runs = match job.get("activeRuns") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(runs)) => runs.clone(),
+            Some(other) => {
+                return Err(unexpected(&what, &format!("activeRuns is {other}")));
+            }
+        };
+        let active_runs = runs
+            .iter()
+            .map(|run| parse_run(run, id, &what))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(map) = job.as_object_mut() {
+            for key in EMBEDDED {
+                map.remove(key);
+            }
+        }
+        Ok(Some(LiveJob {
+            spec: job,
+            active_runs,
+        }))
+    }
+
+    /// `POST /v1/jobs`. A create repeated after a dropped connection that
+    /// meets a job equal to `spec` (its own first attempt) succeeds.
+    fn create_job(&mut self, spec: &Value) -> Result<(), ExecError> {
+        let id = spec_id(spec)?.to_owned();
+        let request = Request {
+            method: "POST",
+            path: "/v1/jobs".to_owned(),
+            body: Some(spec),
+            what: job_what(&id),
+            replay: Replay::Safe,
+        };
+        let reply = self.client.send(&request)?;
+        if reply.is_success() {
+            return Ok(());
+        }
+        if reply.status == 409 && reply.after_ambiguous {
+            let live = self.get_job(&id)?;
+            if live.is_some_and(|job| {
+                strip_metronome_defaults(&job.spec) == strip_metronome_defaults(spec)
+            }) {
+                return Ok(());
+            }
+        }
+        Err(self.client.error_for(&request, &reply))
+    }
+
+    /// `PUT /v1/jobs/{id}`.
+    fn replace_job(&mut self, spec: &Value) -> Result<(), ExecError> {
+        let id = spec_id(spec)?.to_owned();
+        self.expect_success(&Request {
+            method: "PUT",
+            path: format!("/v1/jobs/{}", segment(&id)),
+            body: Some(spec),
+            what: job_what(&id),
+            replay: Replay::Safe,
+        })
+        .map(drop)
+    }
+
+    /// `POST /v1/jobs/{id}/runs/{run}/actions/stop`. Repeated after a
+    /// dropped connection, a 404 means the first attempt stopped it.
+    fn stop_run(&mut self, job_id: &str, run_id: &str) -> Result<(), ExecError> {
+        let request = Request {
+            method: "POST",
+            path: format!(
+                "/v1/jobs/{}/runs/{}/actions/stop",
+                segment(job_id),
+                segment(run_id)
+            ),
+            body: None,
+            what: run_what(job_id, run_id),
+            replay: Replay::Safe,
+        };
+        let reply = self.client.send(&request)?;
+        if reply.is_success() || (reply.status == 404 && reply.after_ambiguous) {
+            return Ok(());
+        }
+        Err(self.client.error_for(&request, &reply))
+    }
+
+    /// `POST /v1/jobs/{id}/runs` (201). Not repeated once it may have
+    /// reached Metronome: that could start a second run.
+    fn start_run(&mut self, job_id: &str) -> Result<RunInfo, ExecError> {
+        let what = job_what(job_id);
+        let reply = self.expect_success(&Request {
+            method: "POST",
+            path: format!("/v1/jobs/{}/runs", segment(job_id)),
+            body: None,
+            what: what.clone(),
+            replay: Replay::OnlyIfNotSent,
+        })?;
+        parse_run(&reply.json(&what)?, job_id, &what)
+    }
+
+    /// `GET /v1/jobs/{id}/runs/{run}`; once that is 404 (the run finished),
+    /// the run is looked up in `GET /v1/jobs/{id}?embed=history`.
+    fn run_status(&mut self, job_id: &str, run_id: &str) -> Result<RunInfo, ExecError> {
+        let what = run_what(job_id, run_id);
+        let request = Request {
+            method: "GET",
+            path: format!("/v1/jobs/{}/runs/{}", segment(job_id), segment(run_id)),
+            body: None,
+            what: what.clone(),
+            replay: Replay::Safe,
+        };
+        let reply = self.client.send(&request)?;
+        if reply.is_success() {
+            return parse_run(&reply.json(&what)?, job_id, &what);
+        }
+        if !(reply.status == 404 && crate::client::is_metronome_not_found(&reply.body)) {
+            return Err(self.client.error_for(&request, &reply));
+        }
+        let job = self
+            .fetch_job(job_id, "history")?
+            .ok_or_else(|| ExecError::NotFound {
+                what: job_what(job_id),
+            })?;
+        for (list, status) in [
+            ("successfulFinishedRuns", RunStatus::Success),
+            ("failedFinishedRuns", RunStatus::Failed),
+        ] {
+            let found = job
+                .pointer(&format!("/history/{list}"))
+                .and_then(Value::as_array)
+                .is_some_and(|runs| {
+                    runs.iter()
+                        .any(|r| r.get("id").and_then(Value::as_str) == Some(run_id))
+                });
+            if found {
+                return Ok(RunInfo {
+                    job_id: job_id.to_owned(),
+                    run_id: run_id.to_owned(),
+                    status,
+                });
+            }
+        }
+        Err(ExecError::NotFound { what })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(segment("deploy-web.canary_1~"), "deploy-web.canary_1~");
+        assert_eq!(segment("a/b c?"), "a%2Fb%20c%3F");
+    }
+
+    #[test]
+    fn runs_parse_or_fail_with_a_message() {
+        let run = serde_json::json!({"id": "r1", "jobId": "j", "status": "ACTIVE"});
+        assert_eq!(
+            parse_run(&run, "x", "w").unwrap(),
+            RunInfo {
+                job_id: "j".into(),
+                run_id: "r1".into(),
+                status: RunStatus::Active
+            }
+        );
+        let odd = serde_json::json!({"id": "r1", "status": "WEIRD"});
+        let err = parse_run(&odd, "x", "w").unwrap_err();
+        assert!(err.to_string().contains("WEIRD"), "{err}");
+        assert!(parse_run(&serde_json::json!({}), "x", "w").is_err());
+        assert!(matches!(
+            spec_id(&serde_json::json!({"run": {}})),
+            Err(ExecError::Invalid { .. })
+        ));
+    }
+}

@@ -1,0 +1,63 @@
+//! `exec-http`: canary's executor over the DC/OS HTTP APIs.
+//!
+//! # The model
+//!
+//! [`HttpExecutor`] implements canary-core's
+//! [`Executor`](canary_core::executor::Executor) (get, create and replace a
+//! Metronome job; start, stop and follow a run) with blocking HTTP requests
+//! to Metronome's v1 API. It is built from an [`HttpConfig`]:
+//!
+//! * [`Endpoints`]: where Metronome is, either behind Admin Router at the
+//!   cluster's DC/OS URL ([`Endpoints::dcos`]: `<url>/service/metronome`) or
+//!   directly, as a job inside the cluster reaches it
+//!   ([`Endpoints::metronome`]: `http://metronome.mesos:9000`).
+//! * [`Credentials`]: none, or a DC/OS token sent as
+//!   `Authorization: token=<T>`. A token never appears in `Debug` output or
+//!   in an error, even if a server echoed it.
+//! * [`Timeouts`]: a connect and an overall limit on every request.
+//! * [`RetryPolicy`]: connection failures and 502/503/504 are retried with
+//!   capped exponential backoff and jitter, bounded in attempts and in total
+//!   time; the wait goes through a [`Sleeper`] that tests replace. Everything
+//!   else fails fast.
+//!
+//! # Errors
+//!
+//! Failed answers become [`ExecError`](canary_core::executor::ExecError)s
+//! carrying Metronome's own words: 404 is `NotFound` (and `Ok(None)` for
+//! [`get_job`](canary_core::executor::Executor::get_job)), 409 `Conflict`,
+//! 400/422 `Invalid` with the validation details, 401/403 `Auth` saying how
+//! to log in, connection failures and 502/503/504 left after the retries
+//! `Unreachable` with the URL, and anything else (a 500) `Other` with the
+//! server's message. A 404 that is not Metronome's (an unknown route: a
+//! wrong URL) is `Other`, so a wrong URL is never taken for a missing job.
+//!
+//! # Repeating requests safely
+//!
+//! A request that may have reached the server before its connection broke
+//! is only repeated when that is harmless: GET and PUT; a create, whose
+//! repeat that meets a job equal to its own (409) counts as done; a stop,
+//! whose repeat that finds the run gone (404) counts as done. Starting a
+//! run is repeated only when it certainly did not reach Metronome
+//! (connection refused, 503), never after a dropped connection: that could
+//! start the run twice.
+//!
+//! ```no_run
+//! use canary_core::executor::Executor;
+//! use exec_http::{Credentials, Endpoints, HttpConfig, HttpExecutor};
+//!
+//! let config = HttpConfig::new(Endpoints::dcos("http://dcos.example.com")?)
+//!     .with_credentials(Credentials::Token(std::env::var("DCOS_ACS_TOKEN")?));
+//! let mut executor = HttpExecutor::new(config)?;
+//! let job = executor.get_job("deploy-web-canary")?;
+//! println!("{} active run(s)", job.map_or(0, |j| j.active_runs.len()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod client;
+mod config;
+mod executor;
+mod retry;
+
+pub use config::{ConfigError, Credentials, Endpoints, HttpConfig, Timeouts};
+pub use executor::HttpExecutor;
+pub use retry::{RETRYABLE_STATUSES, RetryPolicy, Sleeper, ThreadSleeper};

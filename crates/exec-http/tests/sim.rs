@@ -1,0 +1,682 @@
+//! The HTTP executor against dcos-sim over loopback: every operation's
+//! success and error cases, canary-core's apply through it, auth and faults.
+//! The cluster clock is manual and retry waits are recorded, not slept.
+
+use canary_core::apply::{JobAction, apply, plan_apply};
+use canary_core::executor::{ExecError, Executor, RunStatus};
+use canary_core::{AppName, CanaryRequest};
+use canary_render::Renderer;
+use dcos_sim::{SimConfig, SimHandle};
+use exec_http::{Credentials, Endpoints, HttpConfig, HttpExecutor, RetryPolicy, Sleeper, Timeouts};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const JOBS: &str = "/service/metronome/v1/jobs";
+
+/// A sleeper that records the waits and returns at once.
+#[derive(Debug, Default)]
+struct Waits(Mutex<Vec<Duration>>);
+
+impl Sleeper for Waits {
+    fn sleep(&self, duration: Duration) {
+        self.0.lock().unwrap().push(duration);
+    }
+}
+
+impl Waits {
+    fn taken(&self) -> Vec<Duration> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+fn start(auth: bool) -> SimHandle {
+    SimHandle::start(SimConfig {
+        time_scale: 0.0,
+        start_time_ms: Some(1_700_000_000_000),
+        auth,
+        control: true,
+        ..SimConfig::default()
+    })
+    .expect("the sim starts")
+}
+
+fn tiny_retries(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(4),
+        max_total: Duration::from_secs(10),
+    }
+}
+
+fn config_for(endpoints: Endpoints, retry: RetryPolicy) -> (HttpConfig, Arc<Waits>) {
+    let waits = Arc::new(Waits::default());
+    let config = HttpConfig::new(endpoints)
+        .with_retry(retry)
+        .with_sleeper(waits.clone())
+        .with_jitter_seed(1);
+    (config, waits)
+}
+
+fn executor_with(sim: &SimHandle, credentials: Credentials) -> (HttpExecutor, Arc<Waits>) {
+    let (config, waits) = config_for(Endpoints::dcos(sim.dcos_url()).unwrap(), tiny_retries(3));
+    let executor = HttpExecutor::new(config.with_credentials(credentials)).unwrap();
+    (executor, waits)
+}
+
+fn executor(sim: &SimHandle) -> (HttpExecutor, Arc<Waits>) {
+    executor_with(sim, Credentials::None)
+}
+
+/// Adds a fault rule through the sim's control endpoint `POST /__sim/faults`.
+fn fault(sim: &SimHandle, rule: Value) {
+    let url = format!("{}/__sim/faults", sim.dcos_url());
+    let reply = ureq::post(&url)
+        .send_json(&rule)
+        .expect("the fault is added");
+    assert!(reply.status().is_success(), "{rule}");
+}
+
+/// How many hits the active fault rules have left, in order.
+fn faults_left(sim: &SimHandle) -> Vec<Option<u32>> {
+    sim.with_cluster(|c| c.faults.rules().iter().map(|r| r.times).collect())
+}
+
+fn job_ids(sim: &SimHandle) -> Vec<String> {
+    sim.with_cluster(|c| c.metronome.job_ids())
+}
+
+fn job(id: &str) -> Value {
+    json!({"id": id, "run": {"cmd": "sleep 1", "cpus": 0.1, "mem": 32, "disk": 0}})
+}
+
+/// The three canary jobs for `web` with `image`.
+fn rendered_jobs(image: &str) -> Vec<Value> {
+    let request = CanaryRequest::new(AppName::new("web").unwrap(), image);
+    Renderer::embedded()
+        .render(&request, &BTreeMap::new())
+        .unwrap()
+        .jobs
+        .into_iter()
+        .map(|j| j.document)
+        .collect()
+}
+
+/// Every job as the sim's Metronome shows it.
+fn all_jobs(sim: &SimHandle) -> Value {
+    let (mut exec, _) = executor(sim);
+    let jobs: Vec<Value> = job_ids(sim)
+        .iter()
+        .map(|id| exec.get_job(id).unwrap().unwrap().spec)
+        .collect();
+    Value::Array(jobs)
+}
+
+#[test]
+fn get_job_is_none_when_absent_and_shows_active_runs() {
+    let sim = start(false);
+    let (mut exec, _) = executor(&sim);
+    assert_eq!(exec.get_job("deploy-web-canary").unwrap(), None);
+    exec.create_job(&job("deploy-web-canary")).unwrap();
+    let live = exec.get_job("deploy-web-canary").unwrap().unwrap();
+    assert_eq!(live.spec["id"], "deploy-web-canary");
+    assert_eq!(
+        live.spec["run"]["maxLaunchDelay"], 3600,
+        "Metronome's defaults"
+    );
+    assert!(live.spec.get("activeRuns").is_none());
+    assert!(live.active_runs.is_empty());
+    let run = exec.start_run("deploy-web-canary").unwrap();
+    assert_eq!(run.job_id, "deploy-web-canary");
+    assert_eq!(run.status, RunStatus::Initial);
+    let live = exec.get_job("deploy-web-canary").unwrap().unwrap();
+    assert_eq!(live.active_runs.len(), 1);
+    assert_eq!(live.active_runs[0].run_id, run.run_id);
+    assert!(live.spec.get("activeRuns").is_none());
+}
+
+#[test]
+fn create_conflict_and_invalid_carry_metronomes_words() {
+    let sim = start(false);
+    let (mut exec, waits) = executor(&sim);
+    exec.create_job(&job("a")).unwrap();
+    match exec.create_job(&job("a")) {
+        Err(ExecError::Conflict { what, message }) => {
+            assert_eq!(what, "job a");
+            assert_eq!(message, "Job with this id already exists");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut bad = job("b");
+    bad["run"]["mem"] = json!(16);
+    match exec.create_job(&bad) {
+        Err(ExecError::Invalid { what, message }) => {
+            assert_eq!(what, "job b");
+            assert!(
+                message.starts_with("Object is not valid: /run/mem: "),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        exec.create_job(&json!({"run": {}})),
+        Err(ExecError::Invalid { .. })
+    ));
+    assert_eq!(job_ids(&sim), ["a"]);
+    assert!(waits.taken().is_empty(), "nothing was retried");
+}
+
+#[test]
+fn replace_changes_the_job_and_a_missing_job_is_not_found() {
+    let sim = start(false);
+    let (mut exec, _) = executor(&sim);
+    exec.create_job(&job("a")).unwrap();
+    let mut changed = job("a");
+    changed["run"]["cmd"] = json!("echo new");
+    exec.replace_job(&changed).unwrap();
+    let live = exec.get_job("a").unwrap().unwrap();
+    assert_eq!(live.spec["run"]["cmd"], "echo new");
+    assert_eq!(
+        exec.replace_job(&job("nope")),
+        Err(ExecError::NotFound {
+            what: "job nope".into()
+        })
+    );
+    let mut bad = job("a");
+    bad["run"]["cpus"] = json!(0);
+    assert!(matches!(
+        exec.replace_job(&bad),
+        Err(ExecError::Invalid { .. })
+    ));
+}
+
+#[test]
+fn runs_start_stop_and_finish_into_history() {
+    let sim = start(false);
+    let (mut exec, _) = executor(&sim);
+    exec.create_job(&job("a")).unwrap();
+    let stopped = exec.start_run("a").unwrap();
+    sim.advance(Duration::from_secs(2));
+    assert_eq!(
+        exec.run_status("a", &stopped.run_id).unwrap().status,
+        RunStatus::Active
+    );
+    exec.stop_run("a", &stopped.run_id).unwrap();
+    // Finished: no longer under /runs, found in the history.
+    let status = exec.run_status("a", &stopped.run_id).unwrap();
+    assert_eq!(status.status, RunStatus::Failed);
+    assert_eq!(status.run_id, stopped.run_id);
+
+    let succeeded = exec.start_run("a").unwrap();
+    sim.advance(Duration::from_secs(30));
+    assert_eq!(
+        exec.run_status("a", &succeeded.run_id).unwrap().status,
+        RunStatus::Success
+    );
+
+    assert_eq!(
+        exec.stop_run("a", &stopped.run_id),
+        Err(ExecError::NotFound {
+            what: format!("run {} of job a", stopped.run_id)
+        })
+    );
+    assert_eq!(
+        exec.run_status("a", "20230101000000XXXXX"),
+        Err(ExecError::NotFound {
+            what: "run 20230101000000XXXXX of job a".into()
+        })
+    );
+    assert_eq!(
+        exec.run_status("nope", "20230101000000XXXXX"),
+        Err(ExecError::NotFound {
+            what: "job nope".into()
+        })
+    );
+    assert_eq!(
+        exec.start_run("nope"),
+        Err(ExecError::NotFound {
+            what: "job nope".into()
+        })
+    );
+}
+
+#[test]
+fn apply_creates_three_jobs_then_keeps_them_without_writing() {
+    let sim = start(false);
+    let (mut exec, _) = executor(&sim);
+    let jobs = rendered_jobs("nginx:1.25");
+    let plan = plan_apply(&mut exec, &jobs).unwrap();
+    assert!(
+        plan.iter().all(|p| p.action == JobAction::Create),
+        "{plan:?}"
+    );
+    let done = apply(&mut exec, &plan).unwrap();
+    assert_eq!(done.len(), 3);
+    assert_eq!(
+        job_ids(&sim),
+        [
+            "deploy-web-canary",
+            "rollback-web-canary",
+            "rollout-web-canary"
+        ]
+    );
+    let before = all_jobs(&sim);
+
+    // Any write to the jobs now would be counted by these rules.
+    for method in ["POST", "PUT"] {
+        fault(
+            &sim,
+            json!({"path_prefix": JOBS, "method": method,
+                   "action": {"status": {"code": 500}}, "times": 100}),
+        );
+    }
+    let plan = plan_apply(&mut exec, &jobs).unwrap();
+    assert!(plan.iter().all(|p| p.action == JobAction::Keep), "{plan:?}");
+    apply(&mut exec, &plan).unwrap();
+    assert_eq!(faults_left(&sim), [Some(100), Some(100)], "no POST or PUT");
+    assert_eq!(all_jobs(&sim), before);
+}
+
+#[test]
+fn apply_with_an_active_run_stops_it_then_replaces_the_job() {
+    let sim = start(false);
+    let (mut exec, _) = executor(&sim);
+    let plan = plan_apply(&mut exec, &rendered_jobs("nginx:1.25")).unwrap();
+    apply(&mut exec, &plan).unwrap();
+    let run = exec.start_run("deploy-web-canary").unwrap();
+    sim.advance(Duration::from_secs(2));
+
+    let jobs = rendered_jobs("nginx:1.26");
+    let plan = plan_apply(&mut exec, &jobs).unwrap();
+    let deploy = plan.iter().find(|p| p.id == "deploy-web-canary").unwrap();
+    assert_eq!(
+        deploy.action,
+        JobAction::Replace {
+            stop_runs: vec![run.run_id.clone()]
+        }
+    );
+    apply(&mut exec, &plan).unwrap();
+    assert_eq!(
+        exec.run_status("deploy-web-canary", &run.run_id)
+            .unwrap()
+            .status,
+        RunStatus::Failed
+    );
+    let live = exec.get_job("deploy-web-canary").unwrap().unwrap();
+    assert!(live.active_runs.is_empty());
+    let desired = jobs
+        .iter()
+        .find(|j| j["id"] == "deploy-web-canary")
+        .unwrap();
+    assert_eq!(
+        canary_core::apply::strip_metronome_defaults(&live.spec),
+        canary_core::apply::strip_metronome_defaults(desired)
+    );
+    let plan = plan_apply(&mut exec, &jobs).unwrap();
+    assert!(plan.iter().all(|p| p.action == JobAction::Keep), "{plan:?}");
+}
+
+#[test]
+fn auth_a_token_works_and_its_absence_says_how_to_log_in() {
+    let sim = start(true);
+    let token = sim.with_cluster(|c| c.iam.issue_token("bootstrapuser", c.now_ms));
+    let (mut exec, _) = executor_with(&sim, Credentials::Token(token.clone()));
+    assert_eq!(exec.get_job("a").unwrap(), None);
+    exec.create_job(&job("a")).unwrap();
+    assert!(!format!("{exec:?}").contains(&token));
+
+    let (mut anonymous, waits) = executor(&sim);
+    match anonymous.get_job("a") {
+        Err(ExecError::Auth { message }) => {
+            assert!(message.contains("no token was given"), "{message}");
+            assert!(message.contains("dcos auth login"), "{message}");
+            assert!(message.contains("DCOS_ACS_TOKEN"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(waits.taken().is_empty(), "401 is not retried");
+
+    let wrong = "not-a-valid-token-S3CR3T";
+    let (mut bad, _) = executor_with(&sim, Credentials::Token(wrong.into()));
+    let err = bad.create_job(&job("b")).unwrap_err();
+    assert!(matches!(err, ExecError::Auth { .. }), "{err:?}");
+    for text in [err.to_string(), format!("{err:?}"), format!("{bad:?}")] {
+        assert!(!text.contains(wrong), "{text}");
+        assert!(!text.contains(&token), "{text}");
+    }
+    assert!(err.to_string().contains("refused"), "{err}");
+}
+
+#[test]
+fn a_token_echoed_by_the_server_is_redacted() {
+    let sim = start(false);
+    let secret = "tok-ECHOED-123";
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "GET",
+               "action": {"status": {"code": 500, "body": {"message": format!("bad header token={secret}")}}},
+               "times": 1}),
+    );
+    let (mut exec, _) = executor_with(&sim, Credentials::Token(secret.into()));
+    let err = exec.get_job("a").unwrap_err();
+    assert!(!err.to_string().contains(secret), "{err}");
+    assert!(err.to_string().contains("token=<redacted>"), "{err}");
+}
+
+#[test]
+fn two_503s_then_success_converge_without_duplicates() {
+    let sim = start(false);
+    let (mut exec, waits) = executor(&sim);
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "POST",
+               "action": {"status": {"code": 503}}, "times": 2}),
+    );
+    let jobs = rendered_jobs("nginx:1.25");
+    let plan = plan_apply(&mut exec, &jobs).unwrap();
+    apply(&mut exec, &plan).unwrap();
+    assert_eq!(job_ids(&sim).len(), 3, "exactly three jobs");
+    assert!(faults_left(&sim).is_empty(), "both 503s were met");
+    let taken = waits.taken();
+    assert_eq!(taken.len(), 2, "{taken:?}");
+    assert!(
+        taken.iter().all(|d| *d <= Duration::from_millis(4)),
+        "{taken:?}"
+    );
+    let plan = plan_apply(&mut exec, &jobs).unwrap();
+    assert!(plan.iter().all(|p| p.action == JobAction::Keep));
+}
+
+#[test]
+fn a_dropped_connection_once_then_success() {
+    let sim = start(false);
+    let (mut exec, waits) = executor(&sim);
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "GET", "action": "drop", "times": 1}),
+    );
+    assert_eq!(exec.get_job("a").unwrap(), None);
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "POST", "action": "drop", "times": 1}),
+    );
+    exec.create_job(&job("a")).unwrap();
+    assert_eq!(job_ids(&sim), ["a"]);
+    assert!(faults_left(&sim).is_empty());
+    assert_eq!(waits.taken().len(), 2);
+}
+
+#[test]
+fn a_create_repeated_after_a_drop_that_meets_its_own_job_is_done() {
+    let sim = start(false);
+    let (mut exec, _) = executor(&sim);
+    // As if the first POST had created the job before the connection broke.
+    exec.create_job(&job("a")).unwrap();
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "POST", "action": "drop", "times": 1}),
+    );
+    exec.create_job(&job("a")).unwrap();
+    // A different job under that id is still a conflict.
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "POST", "action": "drop", "times": 1}),
+    );
+    let mut other = job("a");
+    other["run"]["cmd"] = json!("echo other");
+    assert!(matches!(
+        exec.create_job(&other),
+        Err(ExecError::Conflict { .. })
+    ));
+}
+
+#[test]
+fn a_permanent_500_fails_fast_with_the_servers_message() {
+    let sim = start(false);
+    let (mut exec, waits) = executor(&sim);
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "GET",
+               "action": {"status": {"code": 500, "body": {"message": "disk quota exceeded"}}},
+               "times": 10}),
+    );
+    match exec.get_job("a") {
+        Err(ExecError::Other { message }) => {
+            assert!(message.contains("500"), "{message}");
+            assert!(message.contains("disk quota exceeded"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(faults_left(&sim), [Some(9)], "one request only");
+    assert!(waits.taken().is_empty());
+}
+
+#[test]
+fn retries_are_bounded_in_count() {
+    let sim = start(false);
+    let (mut exec, waits) = executor(&sim);
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "GET",
+               "action": {"status": {"code": 503, "body": {"message": "leader unknown"}}},
+               "times": 10}),
+    );
+    match exec.get_job("a") {
+        Err(ExecError::Unreachable { target, message }) => {
+            assert!(target.contains(sim.dcos_url()), "{target}");
+            assert!(target.contains("/service/metronome/v1/jobs/a"), "{target}");
+            assert!(message.contains("503"), "{message}");
+            assert!(message.contains("leader unknown"), "{message}");
+            assert!(message.contains("3 attempts"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(faults_left(&sim), [Some(7)], "three attempts");
+    let taken = waits.taken();
+    assert_eq!(taken.len(), 2, "{taken:?}");
+    // Capped exponential backoff with jitter in the upper half.
+    assert!(taken[0] >= Duration::from_micros(500) && taken[0] <= Duration::from_millis(1));
+    assert!(taken[1] >= Duration::from_millis(1) && taken[1] <= Duration::from_millis(2));
+}
+
+#[test]
+fn retries_are_bounded_in_total_time() {
+    let sim = start(false);
+    let retry = RetryPolicy {
+        max_attempts: 1000,
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(2),
+        max_total: Duration::from_secs(5),
+    };
+    let (config, waits) = config_for(Endpoints::dcos(sim.dcos_url()).unwrap(), retry);
+    let mut exec = HttpExecutor::new(config).unwrap();
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "GET",
+               "action": {"status": {"code": 502}}, "times": 100}),
+    );
+    assert!(matches!(
+        exec.get_job("a"),
+        Err(ExecError::Unreachable { .. })
+    ));
+    let taken = waits.taken();
+    let total: Duration = taken.iter().sum();
+    assert!(total <= Duration::from_secs(5), "{taken:?}");
+    assert!(taken.len() >= 2 && taken.len() < 10, "{taken:?}");
+    assert!(
+        taken.iter().all(|d| *d <= Duration::from_secs(2)),
+        "{taken:?}"
+    );
+    let attempts = taken.len() as u32 + 1;
+    assert_eq!(faults_left(&sim), [Some(100 - attempts)]);
+}
+
+#[test]
+fn starting_a_run_is_not_repeated_once_it_may_have_arrived() {
+    let sim = start(false);
+    let (mut exec, waits) = executor(&sim);
+    exec.create_job(&job("a")).unwrap();
+    let runs = "/service/metronome/v1/jobs/a/runs";
+    fault(
+        &sim,
+        json!({"path_prefix": runs, "method": "POST", "action": "drop", "times": 5}),
+    );
+    match exec.start_run("a") {
+        Err(ExecError::Unreachable { message, .. }) => {
+            assert!(message.contains("not repeated"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(faults_left(&sim), [Some(4)]);
+    assert!(waits.taken().is_empty());
+    sim.with_cluster(|c| c.faults.clear());
+    // A gateway timeout may have passed it on: not repeated either.
+    fault(
+        &sim,
+        json!({"path_prefix": runs, "method": "POST",
+               "action": {"status": {"code": 504}}, "times": 5}),
+    );
+    match exec.start_run("a") {
+        Err(ExecError::Unreachable { message, .. }) => {
+            assert!(message.contains("504"), "{message}");
+            assert!(message.contains("not repeated"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(faults_left(&sim), [Some(4)]);
+    sim.with_cluster(|c| c.faults.clear());
+    // A 503 certainly did not start it: that one is retried.
+    fault(
+        &sim,
+        json!({"path_prefix": runs, "method": "POST",
+               "action": {"status": {"code": 503}}, "times": 1}),
+    );
+    let run = exec.start_run("a").unwrap();
+    assert_eq!(
+        sim.with_cluster(|c| c.metronome.active_run_ids("a")),
+        [run.run_id]
+    );
+}
+
+#[test]
+fn a_refused_connection_is_unreachable_with_the_url_after_retries() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let (config, waits) = config_for(Endpoints::metronome(&url).unwrap(), tiny_retries(4));
+    let mut exec = HttpExecutor::new(config).unwrap();
+    match exec.get_job("a") {
+        Err(ExecError::Unreachable { target, message }) => {
+            assert_eq!(target, format!("GET {url}/v1/jobs/a?embed=activeRuns"));
+            assert!(message.contains("4 attempts"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(waits.taken().len(), 3);
+    // A refused connection certainly did not start a run: retried too.
+    match exec.start_run("a") {
+        Err(ExecError::Unreachable { message, .. }) => {
+            assert!(message.contains("4 attempts"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(waits.taken().len(), 6);
+}
+
+#[test]
+fn a_slow_answer_times_out_and_is_retried() {
+    let sim = start(false);
+    let (config, waits) = config_for(Endpoints::dcos(sim.dcos_url()).unwrap(), tiny_retries(2));
+    let config = config.with_timeouts(Timeouts {
+        connect: Duration::from_secs(2),
+        request: Duration::from_millis(300),
+    });
+    let mut exec = HttpExecutor::new(config).unwrap();
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "GET",
+               "action": {"delay": {"ms": 3000}}, "times": 1}),
+    );
+    assert_eq!(exec.get_job("a").unwrap(), None);
+    assert_eq!(waits.taken().len(), 1);
+}
+
+#[test]
+fn metronome_directly_and_a_wrong_url_is_no_missing_job() {
+    let sim = start(false);
+    let (config, _) = config_for(
+        Endpoints::metronome(sim.dcos_url()).unwrap(),
+        tiny_retries(2),
+    );
+    let mut direct = HttpExecutor::new(config).unwrap();
+    direct.create_job(&job("a")).unwrap();
+    assert!(direct.get_job("a").unwrap().is_some());
+
+    let wrong = format!("{}/service/nothing-here", sim.dcos_url());
+    let (config, _) = config_for(Endpoints::metronome(&wrong).unwrap(), tiny_retries(2));
+    let mut wrong = HttpExecutor::new(config).unwrap();
+    match wrong.get_job("a") {
+        Err(ExecError::Other { message }) => {
+            assert!(message.contains("Metronome's URL"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn https_is_refused_until_tls_is_supported() {
+    let config = HttpConfig::new(Endpoints::dcos("https://dcos.example.com").unwrap());
+    assert!(matches!(
+        HttpExecutor::new(config),
+        Err(exec_http::ConfigError::TlsUnsupported { .. })
+    ));
+}
+
+#[test]
+fn a_redirect_is_not_followed() {
+    let sim = start(false);
+    let (mut exec, waits) = executor_with(&sim, Credentials::Token("t0ken".into()));
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "GET",
+               "action": {"status": {"code": 307}}, "times": 1}),
+    );
+    match exec.get_job("a") {
+        Err(ExecError::Other { message }) => {
+            assert!(message.contains("307"), "{message}");
+            assert!(message.contains("redirects are not followed"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(waits.taken().is_empty());
+}
+
+#[test]
+fn forbidden_is_an_auth_error_naming_the_operation() {
+    let sim = start(false);
+    let (mut exec, waits) = executor_with(&sim, Credentials::Token("t0ken-XYZ".into()));
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "PUT",
+               "action": {"status": {"code": 403, "body": {"message": "Not Authorized to perform this action!"}}},
+               "times": 1}),
+    );
+    match exec.replace_job(&job("a")) {
+        Err(ExecError::Auth { message }) => {
+            assert!(message.contains("not permitted to PUT job a"), "{message}");
+            assert!(
+                message.contains("Not Authorized to perform this action!"),
+                "{message}"
+            );
+            assert!(message.contains("dcos auth login"), "{message}");
+            assert!(!message.contains("t0ken-XYZ"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(waits.taken().is_empty());
+}
