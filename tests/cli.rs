@@ -71,6 +71,9 @@ fn help_and_version() {
     let out = canary(&["render", "--help"]);
     assert_eq!(out.status.code(), Some(0));
     insta::assert_snapshot!("render_help", stdout(&out));
+    let out = canary(&["apply", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("apply_help", stdout(&out));
     let out = canary(&["--version"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(

@@ -11,7 +11,9 @@ Exit codes:
   0  success
   2  usage error: unknown flag, missing or malformed argument
   3  invalid input: app name, template, app definition, image or settings
-  4  I/O error: a file could not be read or written";
+  4  I/O error: a file could not be read or written
+  5  the cluster could not be reached, or refused a change
+  6  not authorized: set DCOS_ACS_TOKEN (e.g. from `dcos config show core.dcos_acs_token`)";
 
 /// Canary deployments of DC/OS Marathon apps behind marathon-lb.
 #[derive(Debug, Parser)]
@@ -36,11 +38,56 @@ pub enum Command {
     /// Metronome jobs as JSON, for review. Needs no cluster.
     #[command(after_help = EXIT_CODES)]
     Render(RenderArgs),
+    /// Render the jobs as `render` does and put them on a cluster: create
+    /// missing jobs, leave identical ones, replace changed ones after
+    /// stopping their active runs. Running it twice changes nothing.
+    #[command(after_help = EXIT_CODES)]
+    Apply(ApplyArgs),
+}
+
+/// `canary render`'s arguments.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// What to render.
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+
+    /// Write new-app-definition.json and the three job files into DIR
+    /// (created if missing) instead of printing one JSON document.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// How `canary apply` reaches the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// The DC/OS HTTP APIs (Admin Router), with the token from DCOS_ACS_TOKEN.
+    Http,
+}
+
+/// `canary apply`'s arguments.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// What to render and apply (the same options as `canary render`).
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+
+    /// How to reach the cluster.
+    #[arg(long, value_enum, default_value_t = Backend::Http)]
+    pub backend: Backend,
+
+    /// The DC/OS URL (Admin Router). http only for now: TLS support is still to come.
+    #[arg(long, value_name = "URL", env = "DCOS_URL", hide_env_values = true)]
+    pub dcos_url: String,
+
+    /// Print what would change, with a diff against the live jobs, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// What every command that renders a bundle takes.
 #[derive(Debug, Args)]
-pub struct RenderArgs {
+pub struct BundleArgs {
     /// The app name: jobs are named deploy-APP-canary, rollout-APP-canary and
     /// rollback-APP-canary, and ./APP.template.json is used when present.
     #[arg(long, value_name = "APP")]
@@ -59,11 +106,6 @@ pub struct RenderArgs {
     /// The Metronome job template. Default: the embedded one.
     #[arg(long, value_name = "FILE")]
     pub job_template: Option<PathBuf>,
-
-    /// Write new-app-definition.json and the three job files into DIR
-    /// (created if missing) instead of printing one JSON document.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
 
     /// How many canary instances the deploy job starts (zdd.py --new-instances).
     #[arg(long, value_name = "N", default_value_t = 1)]

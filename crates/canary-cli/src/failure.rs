@@ -10,6 +10,11 @@ pub const EXIT_INVALID_INPUT: u8 = 3;
 /// Exit code for a file that could not be read or written.
 pub const EXIT_IO: u8 = 4;
 
+/// Exit code for a cluster that could not be reached or refused a change.
+pub const EXIT_CLUSTER: u8 = 5;
+/// Exit code for a request the cluster did not authorize.
+pub const EXIT_AUTH: u8 = 6;
+
 /// A failure, its message and its exit code.
 #[derive(Debug)]
 pub struct Failure {
@@ -34,6 +39,18 @@ impl Failure {
         }
     }
 
+    /// A failed cluster operation: authorization failures exit 6, the rest 5.
+    pub fn from_exec(error: &canary_core::executor::ExecError, context: &str) -> Self {
+        let code = match error {
+            canary_core::executor::ExecError::Auth { .. } => EXIT_AUTH,
+            _ => EXIT_CLUSTER,
+        };
+        Failure {
+            code,
+            message: format!("{context}: {error}"),
+        }
+    }
+
     /// Every render error is a problem with the input; errors in the
     /// request name the flag that carried the value.
     pub fn from_render(error: RenderError) -> Self {
@@ -43,6 +60,11 @@ impl Failure {
             }
             _ => Failure::invalid(error.to_string()),
         }
+    }
+
+    /// Adds text to the message.
+    pub fn append(&mut self, text: &str) {
+        self.message.push_str(text);
     }
 
     /// The process exit code.

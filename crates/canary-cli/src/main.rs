@@ -4,6 +4,8 @@
 //! `canary-render` (which calls `canary-core`), writes the result, and maps
 //! every failure to a documented exit code (see `canary --help`).
 
+mod apply;
+mod backend;
 mod cli;
 mod failure;
 mod output;
@@ -11,7 +13,7 @@ mod output;
 use canary_core::{AppName, CanaryRequest, RunnerConfig};
 use canary_render::{Renderer, TemplateSource};
 use clap::Parser;
-use cli::{Cli, Command, RenderArgs};
+use cli::{BundleArgs, Cli, Command, RenderArgs};
 use failure::Failure;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => render(&args),
+        Command::Apply(args) => apply::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -40,7 +43,7 @@ fn read_template(path: &Path, what: &str) -> Result<TemplateSource, Failure> {
 
 /// The app template: `--app-template`, else `./APP.template.json` (the
 /// original tool's convention), else the embedded example.
-fn app_template(args: &RenderArgs, name: &AppName) -> Result<TemplateSource, Failure> {
+fn app_template(args: &BundleArgs, name: &AppName) -> Result<TemplateSource, Failure> {
     if let Some(path) = &args.app_template {
         return read_template(path, "app template");
     }
@@ -51,7 +54,9 @@ fn app_template(args: &RenderArgs, name: &AppName) -> Result<TemplateSource, Fai
     Ok(TemplateSource::embedded_app())
 }
 
-fn render(args: &RenderArgs) -> Result<(), Failure> {
+/// Renders the bundle the arguments describe: the one code path of `render`
+/// and `apply`.
+fn render_bundle(args: &BundleArgs) -> Result<canary_render::RenderedBundle, Failure> {
     // The name is checked first: it becomes a file name and three job ids.
     let name = AppName::new(&args.app).map_err(|e| Failure::invalid(format!("--app: {e}")))?;
     let app = app_template(args, &name)?;
@@ -74,9 +79,13 @@ fn render(args: &RenderArgs) -> Result<(), Failure> {
         },
     };
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    let bundle = renderer
+    renderer
         .render(&request, &vars)
-        .map_err(Failure::from_render)?;
+        .map_err(Failure::from_render)
+}
+
+fn render(args: &RenderArgs) -> Result<(), Failure> {
+    let bundle = render_bundle(&args.bundle)?;
     match &args.out {
         Some(dir) => output::write_files_atomically(dir, &bundle.files()),
         None => output::print(&bundle.to_json_pretty()),

@@ -1,0 +1,73 @@
+//! `canary apply`: render, plan against the live jobs, and carry the plan
+//! out (or, with `--dry-run`, print it with a diff).
+
+use crate::cli::{ApplyArgs, Backend};
+use crate::failure::Failure;
+use crate::output;
+use canary_core::apply::{self as use_case, JobAction, JobPlan, diff, strip_metronome_defaults};
+use canary_core::executor::Executor;
+use std::fmt::Write as _;
+
+/// The executor the arguments ask for.
+fn executor(args: &ApplyArgs) -> Result<Box<dyn Executor>, Failure> {
+    match args.backend {
+        Backend::Http => crate::backend::http(&args.dcos_url),
+    }
+}
+
+/// What a dry run prints: each job's planned action and, for a replace, the
+/// diff against the live job (Metronome's defaults set aside).
+pub fn describe_plan(plan: &[JobPlan]) -> String {
+    let mut text = String::new();
+    for job in plan {
+        let _ = writeln!(text, "{}: would {}", job.id, job.action);
+        if let (JobAction::Replace { .. }, Some(live)) = (&job.action, &job.live) {
+            for change in diff(live, &strip_metronome_defaults(&job.desired)) {
+                let _ = writeln!(text, "    {change}");
+            }
+        }
+    }
+    text
+}
+
+/// What an apply prints: what was done to each job.
+pub fn describe_outcome(done: &[(String, JobAction)]) -> String {
+    let mut text = String::new();
+    for (id, action) in done {
+        let what = match action {
+            JobAction::Create => "created".to_owned(),
+            JobAction::Keep => "unchanged".to_owned(),
+            JobAction::Replace { stop_runs } if stop_runs.is_empty() => "replaced".to_owned(),
+            JobAction::Replace { stop_runs } => {
+                format!("replaced (stopped runs: {})", stop_runs.join(", "))
+            }
+        };
+        let _ = writeln!(text, "{id}: {what}");
+    }
+    text
+}
+
+/// Runs `canary apply`.
+pub fn run(args: &ApplyArgs) -> Result<(), Failure> {
+    let bundle = crate::render_bundle(&args.bundle)?;
+    let jobs: Vec<_> = bundle.jobs.iter().map(|job| job.document.clone()).collect();
+    let mut executor = executor(args)?;
+    let plan = use_case::plan_apply(executor.as_mut(), &jobs)
+        .map_err(|e| Failure::from_exec(&e, "reading the live jobs"))?;
+    if args.dry_run {
+        return output::print(&describe_plan(&plan));
+    }
+    let done = use_case::apply(executor.as_mut(), &plan).map_err(|e| {
+        let mut failure = Failure::from_exec(&e.source, &format!("applying job {}", e.job));
+        failure.append(&format!(
+            "\nalready done: [{}]; apply is idempotent: run it again to finish",
+            e.done
+                .iter()
+                .map(|(id, a)| format!("{id}: {a}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        failure
+    })?;
+    output::print(&describe_outcome(&done))
+}

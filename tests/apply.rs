@@ -1,0 +1,189 @@
+//! `canary apply --backend http` against dcos-sim over loopback: creates,
+//! then changes nothing, dry-runs with a diff, replaces after stopping runs,
+//! and maps auth and connection failures to their exit codes.
+
+use dcos_sim::{SimConfig, SimHandle};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn canary(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_canary"));
+    command
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .env_remove("DCOS_URL")
+        .env_remove("DCOS_ACS_TOKEN");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("canary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn apply(sim: &SimHandle, image: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut args = vec![
+        "apply",
+        "--backend",
+        "http",
+        "--app",
+        "web",
+        "--image",
+        image,
+        "--dcos-url",
+        sim.dcos_url(),
+    ];
+    args.extend_from_slice(extra);
+    canary(&args, env)
+}
+
+fn jobs(sim: &SimHandle) -> Vec<Value> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let token = sim.with_cluster(|c| c.iam.issue_token("bootstrapuser", c.now_ms));
+    let mut response = agent
+        .get(&format!("{}/service/metronome/v1/jobs", sim.dcos_url()))
+        .header("Authorization", &format!("token={token}"))
+        .call()
+        .unwrap();
+    response.body_mut().read_json::<Vec<Value>>().unwrap()
+}
+
+#[test]
+fn apply_creates_then_changes_nothing_then_replaces_after_stopping_runs() {
+    let sim = SimHandle::start(SimConfig {
+        time_scale: 0.0,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let out = apply(&sim, "nginx:1.25", &[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "deploy-web-canary: created\nrollout-web-canary: created\nrollback-web-canary: created\n"
+    );
+    let before = jobs(&sim);
+    assert_eq!(before.len(), 3);
+
+    let out = apply(&sim, "nginx:1.25", &[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "deploy-web-canary: unchanged\nrollout-web-canary: unchanged\nrollback-web-canary: unchanged\n"
+    );
+    assert_eq!(jobs(&sim), before, "a second apply changes nothing");
+
+    // A run of the deploy job is active; a new image changes every job.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let started = agent
+        .post(&format!(
+            "{}/service/metronome/v1/jobs/deploy-web-canary/runs",
+            sim.dcos_url()
+        ))
+        .send_empty()
+        .unwrap();
+    assert_eq!(started.status().as_u16(), 201);
+    sim.advance(Duration::from_secs(2));
+
+    let out = apply(&sim, "nginx:1.26", &["--dry-run"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let dry = text(&out.stdout);
+    assert!(
+        dry.starts_with("deploy-web-canary: would stop 1 run(s) ("),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("~ /labels/canary.image: \"nginx:1.25\" -> \"nginx:1.26\""),
+        "{dry}"
+    );
+    assert!(dry.contains("rollout-web-canary: would replace\n"), "{dry}");
+    assert_eq!(jobs(&sim), before, "a dry run changes nothing");
+
+    let out = apply(&sim, "nginx:1.26", &[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let done = text(&out.stdout);
+    assert!(
+        done.starts_with("deploy-web-canary: replaced (stopped runs: "),
+        "{done}"
+    );
+    assert!(done.ends_with("rollback-web-canary: replaced\n"), "{done}");
+    let after = jobs(&sim);
+    assert_eq!(after.len(), 3, "replaced, never duplicated");
+    assert!(
+        after
+            .iter()
+            .all(|j| j["labels"]["canary.image"] == "nginx:1.26")
+    );
+}
+
+#[test]
+fn auth_failures_exit_6_and_never_print_the_token() {
+    let sim = SimHandle::start(SimConfig {
+        auth: true,
+        time_scale: 0.0,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let out = apply(&sim, "nginx:1.25", &[], &[]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("DCOS_ACS_TOKEN"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let wrong = "not-a-valid-token-0123456789";
+    let out = apply(&sim, "nginx:1.25", &[], &[("DCOS_ACS_TOKEN", wrong)]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(!text(&out.stderr).contains(wrong) && !text(&out.stdout).contains(wrong));
+
+    let token = sim.with_cluster(|c| c.iam.issue_token("bootstrapuser", c.now_ms));
+    let out = apply(&sim, "nginx:1.25", &[], &[("DCOS_ACS_TOKEN", &token)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains(&token) && !text(&out.stdout).contains(&token));
+}
+
+#[test]
+fn an_unreachable_cluster_exits_5_and_a_missing_url_is_a_usage_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = canary(
+        &[
+            "apply",
+            "--app",
+            "web",
+            "--image",
+            "nginx:1.25",
+            "--dcos-url",
+            &url,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!("cannot reach GET {url}/service/metronome")),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = canary(&["apply", "--app", "web", "--image", "nginx:1.25"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--dcos-url <URL>"),
+        "{}",
+        text(&out.stderr)
+    );
+}
