@@ -8,13 +8,22 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+/// An empty dcos CLI configuration directory, so the machine's ~/.dcos
+/// never leaks into a test.
+fn empty_dcos_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
 fn canary(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dcos_dir = empty_dcos_dir();
     let mut command = Command::new(env!("CARGO_BIN_EXE_canary"));
     command
         .args(args)
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
         .env_remove("DCOS_URL")
-        .env_remove("DCOS_ACS_TOKEN");
+        .env_remove("DCOS_ACS_TOKEN")
+        .env_remove("DCOS_CLUSTER")
+        .env("DCOS_DIR", dcos_dir.path());
     for (k, v) in env {
         command.env(k, v);
     }
@@ -153,7 +162,7 @@ fn auth_failures_exit_6_and_never_print_the_token() {
 }
 
 #[test]
-fn an_unreachable_cluster_exits_5_and_a_missing_url_is_a_usage_error() {
+fn an_unreachable_cluster_exits_5_and_no_url_at_all_exits_3() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -180,9 +189,72 @@ fn an_unreachable_cluster_exits_5_and_a_missing_url_is_a_usage_error() {
     );
 
     let out = canary(&["apply", "--app", "web", "--image", "nginx:1.25"], &[]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     assert!(
-        text(&out.stderr).contains("--dcos-url <URL>"),
+        text(&out.stderr).contains("no DC/OS URL: pass --dcos-url URL"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn after_dcos_cluster_setup_apply_needs_no_url_and_no_token() {
+    let sim = SimHandle::start(SimConfig {
+        auth: true,
+        time_scale: 0.0,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let token = sim.with_cluster(|c| c.iam.issue_token("bootstrapuser", c.now_ms));
+    // What `dcos cluster setup` writes (dcoscli 0.6.1's layout).
+    let dcos_dir = empty_dcos_dir();
+    let cluster = dcos_dir
+        .path()
+        .join("clusters")
+        .join("0b6f1e7e-5d43-4b0e-8c43-2f6e5a3c0d11");
+    std::fs::create_dir_all(&cluster).unwrap();
+    std::fs::write(
+        cluster.join("dcos.toml"),
+        format!(
+            "[core]\ndcos_url = \"{}\"\nssl_verify = \"false\"\ndcos_acs_token = \"{token}\"\n\n[cluster]\nname = \"dcos-sim\"\n",
+            sim.dcos_url()
+        ),
+    )
+    .unwrap();
+    std::fs::write(cluster.join("attached"), "").unwrap();
+    let dir = dcos_dir.path().to_str().unwrap();
+    let out = canary(
+        &["apply", "--app", "web", "--image", "nginx:1.25"],
+        &[("DCOS_DIR", dir)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("deploy-web-canary: created"));
+    assert!(!text(&out.stdout).contains(&token) && !text(&out.stderr).contains(&token));
+    assert_eq!(jobs(&sim).len(), 3);
+
+    // The stored token belongs to that cluster: another URL does not get it.
+    let other = SimHandle::start(SimConfig {
+        auth: true,
+        seed: 1,
+        time_scale: 0.0,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let out = canary(
+        &[
+            "apply",
+            "--app",
+            "web",
+            "--image",
+            "nginx:1.25",
+            "--dcos-url",
+            other.dcos_url(),
+        ],
+        &[("DCOS_DIR", dir)],
+    );
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no token was given"),
         "{}",
         text(&out.stderr)
     );

@@ -13,7 +13,7 @@ Exit codes:
   3  invalid input: app name, template, app definition, image or settings
   4  I/O error: a file could not be read or written
   5  the cluster could not be reached, or refused a change
-  6  not authorized: set DCOS_ACS_TOKEN (e.g. from `dcos config show core.dcos_acs_token`)";
+  6  not authorized: run `dcos auth login`, or set DCOS_ACS_TOKEN";
 
 /// Canary deployments of DC/OS Marathon apps behind marathon-lb.
 #[derive(Debug, Parser)]
@@ -76,9 +76,10 @@ pub struct ApplyArgs {
     #[arg(long, value_enum, default_value_t = Backend::Http)]
     pub backend: Backend,
 
-    /// The DC/OS URL (Admin Router). http only for now: TLS support is still to come.
+    /// The DC/OS URL (Admin Router); default: the dcos CLI's attached cluster
+    /// (DCOS_DIR or ~/.dcos). http only for now: TLS support is still to come.
     #[arg(long, value_name = "URL", env = "DCOS_URL", hide_env_values = true)]
-    pub dcos_url: String,
+    pub dcos_url: Option<String>,
 
     /// Print what would change, with a diff against the live jobs, and change nothing.
     #[arg(long)]

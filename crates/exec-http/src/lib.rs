@@ -15,6 +15,8 @@
 //!   `Authorization: token=<T>`. A token never appears in `Debug` output or
 //!   in an error, even if a server echoed it.
 //! * [`Timeouts`]: a connect and an overall limit on every request.
+//! * [`DcosCliConfig`]: where the URL and token come from when the user ran
+//!   `dcos cluster setup` and gave nothing else.
 //! * [`RetryPolicy`]: connection failures and 502/503/504 are retried with
 //!   capped exponential backoff and jitter, bounded in attempts and in total
 //!   time; the wait goes through a [`Sleeper`] that tests replace. Everything
@@ -55,9 +57,11 @@
 
 mod client;
 mod config;
+mod dcos_config;
 mod executor;
 mod retry;
 
 pub use config::{ConfigError, Credentials, Endpoints, HttpConfig, Timeouts};
+pub use dcos_config::{DcosCliConfig, DcosConfigError};
 pub use executor::HttpExecutor;
 pub use retry::{RETRYABLE_STATUSES, RetryPolicy, Sleeper, ThreadSleeper};

@@ -1,0 +1,289 @@
+//! The dcos CLI's own configuration, so a user who ran `dcos cluster setup`
+//! needs nothing else: the attached cluster's `core.dcos_url`,
+//! `core.dcos_acs_token` and `core.ssl_verify` (apis.md §3.3).
+//!
+//! Layout: `DCOS_DIR` (default `~/.dcos`) holds `clusters/<cluster-id>/dcos.toml`
+//! per cluster; the current one has an empty `attached` file beside it, or is
+//! the only one, or is named by `DCOS_CLUSTER` (its name or id). The CLI 0.4
+//! layout, a single `DCOS_DIR/dcos.toml`, is read when there is no cluster
+//! directory.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Why the dcos CLI configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DcosConfigError {
+    /// A file could not be read.
+    #[error("cannot read the dcos CLI configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file is not valid TOML (the message never quotes the file, which
+    /// holds a token).
+    #[error("the dcos CLI configuration {path} is not valid TOML: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, without the offending text.
+        message: String,
+    },
+    /// `DCOS_CLUSTER` names no configured cluster.
+    #[error("DCOS_CLUSTER={wanted} matches no configured cluster (configured: {})", available.join(", "))]
+    UnknownCluster {
+        /// The name or id asked for.
+        wanted: String,
+        /// The configured clusters, as `name (id)`.
+        available: Vec<String>,
+    },
+    /// Several clusters are configured and none is attached.
+    #[error("several dcos clusters are configured and none is attached ({}); run `dcos cluster attach NAME` or set DCOS_CLUSTER", clusters.join(", "))]
+    NoneAttached {
+        /// The configured clusters, as `name (id)`.
+        clusters: Vec<String>,
+    },
+}
+
+/// What the dcos CLI configuration says about the current cluster.
+#[derive(Clone)]
+pub struct DcosCliConfig {
+    /// The `dcos.toml` it came from.
+    pub path: PathBuf,
+    /// `core.dcos_url`.
+    pub dcos_url: Option<String>,
+    /// `core.ssl_verify`: `"true"`, `"false"` or a CA bundle path.
+    pub ssl_verify: Option<String>,
+    token: Option<String>,
+}
+
+impl fmt::Debug for DcosCliConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DcosCliConfig")
+            .field("path", &self.path)
+            .field("dcos_url", &self.dcos_url)
+            .field("ssl_verify", &self.ssl_verify)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+struct Cluster {
+    id: String,
+    name: String,
+    path: PathBuf,
+    attached: bool,
+}
+
+fn read_toml(path: &Path) -> Result<toml::Table, DcosConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DcosConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    text.parse::<toml::Table>().map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        DcosConfigError::Parse {
+            path: path.to_owned(),
+            message: match line {
+                Some(line) => format!("{} (line {line})", e.message()),
+                None => e.message().to_owned(),
+            },
+        }
+    })
+}
+
+fn string_at<'a>(table: &'a toml::Table, section: &str, key: &str) -> Option<&'a str> {
+    table
+        .get(section)?
+        .get(key)?
+        .as_str()
+        .filter(|s| !s.is_empty())
+}
+
+impl DcosCliConfig {
+    /// The stored DC/OS token, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    fn from_file(path: &Path) -> Result<Self, DcosConfigError> {
+        let table = read_toml(path)?;
+        Ok(DcosCliConfig {
+            path: path.to_owned(),
+            dcos_url: string_at(&table, "core", "dcos_url").map(str::to_owned),
+            ssl_verify: string_at(&table, "core", "ssl_verify").map(str::to_owned),
+            token: string_at(&table, "core", "dcos_acs_token").map(str::to_owned),
+        })
+    }
+
+    /// Finds the current cluster's configuration under `dcos_dir`, choosing
+    /// the cluster named `cluster` (a name or an id) when given. `Ok(None)`
+    /// when nothing is configured there.
+    pub fn discover(
+        dcos_dir: &Path,
+        cluster: Option<&str>,
+    ) -> Result<Option<Self>, DcosConfigError> {
+        let mut clusters = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(dcos_dir.join("clusters")) {
+            for entry in entries.flatten() {
+                let path = entry.path().join("dcos.toml");
+                if !path.is_file() {
+                    continue;
+                }
+                let table = read_toml(&path)?;
+                let id = entry.file_name().to_string_lossy().into_owned();
+                clusters.push(Cluster {
+                    name: string_at(&table, "cluster", "name")
+                        .unwrap_or(&id)
+                        .to_owned(),
+                    attached: entry.path().join("attached").exists(),
+                    id,
+                    path,
+                });
+            }
+        }
+        clusters.sort_by(|a, b| a.id.cmp(&b.id));
+        let describe = |all: &[Cluster]| {
+            all.iter()
+                .map(|c| format!("{} ({})", c.name, c.id))
+                .collect::<Vec<_>>()
+        };
+        let chosen = match cluster {
+            Some(wanted) => Some(
+                clusters
+                    .iter()
+                    .find(|c| c.id == wanted || c.name == wanted)
+                    .ok_or_else(|| DcosConfigError::UnknownCluster {
+                        wanted: wanted.to_owned(),
+                        available: describe(&clusters),
+                    })?,
+            ),
+            None => match clusters.iter().find(|c| c.attached) {
+                Some(attached) => Some(attached),
+                None if clusters.len() == 1 => clusters.first(),
+                None if clusters.is_empty() => None,
+                None => {
+                    return Err(DcosConfigError::NoneAttached {
+                        clusters: describe(&clusters),
+                    });
+                }
+            },
+        };
+        if let Some(cluster) = chosen {
+            return Self::from_file(&cluster.path).map(Some);
+        }
+        let legacy = dcos_dir.join("dcos.toml");
+        if legacy.is_file() {
+            return Self::from_file(&legacy).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// [`DcosCliConfig::discover`] where the dcos CLI looks: `DCOS_DIR`, else
+    /// `~/.dcos`, with `DCOS_CLUSTER`.
+    pub fn from_env() -> Result<Option<Self>, DcosConfigError> {
+        let dir = match std::env::var_os("DCOS_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => match std::env::var_os("HOME") {
+                Some(home) => PathBuf::from(home).join(".dcos"),
+                None => return Ok(None),
+            },
+        };
+        let cluster = std::env::var("DCOS_CLUSTER").ok().filter(|c| !c.is_empty());
+        Self::discover(&dir, cluster.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, id: &str, name: &str, url: &str, attached: bool) {
+        let cluster = dir.join("clusters").join(id);
+        std::fs::create_dir_all(&cluster).unwrap();
+        std::fs::write(
+            cluster.join("dcos.toml"),
+            format!("[core]\ndcos_url = \"{url}\"\nssl_verify = \"false\"\ndcos_acs_token = \"secret-{id}\"\n\n[cluster]\nname = \"{name}\"\n"),
+        )
+        .unwrap();
+        if attached {
+            std::fs::write(cluster.join("attached"), "").unwrap();
+        }
+    }
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("exec-http-dcos-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_attached_or_only_or_named_cluster_is_used() {
+        let dir = tempdir("pick");
+        assert!(DcosCliConfig::discover(&dir, None).unwrap().is_none());
+        write(&dir, "aaaa", "prod", "http://prod.example", false);
+        let only = DcosCliConfig::discover(&dir, None).unwrap().unwrap();
+        assert_eq!(only.dcos_url.as_deref(), Some("http://prod.example"));
+        assert_eq!(only.token(), Some("secret-aaaa"));
+        assert_eq!(only.ssl_verify.as_deref(), Some("false"));
+
+        write(&dir, "bbbb", "staging", "http://staging.example", false);
+        let err = DcosCliConfig::discover(&dir, None).unwrap_err().to_string();
+        assert!(
+            err.contains("none is attached (prod (aaaa), staging (bbbb))"),
+            "{err}"
+        );
+        write(&dir, "bbbb", "staging", "http://staging.example", true);
+        let attached = DcosCliConfig::discover(&dir, None).unwrap().unwrap();
+        assert_eq!(attached.dcos_url.as_deref(), Some("http://staging.example"));
+        let named = DcosCliConfig::discover(&dir, Some("prod"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(named.dcos_url.as_deref(), Some("http://prod.example"));
+        let by_id = DcosCliConfig::discover(&dir, Some("aaaa"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_id.token(), Some("secret-aaaa"));
+        let err = DcosCliConfig::discover(&dir, Some("qa"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("DCOS_CLUSTER=qa matches no configured cluster"),
+            "{err}"
+        );
+        assert!(
+            !format!("{attached:?}").contains("secret"),
+            "the token is redacted"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn legacy_layout_and_bad_toml_without_quoting_the_file() {
+        let dir = tempdir("legacy");
+        std::fs::write(
+            dir.join("dcos.toml"),
+            "[core]\ndcos_url = \"http://old.example\"\n",
+        )
+        .unwrap();
+        let legacy = DcosCliConfig::discover(&dir, None).unwrap().unwrap();
+        assert_eq!(legacy.dcos_url.as_deref(), Some("http://old.example"));
+        assert_eq!(legacy.token(), None);
+        std::fs::write(
+            dir.join("dcos.toml"),
+            "[core]\ndcos_acs_token = \"topsecret\nx",
+        )
+        .unwrap();
+        let err = DcosCliConfig::discover(&dir, None).unwrap_err().to_string();
+        assert!(
+            err.contains("is not valid TOML") && !err.contains("topsecret"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
