@@ -259,3 +259,81 @@ fn after_dcos_cluster_setup_apply_needs_no_url_and_no_token() {
         text(&out.stderr)
     );
 }
+
+fn run_phase(sim: &SimHandle, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "deploy",
+        "--app",
+        "web",
+        "--dcos-url",
+        sim.dcos_url(),
+    ];
+    args.extend_from_slice(extra);
+    canary(&args, &[])
+}
+
+#[test]
+fn run_wait_follows_the_run_to_success_failure_or_timeout() {
+    // 1,000 cluster seconds per real second: a 10 s run takes 10 ms.
+    let sim = SimHandle::start(SimConfig {
+        time_scale: 1000.0,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    assert_eq!(apply(&sim, "nginx:1.25", &[], &[]).status.code(), Some(0));
+
+    let out = run_phase(&sim, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("deploy-web-canary: started run "),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = run_phase(&sim, &["--wait"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(": started run ") && stdout.contains(" succeeded\n"),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains(": SUCCESS"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    sim.with_cluster(|c| {
+        c.metronome.set_run_hook(Some(std::sync::Arc::new(
+            |_: &dcos_sim::metronome::RunContext| {
+                dcos_sim::metronome::RunPlan::failure(Duration::from_secs(5))
+            },
+        )))
+    });
+    let out = run_phase(&sim, &["--wait"]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("failed; find its task with `dcos job history deploy-web-canary`"),
+        "{stderr}"
+    );
+
+    sim.with_cluster(|c| {
+        c.metronome.set_run_hook(Some(std::sync::Arc::new(
+            |_: &dcos_sim::metronome::RunContext| {
+                dcos_sim::metronome::RunPlan::success(Duration::from_secs(86_400))
+            },
+        )))
+    });
+    let out = run_phase(&sim, &["--wait", "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("did not finish within 1s; it is still ACTIVE"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = run_phase(&sim, &["--timeout", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -74,6 +74,9 @@ fn help_and_version() {
     let out = canary(&["apply", "--help"]);
     assert_eq!(out.status.code(), Some(0));
     insta::assert_snapshot!("apply_help", stdout(&out));
+    let out = canary(&["run", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("run_help", stdout(&out));
     let out = canary(&["--version"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(

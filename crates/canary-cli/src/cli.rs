@@ -13,7 +13,8 @@ Exit codes:
   3  invalid input: app name, template, app definition, image or settings
   4  I/O error: a file could not be read or written
   5  the cluster could not be reached, or refused a change
-  6  not authorized: run `dcos auth login`, or set DCOS_ACS_TOKEN";
+  6  not authorized: run `dcos auth login`, or set DCOS_ACS_TOKEN
+  7  run --wait: the run failed, or did not finish within --timeout";
 
 /// Canary deployments of DC/OS Marathon apps behind marathon-lb.
 #[derive(Debug, Parser)]
@@ -43,6 +44,73 @@ pub enum Command {
     /// stopping their active runs. Running it twice changes nothing.
     #[command(after_help = EXIT_CODES)]
     Apply(ApplyArgs),
+    /// Start a run of one phase's job (deploy, rollout or rollback); with
+    /// --wait, follow it until it finishes.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+}
+
+/// `canary run`'s arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Which phase's job to run.
+    #[arg(value_enum)]
+    pub phase: PhaseArg,
+
+    /// The app name (the job is PHASE-APP-canary).
+    #[arg(long, value_name = "APP")]
+    pub app: String,
+
+    /// How to reach the cluster.
+    #[arg(long, value_enum, default_value_t = Backend::Http)]
+    pub backend: Backend,
+
+    /// The DC/OS URL (Admin Router); default: the dcos CLI's attached cluster.
+    #[arg(long, value_name = "URL", env = "DCOS_URL", hide_env_values = true)]
+    pub dcos_url: Option<String>,
+
+    /// Follow the run until it finishes; exit 7 if it fails or times out.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// How long --wait follows the run: seconds, or a number with s, m or h.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+/// A phase, as the command line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PhaseArg {
+    /// deploy-APP-canary: start the canary.
+    Deploy,
+    /// rollout-APP-canary: make the canary the whole app.
+    Rollout,
+    /// rollback-APP-canary: remove the canary.
+    Rollback,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration such as 90, 90s, 15m or 1h"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => {
+            return Err(format!(
+                "'{s}' is not a duration such as 90, 90s, 15m or 1h"
+            ));
+        }
+    };
+    if seconds == 0 {
+        return Err("the timeout must be at least 1 second".into());
+    }
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 /// `canary render`'s arguments.
@@ -61,7 +129,7 @@ pub struct RenderArgs {
 /// How `canary apply` reaches the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
-    /// The DC/OS HTTP APIs (Admin Router), with the token from DCOS_ACS_TOKEN.
+    /// The DC/OS HTTP APIs (Admin Router).
     Http,
 }
 

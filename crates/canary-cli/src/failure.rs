@@ -15,6 +15,9 @@ pub const EXIT_CLUSTER: u8 = 5;
 /// Exit code for a request the cluster did not authorize.
 pub const EXIT_AUTH: u8 = 6;
 
+/// Exit code for a followed run that failed or did not finish in time.
+pub const EXIT_RUN: u8 = 7;
+
 /// A failure, its message and its exit code.
 #[derive(Debug)]
 pub struct Failure {
@@ -59,6 +62,14 @@ impl Failure {
                 Failure::invalid(format!("{}: {source}", flag_of(source)))
             }
             _ => Failure::invalid(error.to_string()),
+        }
+    }
+
+    /// A followed run that failed or timed out (exit 7).
+    pub fn run(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_RUN,
+            message: message.into(),
         }
     }
 

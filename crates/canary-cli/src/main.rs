@@ -9,6 +9,7 @@ mod backend;
 mod cli;
 mod failure;
 mod output;
+mod run;
 
 use canary_core::{AppName, CanaryRequest, RunnerConfig};
 use canary_render::{Renderer, TemplateSource};
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render(&args),
         Command::Apply(args) => apply::run(&args),
+        Command::Run(args) => run::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -51,6 +51,7 @@ pub mod executor;
 mod ids;
 mod image;
 mod job;
+pub mod run;
 mod runner;
 
 pub use app::{AppDefinition, NotAnObject, PortLocation, ServicePort};
