@@ -57,17 +57,8 @@ pub fn run(args: &ApplyArgs) -> Result<(), Failure> {
     if args.dry_run {
         return output::print(&describe_plan(&plan));
     }
-    let done = use_case::apply(executor.as_mut(), &plan).map_err(|e| {
-        let mut failure = Failure::from_exec(&e.source, &format!("applying job {}", e.job));
-        failure.append(&format!(
-            "\nalready done: [{}]; apply is idempotent: run it again to finish",
-            e.done
-                .iter()
-                .map(|(id, a)| format!("{id}: {a}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        failure
-    })?;
+    // ApplyError already says what was done and how to resume.
+    let done = use_case::apply(executor.as_mut(), &plan)
+        .map_err(|e| Failure::from_exec_message(&e.source, e.to_string()))?;
     output::print(&describe_outcome(&done))
 }

@@ -44,14 +44,17 @@ impl Failure {
 
     /// A failed cluster operation: authorization failures exit 6, the rest 5.
     pub fn from_exec(error: &canary_core::executor::ExecError, context: &str) -> Self {
+        Self::from_exec_message(error, format!("{context}: {error}"))
+    }
+
+    /// A failed cluster operation with its own message; the exit code
+    /// follows `error` as in [`Failure::from_exec`].
+    pub fn from_exec_message(error: &canary_core::executor::ExecError, message: String) -> Self {
         let code = match error {
             canary_core::executor::ExecError::Auth { .. } => EXIT_AUTH,
             _ => EXIT_CLUSTER,
         };
-        Failure {
-            code,
-            message: format!("{context}: {error}"),
-        }
+        Failure { code, message }
     }
 
     /// Every render error is a problem with the input; errors in the
@@ -71,11 +74,6 @@ impl Failure {
             code: EXIT_RUN,
             message: message.into(),
         }
-    }
-
-    /// Adds text to the message.
-    pub fn append(&mut self, text: &str) {
-        self.message.push_str(text);
     }
 
     /// The process exit code.

@@ -399,18 +399,28 @@ async fn start_run(State(sim): State<Shared>, Path(id): Path<String>, uri: Uri) 
     }
 }
 
-async fn list_runs(State(sim): State<Shared>, Path(id): Path<String>, uri: Uri) -> Response {
-    if let Err(response) = check_path_id(&id, &uri) {
+/// Answers from one job, read-only: 400 for an invalid id in the path, 404
+/// for a job that does not exist.
+fn with_job(
+    sim: &Shared,
+    id: &str,
+    uri: &Uri,
+    answer: impl FnOnce(&super::Job) -> Value,
+) -> Response {
+    if let Err(response) = check_path_id(id, uri) {
         return *response;
     }
     let cluster = sim.cluster();
-    match cluster.metronome.jobs.get(&id) {
-        Some(job) => json(
-            StatusCode::OK,
-            Value::Array(job.active.iter().map(super::Run::to_json).collect()),
-        ),
-        None => job_not_found(&id),
+    match cluster.metronome.jobs.get(id) {
+        Some(job) => json(StatusCode::OK, answer(job)),
+        None => job_not_found(id),
     }
+}
+
+async fn list_runs(State(sim): State<Shared>, Path(id): Path<String>, uri: Uri) -> Response {
+    with_job(&sim, &id, &uri, |job| {
+        Value::Array(job.active.iter().map(super::Run::to_json).collect())
+    })
 }
 
 async fn get_run(
@@ -451,14 +461,7 @@ async fn stop_run(
 }
 
 async fn list_schedules(State(sim): State<Shared>, Path(id): Path<String>, uri: Uri) -> Response {
-    if let Err(response) = check_path_id(&id, &uri) {
-        return *response;
-    }
-    let cluster = sim.cluster();
-    match cluster.metronome.jobs.get(&id) {
-        Some(job) => json(StatusCode::OK, Value::Array(job.schedules.clone())),
-        None => job_not_found(&id),
-    }
+    with_job(&sim, &id, &uri, |job| Value::Array(job.schedules.clone()))
 }
 
 async fn create_schedule(
