@@ -1,8 +1,10 @@
 //! The executor port: the few operations canary needs on a cluster's
-//! Metronome jobs and runs, as a trait with typed results and errors, and a
-//! recording in-memory fake. Executors (HTTP, the `dcos` CLI) implement the
-//! trait; use cases such as [`crate::apply`] are written once against it.
+//! Metronome jobs and runs and its Marathon apps, as a trait with typed
+//! results and errors, and a recording in-memory fake. Executors (HTTP, the
+//! `dcos` CLI) implement the trait; use cases such as [`crate::apply`],
+//! [`crate::run`] and [`crate::status`] are written once against it.
 
+pub use crate::live::{FinishedRun, JobHistory, LiveApp};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -32,6 +34,15 @@ pub enum ExecError {
         /// What was refused.
         what: String,
         /// The server's message and details.
+        message: String,
+    },
+    /// A Marathon app is locked by a deployment in progress, and stayed so
+    /// for as long as the executor retried.
+    #[error("{what} is locked by a deployment in progress: {message}")]
+    Locked {
+        /// What the change was about.
+        what: String,
+        /// The server's message.
         message: String,
     },
     /// Authentication failed or expired.
@@ -108,12 +119,16 @@ pub struct LiveJob {
     pub spec: Value,
     /// Its runs that have not finished.
     pub active_runs: Vec<RunInfo>,
+    /// Its finished runs.
+    pub history: JobHistory,
 }
 
-/// The operations canary needs on Metronome. Small on purpose: the HTTP
-/// executor and the `dcos` CLI executor implement exactly this.
+/// The operations canary needs on Metronome and Marathon. Small on purpose:
+/// the HTTP executor and the `dcos` CLI executor implement exactly this.
 pub trait Executor {
-    /// The job with this id, if it exists, with its active runs.
+    /// Every Marathon app, with its task counts and deployments.
+    fn list_apps(&mut self) -> Result<Vec<LiveApp>, ExecError>;
+    /// The job with this id, if it exists, with its active runs and history.
     fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError>;
     /// Creates a job.
     fn create_job(&mut self, spec: &Value) -> Result<(), ExecError>;
@@ -130,6 +145,8 @@ pub trait Executor {
 /// One call an executor received, as the [`RecordingExecutor`] records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
+    /// [`Executor::list_apps`].
+    ListApps,
     /// [`Executor::get_job`].
     GetJob(String),
     /// [`Executor::create_job`], with the job id.
@@ -151,6 +168,7 @@ pub enum Call {
 /// [`RecordingExecutor::finish_run`] ends them.
 #[derive(Debug, Default, Clone)]
 pub struct RecordingExecutor {
+    apps: BTreeMap<String, LiveApp>,
     jobs: BTreeMap<String, LiveJob>,
     finished: BTreeMap<(String, String), RunStatus>,
     calls: Vec<Call>,
@@ -193,8 +211,14 @@ impl RecordingExecutor {
             LiveJob {
                 spec,
                 active_runs: Vec::new(),
+                history: JobHistory::default(),
             },
         );
+    }
+
+    /// Puts a Marathon app in place (replacing one with the same id).
+    pub fn insert_app(&mut self, app: LiveApp) {
+        self.apps.insert(app.id.clone(), app);
     }
 
     /// Makes the next call fail with `error`.
@@ -202,10 +226,32 @@ impl RecordingExecutor {
         self.fail_next = Some(error);
     }
 
-    /// Ends an active run with `status`.
+    /// Ends an active run with `status` (`Success` or `Failed`); its job's
+    /// history counts it. `finished_at` is a Metronome timestamp, handed in
+    /// because this crate reads no clock.
     pub fn finish_run(&mut self, job_id: &str, run_id: &str, status: RunStatus) {
+        self.finish_run_at(job_id, run_id, status, None);
+    }
+
+    /// [`RecordingExecutor::finish_run`] with the time it finished.
+    pub fn finish_run_at(
+        &mut self,
+        job_id: &str,
+        run_id: &str,
+        status: RunStatus,
+        finished_at: Option<&str>,
+    ) {
         if let Some(job) = self.jobs.get_mut(job_id) {
             job.active_runs.retain(|r| r.run_id != run_id);
+            match status {
+                RunStatus::Success => job.history.success_count += 1,
+                _ => job.history.failure_count += 1,
+            }
+            job.history.last_run = Some(FinishedRun {
+                run_id: run_id.to_owned(),
+                status,
+                finished_at: finished_at.map(str::to_owned),
+            });
         }
         self.finished
             .insert((job_id.to_owned(), run_id.to_owned()), status);
@@ -224,6 +270,11 @@ impl RecordingExecutor {
 }
 
 impl Executor for RecordingExecutor {
+    fn list_apps(&mut self) -> Result<Vec<LiveApp>, ExecError> {
+        self.record(Call::ListApps)?;
+        Ok(self.apps.values().cloned().collect())
+    }
+
     fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError> {
         self.record(Call::GetJob(id.to_owned()))?;
         Ok(self.jobs.get(id).cloned())

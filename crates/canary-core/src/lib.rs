@@ -51,8 +51,10 @@ pub mod executor;
 mod ids;
 mod image;
 mod job;
+mod live;
 pub mod run;
 mod runner;
+pub mod status;
 
 pub use app::{AppDefinition, NotAnObject, PortLocation, ServicePort};
 pub use bundle::{

@@ -27,11 +27,30 @@ pub(crate) enum Replay {
     OnlyIfNotSent,
 }
 
+/// Which API a request goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Service {
+    /// Metronome's `/v1` API.
+    Metronome,
+    /// Marathon's `/v2` API.
+    Marathon,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Metronome => "Metronome",
+            Service::Marathon => "Marathon",
+        }
+    }
+}
+
 /// One request to make.
 #[derive(Debug)]
 pub(crate) struct Request<'a> {
+    pub service: Service,
     pub method: &'static str,
-    /// Path under the Metronome base, starting with `/`.
+    /// Path under the service's base, starting with `/`.
     pub path: String,
     pub body: Option<&'a Value>,
     /// What it is about, for errors: `job deploy-web-canary`.
@@ -185,10 +204,31 @@ struct Answer {
 }
 
 /// Why a request that may have arrived was not sent again.
-fn not_repeated(what_happened: &str, method: &str) -> String {
+fn not_repeated(what_happened: &str, method: &str, service: Service) -> String {
     format!(
-        "{what_happened}; the {method} may have reached Metronome, so it was not repeated: check before trying again"
+        "{what_happened}; the {method} may have reached {}, so it was not repeated: check before trying again",
+        service.name()
     )
+}
+
+/// Whether an answer is Marathon's 409 "App is locked by one or more
+/// deployments": the change was refused, not made, and can be tried again
+/// once the deployment finishes. Metronome's own 409s (a job that exists,
+/// runs that are active) are not locks and are never retried.
+pub(crate) fn is_deployment_lock(status: u16, body: &str) -> bool {
+    if status != 409 {
+        return false;
+    }
+    let Ok(json) = serde_json::from_str::<Value>(body) else {
+        return false;
+    };
+    json.get("message")
+        .and_then(Value::as_str)
+        .is_some_and(|m| m.contains("locked by one or more deployments"))
+        || json
+            .get("deployments")
+            .and_then(Value::as_array)
+            .is_some_and(|d| !d.is_empty())
 }
 
 /// `"503 Service Unavailable"`.
@@ -231,8 +271,21 @@ impl Client {
         &self.config
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.config.endpoints.metronome_url())
+    /// The base URL of `service`.
+    fn base(&self, service: Service) -> Result<&str, ExecError> {
+        match service {
+            Service::Metronome => Ok(self.config.endpoints.metronome_url()),
+            Service::Marathon => self.config.endpoints.marathon_url().ok_or_else(|| {
+                ExecError::Other {
+                    message: "Marathon's URL is not configured: give a DC/OS URL, or Marathon's own URL beside Metronome's".to_owned(),
+                }
+            }),
+        }
+    }
+
+    fn url(&self, request: &Request<'_>) -> String {
+        let base = self.base(request.service).unwrap_or_default();
+        format!("{base}{}", request.path)
     }
 
     fn once(&self, request: &Request<'_>, url: &str) -> Result<Answer, Failure> {
@@ -274,7 +327,8 @@ impl Client {
     /// Sends `request`, retrying per the policy; any answer that is not a
     /// retryable status is returned, whatever its status.
     pub(crate) fn send(&mut self, request: &Request<'_>) -> Result<Reply, ExecError> {
-        let url = self.url(&request.path);
+        self.base(request.service)?;
+        let url = self.url(request);
         let policy = self.config.retry;
         let mut busy = Duration::ZERO;
         let mut slept = Duration::ZERO;
@@ -282,10 +336,17 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            let mut locked = false;
             let attempt_started = Instant::now();
             let result = self.once(request, &url);
             busy += attempt_started.elapsed();
             let (last, retry) = match result {
+                Ok(answer) if is_deployment_lock(answer.status, &answer.body) => {
+                    // Refused, not applied: safe to send again for any request.
+                    locked = true;
+                    let said = server_message(&answer.body).unwrap_or_default();
+                    (self.config.credentials.scrub(&said), true)
+                }
                 Ok(answer) if !RETRYABLE_STATUSES.contains(&answer.status) => {
                     return Ok(Reply {
                         status: answer.status,
@@ -303,7 +364,7 @@ impl Client {
                     // passed the request on before it failed.
                     let unsure = answer.status != 503;
                     if unsure && request.replay == Replay::OnlyIfNotSent {
-                        (not_repeated(&last, request.method), false)
+                        (not_repeated(&last, request.method, request.service), false)
                     } else {
                         after_ambiguous |= unsure;
                         (last, true)
@@ -314,7 +375,10 @@ impl Client {
                     after_ambiguous = true;
                     (message, true)
                 }
-                Err(Failure::Ambiguous(message)) => (not_repeated(&message, request.method), false),
+                Err(Failure::Ambiguous(message)) => (
+                    not_repeated(&message, request.method, request.service),
+                    false,
+                ),
                 Err(Failure::Fatal(message)) => {
                     return Err(ExecError::Other {
                         message: format!("{} {url}: {message}", request.method),
@@ -336,6 +400,12 @@ impl Client {
                         spent.as_secs_f64()
                     )
                 };
+                if locked {
+                    return Err(ExecError::Locked {
+                        what: request.what.clone(),
+                        message: format!("{last}{tries}"),
+                    });
+                }
                 return Err(ExecError::Unreachable {
                     target: format!("{} {url}", request.method),
                     message: format!("{last}{tries}"),
@@ -348,7 +418,7 @@ impl Client {
 
     /// The error for a non-2xx answer about `what`.
     pub(crate) fn error_for(&self, request: &Request<'_>, reply: &Reply) -> ExecError {
-        let url = self.url(&request.path);
+        let url = self.url(request);
         let said = server_message(&reply.body).map(|m| self.config.credentials.scrub(&m));
         let what = request.what.clone();
         let line = status_line(reply.status);
@@ -375,10 +445,11 @@ impl Client {
             404 if is_metronome_not_found(&reply.body) => ExecError::NotFound { what },
             404 => ExecError::Other {
                 message: format!(
-                    "{} {url} answered {line} without Metronome's error{}: is {} Metronome's URL?",
+                    "{} {url} answered {line} without {name}'s error{}: is {} {name}'s URL?",
                     request.method,
                     said.map(|m| format!(" ({m})")).unwrap_or_default(),
-                    self.config.endpoints.metronome_url()
+                    self.base(request.service).unwrap_or_default(),
+                    name = request.service.name(),
                 ),
             },
             409 => ExecError::Conflict {

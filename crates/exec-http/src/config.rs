@@ -51,38 +51,56 @@ fn base_url(url: &str) -> Result<String, ConfigError> {
     Ok(trimmed.to_owned())
 }
 
-/// Where Metronome's API is: behind Admin Router (`<dcos_url>/service/metronome`)
-/// or addressed directly, as a job inside the cluster would
-/// (`http://metronome.mesos:9000`, or a master's `:9000`).
+/// Where Metronome's and Marathon's APIs are: behind Admin Router
+/// (`<dcos_url>/service/metronome`, `<dcos_url>/service/marathon`) or
+/// addressed directly, as a job inside the cluster would
+/// (`http://metronome.mesos:9000`, `http://marathon.mesos:8080`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
     metronome: String,
+    marathon: Option<String>,
     dcos: Option<String>,
 }
 
 impl Endpoints {
     /// Through Admin Router at the cluster's DC/OS URL, e.g.
-    /// `https://dcos.example.com`: Metronome is `<url>/service/metronome`.
+    /// `https://dcos.example.com`: Metronome is `<url>/service/metronome`
+    /// and Marathon `<url>/service/marathon`.
     pub fn dcos(url: &str) -> Result<Self, ConfigError> {
         let dcos = base_url(url)?;
         Ok(Endpoints {
             metronome: format!("{dcos}/service/metronome"),
+            marathon: Some(format!("{dcos}/service/marathon")),
             dcos: Some(dcos),
         })
     }
 
-    /// Metronome at its own URL, e.g. `http://metronome.mesos:9000`; the
-    /// `/v1/...` paths are appended to it.
+    /// Metronome alone at its own URL, e.g. `http://metronome.mesos:9000`;
+    /// the `/v1/...` paths are appended to it. Marathon operations fail
+    /// until [`Endpoints::with_marathon`] says where Marathon is.
     pub fn metronome(url: &str) -> Result<Self, ConfigError> {
         Ok(Endpoints {
             metronome: base_url(url)?,
+            marathon: None,
             dcos: None,
         })
+    }
+
+    /// The same, with Marathon at its own URL, e.g.
+    /// `http://marathon.mesos:8080`; the `/v2/...` paths are appended to it.
+    pub fn with_marathon(mut self, url: &str) -> Result<Self, ConfigError> {
+        self.marathon = Some(base_url(url)?);
+        Ok(self)
     }
 
     /// The base the `/v1/...` paths are appended to.
     pub fn metronome_url(&self) -> &str {
         &self.metronome
+    }
+
+    /// The base the `/v2/...` paths are appended to, when known.
+    pub fn marathon_url(&self) -> Option<&str> {
+        self.marathon.as_deref()
     }
 
     /// The DC/OS URL, when Metronome is reached through Admin Router.
@@ -93,6 +111,10 @@ impl Endpoints {
     /// Whether any endpoint needs TLS.
     pub(crate) fn uses_https(&self) -> bool {
         self.metronome.starts_with("https://")
+            || self
+                .marathon
+                .as_deref()
+                .is_some_and(|url| url.starts_with("https://"))
     }
 }
 

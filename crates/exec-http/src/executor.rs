@@ -1,9 +1,9 @@
 //! [`HttpExecutor`]: canary-core's [`Executor`] over Metronome's v1 API.
 
-use crate::client::{Client, Replay, Reply, Request};
+use crate::client::{Client, Replay, Reply, Request, Service};
 use crate::config::{ConfigError, HttpConfig};
 use canary_core::apply::strip_metronome_defaults;
-use canary_core::executor::{ExecError, Executor, LiveJob, RunInfo, RunStatus};
+use canary_core::executor::{ExecError, Executor, JobHistory, LiveApp, LiveJob, RunInfo};
 use serde_json::Value;
 use std::fmt;
 
@@ -38,39 +38,9 @@ fn unexpected(what: &str, detail: &str) -> ExecError {
     }
 }
 
-fn parse_status(text: &str) -> Option<RunStatus> {
-    Some(match text {
-        "INITIAL" => RunStatus::Initial,
-        "STARTING" => RunStatus::Starting,
-        "ACTIVE" => RunStatus::Active,
-        "SUCCESS" => RunStatus::Success,
-        "FAILED" => RunStatus::Failed,
-        _ => return None,
-    })
-}
-
 /// A run object (`{"id", "jobId", "status", ...}`).
 fn parse_run(run: &Value, job_id: &str, what: &str) -> Result<RunInfo, ExecError> {
-    let run_id = run
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| unexpected(what, &format!("a run without an id: {run}")))?;
-    let status_text = run.get("status").and_then(Value::as_str).unwrap_or("");
-    let status = parse_status(status_text).ok_or_else(|| {
-        unexpected(
-            what,
-            &format!("run {run_id} has an unknown status {status_text:?}"),
-        )
-    })?;
-    Ok(RunInfo {
-        job_id: run
-            .get("jobId")
-            .and_then(Value::as_str)
-            .unwrap_or(job_id)
-            .to_owned(),
-        run_id: run_id.to_owned(),
-        status,
-    })
+    RunInfo::from_metronome(run, job_id, what)
 }
 
 /// The `id` of a job spec.
@@ -130,6 +100,7 @@ impl HttpExecutor {
     fn fetch_job(&mut self, id: &str, embed: &str) -> Result<Option<Value>, ExecError> {
         let what = job_what(id);
         let request = Request {
+            service: Service::Metronome,
             method: "GET",
             path: format!("/v1/jobs/{}?embed={embed}", segment(id)),
             body: None,
@@ -152,9 +123,23 @@ impl HttpExecutor {
 }
 
 impl Executor for HttpExecutor {
-    /// `GET /v1/jobs/{id}?embed=activeRuns`; 404 is `Ok(None)`.
+    /// `GET /v2/apps` (Marathon's default embeds: counts and deployments).
+    fn list_apps(&mut self) -> Result<Vec<LiveApp>, ExecError> {
+        let reply = self.expect_success(&Request {
+            service: Service::Marathon,
+            method: "GET",
+            path: "/v2/apps".to_owned(),
+            body: None,
+            what: "Marathon apps".to_owned(),
+            replay: Replay::Safe,
+        })?;
+        LiveApp::list_from_marathon(&reply.json("Marathon apps")?)
+    }
+
+    /// `GET /v1/jobs/{id}?embed=activeRuns&embed=history`; 404 is
+    /// `Ok(None)`.
     fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError> {
-        let Some(mut job) = self.fetch_job(id, "activeRuns")? else {
+        let Some(mut job) = self.fetch_job(id, "activeRuns&embed=history")? else {
             return Ok(None);
         };
         let what = job_what(id);
@@ -169,6 +154,10 @@ impl Executor for HttpExecutor {
             .iter()
             .map(|run| parse_run(run, id, &what))
             .collect::<Result<Vec<_>, _>>()?;
+        let history = match job.get("history") {
+            None | Some(Value::Null) => JobHistory::default(),
+            Some(history) => JobHistory::from_metronome(history, &what)?,
+        };
         if let Some(map) = job.as_object_mut() {
             for key in EMBEDDED {
                 map.remove(key);
@@ -177,6 +166,7 @@ impl Executor for HttpExecutor {
         Ok(Some(LiveJob {
             spec: job,
             active_runs,
+            history,
         }))
     }
 
@@ -185,6 +175,7 @@ impl Executor for HttpExecutor {
     fn create_job(&mut self, spec: &Value) -> Result<(), ExecError> {
         let id = spec_id(spec)?.to_owned();
         let request = Request {
+            service: Service::Metronome,
             method: "POST",
             path: "/v1/jobs".to_owned(),
             body: Some(spec),
@@ -210,6 +201,7 @@ impl Executor for HttpExecutor {
     fn replace_job(&mut self, spec: &Value) -> Result<(), ExecError> {
         let id = spec_id(spec)?.to_owned();
         self.expect_success(&Request {
+            service: Service::Metronome,
             method: "PUT",
             path: format!("/v1/jobs/{}", segment(&id)),
             body: Some(spec),
@@ -223,6 +215,7 @@ impl Executor for HttpExecutor {
     /// dropped connection, a 404 means the first attempt stopped it.
     fn stop_run(&mut self, job_id: &str, run_id: &str) -> Result<(), ExecError> {
         let request = Request {
+            service: Service::Metronome,
             method: "POST",
             path: format!(
                 "/v1/jobs/{}/runs/{}/actions/stop",
@@ -245,6 +238,7 @@ impl Executor for HttpExecutor {
     fn start_run(&mut self, job_id: &str) -> Result<RunInfo, ExecError> {
         let what = job_what(job_id);
         let reply = self.expect_success(&Request {
+            service: Service::Metronome,
             method: "POST",
             path: format!("/v1/jobs/{}/runs", segment(job_id)),
             body: None,
@@ -259,6 +253,7 @@ impl Executor for HttpExecutor {
     fn run_status(&mut self, job_id: &str, run_id: &str) -> Result<RunInfo, ExecError> {
         let what = run_what(job_id, run_id);
         let request = Request {
+            service: Service::Metronome,
             method: "GET",
             path: format!("/v1/jobs/{}/runs/{}", segment(job_id), segment(run_id)),
             body: None,
@@ -277,24 +272,15 @@ impl Executor for HttpExecutor {
             .ok_or_else(|| ExecError::NotFound {
                 what: job_what(job_id),
             })?;
-        for (list, status) in [
-            ("successfulFinishedRuns", RunStatus::Success),
-            ("failedFinishedRuns", RunStatus::Failed),
-        ] {
-            let found = job
-                .pointer(&format!("/history/{list}"))
-                .and_then(Value::as_array)
-                .is_some_and(|runs| {
-                    runs.iter()
-                        .any(|r| r.get("id").and_then(Value::as_str) == Some(run_id))
-                });
-            if found {
-                return Ok(RunInfo {
-                    job_id: job_id.to_owned(),
-                    run_id: run_id.to_owned(),
-                    status,
-                });
-            }
+        if let Some(status) = job
+            .get("history")
+            .and_then(|history| JobHistory::find(history, run_id))
+        {
+            return Ok(RunInfo {
+                job_id: job_id.to_owned(),
+                run_id: run_id.to_owned(),
+                status,
+            });
         }
         Err(ExecError::NotFound { what })
     }
@@ -311,20 +297,7 @@ mod tests {
     }
 
     #[test]
-    fn runs_parse_or_fail_with_a_message() {
-        let run = serde_json::json!({"id": "r1", "jobId": "j", "status": "ACTIVE"});
-        assert_eq!(
-            parse_run(&run, "x", "w").unwrap(),
-            RunInfo {
-                job_id: "j".into(),
-                run_id: "r1".into(),
-                status: RunStatus::Active
-            }
-        );
-        let odd = serde_json::json!({"id": "r1", "status": "WEIRD"});
-        let err = parse_run(&odd, "x", "w").unwrap_err();
-        assert!(err.to_string().contains("WEIRD"), "{err}");
-        assert!(parse_run(&serde_json::json!({}), "x", "w").is_err());
+    fn specs_without_an_id_are_invalid() {
         assert!(matches!(
             spec_id(&serde_json::json!({"run": {}})),
             Err(ExecError::Invalid { .. })

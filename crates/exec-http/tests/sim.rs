@@ -572,7 +572,7 @@ fn a_refused_connection_is_unreachable_with_the_url_after_retries() {
     let mut exec = HttpExecutor::new(config).unwrap();
     match exec.get_job("a") {
         Err(ExecError::Unreachable { target, message }) => {
-            assert_eq!(target, format!("GET {url}/v1/jobs/a?embed=activeRuns"));
+            assert_eq!(target, format!("GET {url}/v1/jobs/a?embed=activeRuns&embed=history"));
             assert!(message.contains("4 attempts"), "{message}");
         }
         other => panic!("{other:?}"),
@@ -678,5 +678,128 @@ fn forbidden_is_an_auth_error_naming_the_operation() {
         }
         other => panic!("{other:?}"),
     }
+    assert!(waits.taken().is_empty());
+}
+
+/// Marathon's answer to a change while a deployment holds the app.
+fn lock_body() -> Value {
+    json!({
+        "message": "App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.",
+        "deployments": [{"id": "5ed4c0c5-9ff8-4a6f-a0cd-f57f59a34b43"}]
+    })
+}
+
+/// Creates a Marathon app on the sim through its API.
+fn add_app(sim: &SimHandle, app: Value) {
+    let url = format!("{}/service/marathon/v2/apps", sim.dcos_url());
+    let reply = ureq::post(&url).send_json(&app).expect("the app is added");
+    assert!(reply.status().is_success(), "{app}");
+}
+
+#[test]
+fn list_apps_reads_marathons_counts_labels_and_images() {
+    let sim = start(false);
+    let (mut exec, _) = executor(&sim);
+    assert_eq!(exec.list_apps().unwrap(), []);
+    add_app(
+        &sim,
+        json!({"id": "/web-blue", "instances": 2, "cpus": 0.1, "mem": 32,
+               "container": {"type": "DOCKER", "docker": {"image": "httpd:2.4"}},
+               "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/"}],
+               "labels": {"HAPROXY_DEPLOYMENT_GROUP": "web", "HAPROXY_DEPLOYMENT_COLOUR": "blue"}}),
+    );
+    let deploying = exec.list_apps().unwrap();
+    assert_eq!(deploying.len(), 1);
+    assert_eq!(deploying[0].tasks_healthy, 0);
+    assert_eq!(deploying[0].deployments.len(), 1, "{deploying:?}");
+    // Past the sim's start (2 s) and health (5 s) delays.
+    sim.advance(Duration::from_secs(10));
+    let apps = exec.list_apps().unwrap();
+    let web = &apps[0];
+    assert_eq!(web.id, "/web-blue");
+    assert_eq!((web.instances, web.tasks_running, web.tasks_healthy), (2, 2, 2));
+    assert_eq!(web.image.as_deref(), Some("httpd:2.4"));
+    assert_eq!(web.label("HAPROXY_DEPLOYMENT_COLOUR"), Some("blue"));
+    assert!(web.deployments.is_empty(), "{web:?}");
+}
+
+#[test]
+fn marathon_needs_a_url_when_metronome_is_addressed_directly() {
+    let sim = start(false);
+    let metronome = format!("{}/service/metronome", sim.dcos_url());
+    let (config, _) = config_for(Endpoints::metronome(&metronome).unwrap(), tiny_retries(1));
+    let mut exec = HttpExecutor::new(config).unwrap();
+    let err = exec.list_apps().unwrap_err();
+    assert!(err.to_string().contains("Marathon's URL is not configured"), "{err}");
+    let marathon = format!("{}/service/marathon", sim.dcos_url());
+    let endpoints = Endpoints::metronome(&metronome)
+        .unwrap()
+        .with_marathon(&marathon)
+        .unwrap();
+    assert_eq!(endpoints.marathon_url(), Some(marathon.as_str()));
+    let (config, _) = config_for(endpoints, tiny_retries(1));
+    assert_eq!(HttpExecutor::new(config).unwrap().list_apps().unwrap(), []);
+}
+
+#[test]
+fn get_job_reports_the_last_finished_run() {
+    let sim = start(false);
+    let (mut exec, _) = executor(&sim);
+    exec.create_job(&job("a")).unwrap();
+    assert_eq!(exec.get_job("a").unwrap().unwrap().history.last_run, None);
+    let failed = exec.start_run("a").unwrap();
+    exec.stop_run("a", &failed.run_id).unwrap();
+    sim.advance(Duration::from_secs(1));
+    let succeeded = exec.start_run("a").unwrap();
+    sim.advance(Duration::from_secs(30));
+    let live = exec.get_job("a").unwrap().unwrap();
+    assert!(live.spec.get("history").is_none(), "embeds are not spec");
+    assert_eq!((live.history.success_count, live.history.failure_count), (1, 1));
+    let last = live.history.last_run.unwrap();
+    assert_eq!(last.run_id, succeeded.run_id);
+    assert_eq!(last.status, RunStatus::Success);
+    assert!(last.finished_at.is_some());
+}
+
+#[test]
+fn a_deployment_lock_is_retried_until_it_clears() {
+    let sim = start(false);
+    let (mut exec, waits) = executor(&sim);
+    fault(
+        &sim,
+        json!({"path_prefix": "/service/marathon/v2/apps",
+               "action": {"status": {"code": 409, "body": lock_body()}}, "times": 2}),
+    );
+    assert_eq!(exec.list_apps().unwrap(), []);
+    assert!(faults_left(&sim).is_empty(), "both locks were met");
+    assert_eq!(waits.taken().len(), 2);
+}
+
+#[test]
+fn a_lasting_lock_is_a_locked_error_after_the_retry_budget() {
+    let sim = start(false);
+    let (mut exec, waits) = executor(&sim);
+    fault(
+        &sim,
+        json!({"path_prefix": "/service/marathon/v2/apps",
+               "action": {"status": {"code": 409, "body": lock_body()}}}),
+    );
+    let err = exec.list_apps().unwrap_err();
+    let ExecError::Locked { what, message } = &err else {
+        panic!("not a lock: {err:?}");
+    };
+    assert_eq!(what, "Marathon apps");
+    assert!(message.contains("locked by one or more deployments"), "{message}");
+    assert!(message.contains("after 3 attempts"), "{message}");
+    assert_eq!(waits.taken().len(), 2);
+}
+
+#[test]
+fn metronomes_own_conflicts_are_not_locks_and_not_retried() {
+    let sim = start(false);
+    let (mut exec, waits) = executor(&sim);
+    exec.create_job(&job("a")).unwrap();
+    let err = exec.create_job(&job("a")).unwrap_err();
+    assert!(matches!(err, ExecError::Conflict { .. }), "{err:?}");
     assert!(waits.taken().is_empty());
 }

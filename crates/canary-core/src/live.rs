@@ -1,0 +1,338 @@
+//! What a cluster reports, as typed data: Marathon apps with their task
+//! counts, Metronome runs and job histories.
+//!
+//! Every executor gets the same JSON from the cluster (the HTTP executor from
+//! the APIs, the `dcos` CLI executor from `--json` output, which passes the
+//! API's JSON through), so the parsing lives here, once, and executors only
+//! fetch.
+
+use crate::executor::{ExecError, RunInfo, RunStatus};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A Marathon app as it runs, with the counts of its tasks
+/// (`GET /v2/apps`, whose default embeds include the counts and the
+/// deployments).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveApp {
+    /// The app id, e.g. `/web-green`.
+    pub id: String,
+    /// The instances it is asked to run.
+    pub instances: u64,
+    /// Tasks staged, not yet running.
+    pub tasks_staged: u64,
+    /// Tasks running.
+    pub tasks_running: u64,
+    /// Running tasks whose health checks pass.
+    pub tasks_healthy: u64,
+    /// Running tasks whose health checks fail.
+    pub tasks_unhealthy: u64,
+    /// The container image, when it runs one (`container.docker.image`).
+    pub image: Option<String>,
+    /// Its labels (non-string values are kept as their JSON text).
+    pub labels: BTreeMap<String, String>,
+    /// Its `version` timestamp.
+    pub version: Option<String>,
+    /// The ids of the Marathon deployments changing it now.
+    pub deployments: Vec<String>,
+}
+
+fn unexpected(what: &str, detail: &str) -> ExecError {
+    ExecError::Other {
+        message: format!("unexpected answer about {what}: {detail}"),
+    }
+}
+
+fn count(app: &Value, key: &str, what: &str) -> Result<u64, ExecError> {
+    match app.get(key) {
+        None | Some(Value::Null) => Ok(0),
+        Some(value) => value
+            .as_u64()
+            .ok_or_else(|| unexpected(what, &format!("`{key}` is {value}, not a count"))),
+    }
+}
+
+impl LiveApp {
+    /// Reads one app object of Marathon's `/v2/apps` answer.
+    pub fn from_marathon(app: &Value) -> Result<LiveApp, ExecError> {
+        let id = app
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| unexpected("Marathon apps", &format!("an app without an id: {app}")))?;
+        let what = format!("app {id}");
+        let labels = match app.get("labels") {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::Object(labels)) => labels
+                .iter()
+                .map(|(k, v)| {
+                    let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                    (k.clone(), text)
+                })
+                .collect(),
+            Some(other) => return Err(unexpected(&what, &format!("labels are {other}"))),
+        };
+        let deployments = match app.get("deployments") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(|d| d.get("id").and_then(Value::as_str).map(str::to_owned))
+                .collect(),
+            Some(other) => return Err(unexpected(&what, &format!("deployments are {other}"))),
+        };
+        Ok(LiveApp {
+            instances: count(app, "instances", &what)?,
+            tasks_staged: count(app, "tasksStaged", &what)?,
+            tasks_running: count(app, "tasksRunning", &what)?,
+            tasks_healthy: count(app, "tasksHealthy", &what)?,
+            tasks_unhealthy: count(app, "tasksUnhealthy", &what)?,
+            image: app
+                .pointer("/container/docker/image")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            labels,
+            version: app
+                .get("version")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            deployments,
+            id: id.to_owned(),
+        })
+    }
+
+    /// Reads Marathon's `{"apps": [...]}` answer (or a bare array of apps,
+    /// as `dcos marathon app list --json` prints it).
+    pub fn list_from_marathon(answer: &Value) -> Result<Vec<LiveApp>, ExecError> {
+        let apps = match answer {
+            Value::Array(apps) => apps,
+            Value::Object(map) => map
+                .get("apps")
+                .and_then(Value::as_array)
+                .ok_or_else(|| unexpected("Marathon apps", "no `apps` array"))?,
+            other => return Err(unexpected("Marathon apps", &format!("{other}"))),
+        };
+        apps.iter().map(LiveApp::from_marathon).collect()
+    }
+
+    /// The value of a label, if it is set.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels.get(name).map(String::as_str)
+    }
+}
+
+/// Reads a Metronome run status word.
+pub fn parse_run_status(text: &str) -> Option<RunStatus> {
+    Some(match text {
+        "INITIAL" => RunStatus::Initial,
+        "STARTING" => RunStatus::Starting,
+        "ACTIVE" => RunStatus::Active,
+        "SUCCESS" => RunStatus::Success,
+        "FAILED" => RunStatus::Failed,
+        _ => return None,
+    })
+}
+
+impl RunInfo {
+    /// Reads a Metronome run object (`{"id", "jobId", "status", ...}`) of
+    /// job `job_id`; `what` names it in errors.
+    pub fn from_metronome(run: &Value, job_id: &str, what: &str) -> Result<RunInfo, ExecError> {
+        let run_id = run
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| unexpected(what, &format!("a run without an id: {run}")))?;
+        let status_text = run.get("status").and_then(Value::as_str).unwrap_or("");
+        let status = parse_run_status(status_text).ok_or_else(|| {
+            unexpected(
+                what,
+                &format!("run {run_id} has an unknown status {status_text:?}"),
+            )
+        })?;
+        Ok(RunInfo {
+            job_id: run
+                .get("jobId")
+                .and_then(Value::as_str)
+                .unwrap_or(job_id)
+                .to_owned(),
+            run_id: run_id.to_owned(),
+            status,
+        })
+    }
+}
+
+/// A finished run, as a job's history lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FinishedRun {
+    /// The run id.
+    pub run_id: String,
+    /// [`RunStatus::Success`] or [`RunStatus::Failed`].
+    #[serde(serialize_with = "status_word")]
+    pub status: RunStatus,
+    /// When it finished (Metronome's timestamp text), if known.
+    pub finished_at: Option<String>,
+}
+
+fn status_word<S: serde::Serializer>(status: &RunStatus, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&status.to_string())
+}
+
+/// What a job's `history` embed says about its finished runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct JobHistory {
+    /// Runs that succeeded.
+    pub success_count: u64,
+    /// Runs that failed.
+    pub failure_count: u64,
+    /// The run that finished last, if any.
+    pub last_run: Option<FinishedRun>,
+}
+
+impl JobHistory {
+    /// Reads the `history` object of `GET /v1/jobs/{id}?embed=history`.
+    pub fn from_metronome(history: &Value, what: &str) -> Result<JobHistory, ExecError> {
+        if !history.is_object() {
+            return Err(unexpected(what, &format!("history is {history}")));
+        }
+        let mut last: Option<FinishedRun> = None;
+        for (list, status) in [
+            ("successfulFinishedRuns", RunStatus::Success),
+            ("failedFinishedRuns", RunStatus::Failed),
+        ] {
+            let runs = match history.get(list) {
+                None | Some(Value::Null) => continue,
+                Some(Value::Array(runs)) => runs,
+                Some(other) => return Err(unexpected(what, &format!("{list} is {other}"))),
+            };
+            for run in runs {
+                let Some(run_id) = run.get("id").and_then(Value::as_str) else {
+                    return Err(unexpected(what, &format!("a run without an id: {run}")));
+                };
+                let finished_at = run
+                    .get("finishedAt")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                // Metronome's timestamps share one format and zone, so their
+                // text sorts in time order.
+                let later = match &last {
+                    None => true,
+                    Some(seen) => finished_at > seen.finished_at,
+                };
+                if later {
+                    last = Some(FinishedRun {
+                        run_id: run_id.to_owned(),
+                        status,
+                        finished_at,
+                    });
+                }
+            }
+        }
+        Ok(JobHistory {
+            success_count: count(history, "successCount", what)?,
+            failure_count: count(history, "failureCount", what)?,
+            last_run: last,
+        })
+    }
+
+    /// How a run of this job ended, if the history lists it.
+    pub fn find(history: &Value, run_id: &str) -> Option<RunStatus> {
+        [
+            ("successfulFinishedRuns", RunStatus::Success),
+            ("failedFinishedRuns", RunStatus::Failed),
+        ]
+        .into_iter()
+        .find(|(list, _)| {
+            history
+                .get(*list)
+                .and_then(Value::as_array)
+                .is_some_and(|runs| {
+                    runs.iter()
+                        .any(|r| r.get("id").and_then(Value::as_str) == Some(run_id))
+                })
+        })
+        .map(|(_, status)| status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn apps_read_with_counts_labels_and_deployments() {
+        let answer = json!({"apps": [{
+            "id": "/web-green", "instances": 4, "tasksStaged": 1, "tasksRunning": 3,
+            "tasksHealthy": 2, "tasksUnhealthy": 1, "version": "2026-11-27T12:00:00.000Z",
+            "container": {"type": "DOCKER", "docker": {"image": "httpd:2.4"}},
+            "labels": {"HAPROXY_DEPLOYMENT_GROUP": "web", "N": 3},
+            "deployments": [{"id": "d1"}]
+        }, {"id": "/bare"}]});
+        let apps = LiveApp::list_from_marathon(&answer).unwrap();
+        assert_eq!(apps.len(), 2);
+        let web = &apps[0];
+        assert_eq!(
+            (web.instances, web.tasks_staged, web.tasks_running),
+            (4, 1, 3)
+        );
+        assert_eq!((web.tasks_healthy, web.tasks_unhealthy), (2, 1));
+        assert_eq!(web.image.as_deref(), Some("httpd:2.4"));
+        assert_eq!(web.label("HAPROXY_DEPLOYMENT_GROUP"), Some("web"));
+        assert_eq!(web.label("N"), Some("3"));
+        assert_eq!(web.deployments, ["d1"]);
+        assert_eq!(apps[1].image, None);
+        assert_eq!(apps[1].instances, 0);
+        // The CLI's bare array reads the same.
+        let bare = LiveApp::list_from_marathon(&answer["apps"]).unwrap();
+        assert_eq!(bare, apps);
+    }
+
+    #[test]
+    fn odd_apps_fail_naming_the_app_and_field() {
+        let err = LiveApp::from_marathon(&json!({"id": "/a", "tasksRunning": "x"})).unwrap_err();
+        assert!(err.to_string().contains("app /a"), "{err}");
+        assert!(err.to_string().contains("tasksRunning"), "{err}");
+        assert!(LiveApp::from_marathon(&json!({"instances": 1})).is_err());
+        assert!(LiveApp::list_from_marathon(&json!({"x": []})).is_err());
+    }
+
+    #[test]
+    fn history_finds_the_last_finished_run() {
+        let history = json!({
+            "successCount": 2, "failureCount": 1,
+            "successfulFinishedRuns": [
+                {"id": "s1", "finishedAt": "2026-11-27T10:00:00.000+0000"},
+                {"id": "s2", "finishedAt": "2026-11-27T12:00:00.000+0000"}],
+            "failedFinishedRuns": [
+                {"id": "f1", "finishedAt": "2026-11-27T11:00:00.000+0000"}]
+        });
+        let read = JobHistory::from_metronome(&history, "job j").unwrap();
+        assert_eq!((read.success_count, read.failure_count), (2, 1));
+        let last = read.last_run.unwrap();
+        assert_eq!(
+            (last.run_id.as_str(), last.status),
+            ("s2", RunStatus::Success)
+        );
+        assert_eq!(JobHistory::find(&history, "f1"), Some(RunStatus::Failed));
+        assert_eq!(JobHistory::find(&history, "nope"), None);
+        let empty = JobHistory::from_metronome(&json!({}), "job j").unwrap();
+        assert_eq!(empty, JobHistory::default());
+        assert!(JobHistory::from_metronome(&json!([]), "job j").is_err());
+    }
+
+    #[test]
+    fn runs_parse_or_fail_with_a_message() {
+        let run = json!({"id": "r1", "jobId": "j", "status": "ACTIVE"});
+        assert_eq!(
+            RunInfo::from_metronome(&run, "x", "w").unwrap(),
+            RunInfo {
+                job_id: "j".into(),
+                run_id: "r1".into(),
+                status: RunStatus::Active
+            }
+        );
+        let odd = json!({"id": "r1", "status": "WEIRD"});
+        let err = RunInfo::from_metronome(&odd, "x", "w").unwrap_err();
+        assert!(err.to_string().contains("WEIRD"), "{err}");
+        assert!(RunInfo::from_metronome(&json!({}), "x", "w").is_err());
+    }
+}
