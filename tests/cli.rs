@@ -77,6 +77,9 @@ fn help_and_version() {
     let out = canary(&["run", "--help"]);
     assert_eq!(out.status.code(), Some(0));
     insta::assert_snapshot!("run_help", stdout(&out));
+    let out = canary(&["status", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("status_help", stdout(&out));
     let out = canary(&["--version"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(

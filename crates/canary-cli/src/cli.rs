@@ -48,6 +48,34 @@ pub enum Command {
     /// --wait, follow it until it finishes.
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
+    /// Show the deployment group as it stands: its apps (colour, image,
+    /// instances, running, healthy, started at), each version's share of the
+    /// healthy instances, whether a canary is in progress, and the phase jobs
+    /// with their last run.
+    #[command(after_help = EXIT_CODES)]
+    Status(StatusArgs),
+}
+
+/// `canary status`'s arguments.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The app name (its jobs are deploy|rollout|rollback-APP-canary; the
+    /// deployment group is their canary.deployment-group label, else APP).
+    #[arg(long, value_name = "APP")]
+    pub app: String,
+
+    /// How to reach the cluster.
+    #[arg(long, value_enum, default_value_t = Backend::Http)]
+    pub backend: Backend,
+
+    /// The DC/OS URL (Admin Router); default: the dcos CLI's attached cluster.
+    #[arg(long, value_name = "URL", env = "DCOS_URL", hide_env_values = true)]
+    pub dcos_url: Option<String>,
+
+    /// Print the status as one JSON document (stable; see the README) instead
+    /// of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `canary run`'s arguments.

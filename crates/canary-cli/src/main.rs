@@ -10,6 +10,7 @@ mod cli;
 mod failure;
 mod output;
 mod run;
+mod status;
 
 use canary_core::{AppName, CanaryRequest, RunnerConfig};
 use canary_render::{Renderer, TemplateSource};
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Status(args) => status::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

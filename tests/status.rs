@@ -1,0 +1,168 @@
+//! `canary status` against dcos-sim: the deployment group before and after
+//! a canary's deploy run, as a table and as JSON.
+//!
+//! The sim's clock is manual. The deploy job's run is played by a run hook
+//! that does to Marathon what zdd.py's deploy does (start one instance of
+//! the new version as the other colour, take one old instance away), so the
+//! status shows the original README's "1 of 4".
+
+use dcos_sim::metronome::{RunContext, RunPlan};
+use dcos_sim::state::Cluster;
+use dcos_sim::{SimConfig, SimHandle};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn canary(args: &[&str]) -> Output {
+    let dcos_dir = tempfile::tempdir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_canary"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .env_remove("DCOS_URL")
+        .env_remove("DCOS_ACS_TOKEN")
+        .env_remove("DCOS_CLUSTER")
+        .env("DCOS_DIR", dcos_dir.path())
+        .output()
+        .expect("canary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn ok(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+fn app(id: &str, colour: &str, image: &str, instances: u64, started_at: &str) -> Value {
+    json!({
+        "id": id, "instances": instances, "cpus": 0.1, "mem": 64,
+        "container": {"type": "DOCKER", "docker": {"image": image}},
+        "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/"}],
+        "labels": {
+            "HAPROXY_DEPLOYMENT_GROUP": "web",
+            "HAPROXY_DEPLOYMENT_ALT_PORT": "10081",
+            "HAPROXY_DEPLOYMENT_COLOUR": colour,
+            "HAPROXY_DEPLOYMENT_STARTED_AT": started_at
+        }
+    })
+}
+
+/// What zdd.py's deploy (`--new-instances 1`) leaves: the new version as
+/// `/web-green` with one instance, the old one scaled from 4 to 3.
+fn deploy_like_zdd(ctx: &RunContext, cluster: &mut Cluster) -> RunPlan {
+    let image = ctx.labels["canary.image"].clone();
+    let Value::Object(canary) = app("/web-green", "green", &image, 1, "2026-11-27T12:00:00.000001")
+    else {
+        unreachable!()
+    };
+    let now = ctx.now_ms;
+    cluster
+        .marathon
+        .create(canary, now, &mut cluster.rng)
+        .expect("the canary app is created");
+    let Value::Object(scale) = json!({"instances": 3}) else {
+        unreachable!()
+    };
+    cluster
+        .marathon
+        .update("/web", scale, true, false, false, now, &mut cluster.rng)
+        .expect("the old app is scaled down");
+    // Launch the tasks now, as Marathon would, not at the next request.
+    cluster
+        .marathon
+        .advance(now, &mut cluster.rng, &SimConfig::default());
+    RunPlan::success(Duration::from_secs(5))
+}
+
+#[test]
+fn status_before_and_after_a_canary_deploy() {
+    let sim = SimHandle::start(SimConfig {
+        time_scale: 0.0,
+        start_time_ms: Some(1_795_000_000_000),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let url = sim.dcos_url().to_owned();
+    let status = |json: bool| {
+        let mut args = vec!["status", "--app", "web", "--dcos-url", url.as_str()];
+        if json {
+            args.push("--json");
+        }
+        canary(&args)
+    };
+
+    // Nothing yet: no app, no jobs.
+    let empty = ok(&status(false));
+    assert!(empty.contains("no app of the group runs"), "{empty}");
+    insta::assert_snapshot!("status_empty", empty);
+
+    let live = app("/web", "blue", "httpd:2.4.1", 4, "2026-11-01T09:00:00.000001");
+    let reply = ureq::post(&format!("{url}/service/marathon/v2/apps"))
+        .send_json(&live)
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+    sim.advance(Duration::from_secs(10));
+    ok(&canary(&[
+        "apply", "--app", "web", "--image", "httpd:2.4.2", "--dcos-url", &url,
+    ]));
+
+    let before = ok(&status(false));
+    assert!(before.contains("no canary in progress"), "{before}");
+    insta::assert_snapshot!("status_before_canary", before);
+    let json: Value = serde_json::from_str(&ok(&status(true))).unwrap();
+    assert_eq!(json["canary_in_progress"], false);
+    assert_eq!(json["apps"][0]["role"], "stable");
+    assert_eq!(json["apps"][0]["share_percent"], 100.0);
+    assert_eq!(json["jobs"][0]["exists"], true);
+    assert_eq!(json["jobs"][0]["last_run"], Value::Null);
+
+    sim.with_cluster(|c| {
+        c.metronome
+            .set_cluster_run_hook_for_label("canary.phase", "deploy", Arc::new(deploy_like_zdd))
+    });
+    ok(&canary(&["run", "deploy", "--app", "web", "--dcos-url", &url]));
+    // The run (5 s) and the canary's health (start 2 s + health 5 s).
+    sim.advance(Duration::from_secs(10));
+
+    let after = ok(&status(false));
+    assert!(after.contains("canary in progress"), "{after}");
+    assert!(after.contains("1 of 4 (25%)"), "{after}");
+    assert!(after.contains("3 of 4 (75%)"), "{after}");
+    insta::assert_snapshot!("status_after_canary", after);
+    let json: Value = serde_json::from_str(&ok(&status(true))).unwrap();
+    assert_eq!(json["canary_in_progress"], true);
+    let roles: Vec<_> = json["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["id"].as_str().unwrap(), a["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(roles, [("/web", "previous"), ("/web-green", "canary")]);
+    assert_eq!(json["apps"][1]["image"], "httpd:2.4.2");
+    assert_eq!(json["apps"][1]["colour"], "green");
+    assert_eq!(json["jobs"][0]["last_run"]["status"], "SUCCESS");
+    insta::assert_json_snapshot!("status_after_canary_json", json);
+}
+
+#[test]
+fn status_of_a_bad_app_name_or_unreachable_cluster_fails_with_its_code() {
+    let out = canary(&["status", "--app", "Web!", "--dcos-url", "http://127.0.0.1:9"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--app"), "{}", text(&out.stderr));
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let out = canary(&["status", "--app", "web", "--dcos-url", &url]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("reading the status of web"),
+        "{}",
+        text(&out.stderr)
+    );
+}
