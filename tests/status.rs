@@ -55,8 +55,13 @@ fn app(id: &str, colour: &str, image: &str, instances: u64, started_at: &str) ->
 /// `/web-green` with one instance, the old one scaled from 4 to 3.
 fn deploy_like_zdd(ctx: &RunContext, cluster: &mut Cluster) -> RunPlan {
     let image = ctx.labels["canary.image"].clone();
-    let Value::Object(canary) = app("/web-green", "green", &image, 1, "2026-11-27T12:00:00.000001")
-    else {
+    let Value::Object(canary) = app(
+        "/web-green",
+        "green",
+        &image,
+        1,
+        "2026-11-27T12:00:00.000001",
+    ) else {
         unreachable!()
     };
     let now = ctx.now_ms;
@@ -100,14 +105,26 @@ fn status_before_and_after_a_canary_deploy() {
     assert!(empty.contains("no app of the group runs"), "{empty}");
     insta::assert_snapshot!("status_empty", empty);
 
-    let live = app("/web", "blue", "httpd:2.4.1", 4, "2026-11-01T09:00:00.000001");
+    let live = app(
+        "/web",
+        "blue",
+        "httpd:2.4.1",
+        4,
+        "2026-11-01T09:00:00.000001",
+    );
     let reply = ureq::post(&format!("{url}/service/marathon/v2/apps"))
         .send_json(&live)
         .unwrap();
     assert_eq!(reply.status(), 201);
     sim.advance(Duration::from_secs(10));
     ok(&canary(&[
-        "apply", "--app", "web", "--image", "httpd:2.4.2", "--dcos-url", &url,
+        "apply",
+        "--app",
+        "web",
+        "--image",
+        "httpd:2.4.2",
+        "--dcos-url",
+        &url,
     ]));
 
     let before = ok(&status(false));
@@ -121,10 +138,20 @@ fn status_before_and_after_a_canary_deploy() {
     assert_eq!(json["jobs"][0]["last_run"], Value::Null);
 
     sim.with_cluster(|c| {
-        c.metronome
-            .set_cluster_run_hook_for_label("canary.phase", "deploy", Arc::new(deploy_like_zdd))
+        c.metronome.set_cluster_run_hook_for_label(
+            "canary.phase",
+            "deploy",
+            Arc::new(deploy_like_zdd),
+        )
     });
-    ok(&canary(&["run", "deploy", "--app", "web", "--dcos-url", &url]));
+    ok(&canary(&[
+        "run",
+        "deploy",
+        "--app",
+        "web",
+        "--dcos-url",
+        &url,
+    ]));
     // The run (5 s) and the canary's health (start 2 s + health 5 s).
     sim.advance(Duration::from_secs(10));
 
@@ -150,7 +177,13 @@ fn status_before_and_after_a_canary_deploy() {
 
 #[test]
 fn status_of_a_bad_app_name_or_unreachable_cluster_fails_with_its_code() {
-    let out = canary(&["status", "--app", "Web!", "--dcos-url", "http://127.0.0.1:9"]);
+    let out = canary(&[
+        "status",
+        "--app",
+        "Web!",
+        "--dcos-url",
+        "http://127.0.0.1:9",
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--app"), "{}", text(&out.stderr));
     let port = {

@@ -5,7 +5,8 @@ use crate::failure::Failure;
 use crate::output;
 use canary_core::run::{FollowError, Waiter, follow};
 use canary_core::{AppName, Phase};
-use std::io::Write;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 /// Real time for [`follow`].
@@ -18,6 +19,64 @@ impl Waiter for Clock {
     fn wait(&mut self, for_: Duration) {
         std::thread::sleep(for_);
     }
+}
+
+/// What `--wait` shows on stderr: on a terminal a spinner with the run's
+/// status and the time spent, each status change also kept as a line above
+/// it; elsewhere (logs, CI) only the status-change lines.
+struct Progress {
+    job_id: String,
+    spinner: Option<ProgressBar>,
+}
+
+impl Progress {
+    fn new(job_id: &str, timeout: Duration) -> Self {
+        let spinner = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new_spinner();
+            let style = ProgressStyle::with_template("{spinner} {msg} ({elapsed} of {prefix})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            bar.set_style(style);
+            bar.set_prefix(humantime(timeout));
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Progress {
+            job_id: job_id.to_owned(),
+            spinner,
+        }
+    }
+
+    fn changed(&mut self, info: &canary_core::executor::RunInfo) {
+        let line = format!("{} run {}: {}", self.job_id, info.run_id, info.status);
+        match &self.spinner {
+            Some(bar) => {
+                bar.println(&line);
+                bar.set_message(line);
+            }
+            None => {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.spinner.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `90s`, `15m`, `1h30m`: the `--timeout` form of a duration.
+fn humantime(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() { "0s".to_owned() } else { out }
 }
 
 /// How often --wait asks Metronome about the run.
@@ -45,23 +104,36 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let logs = format!(
         "find its task with `dcos job history {job_id}`, then read its logs with `dcos task log --completed TASK_ID`"
     );
-    let mut stderr = std::io::stderr();
-    let mut progress = |info: &canary_core::executor::RunInfo| {
-        let _ = writeln!(stderr, "{job_id} run {}: {}", info.run_id, info.status);
-    };
-    match follow(
+    let mut progress = Progress::new(&job_id, args.timeout);
+    let followed = follow(
         executor.as_mut(),
         &run,
         &mut Clock(Instant::now()),
         POLL_INTERVAL,
         args.timeout,
-        &mut progress,
-    ) {
+        &mut |info| progress.changed(info),
+    );
+    progress.finish();
+    match followed {
         Ok(done) => output::print(&format!("{job_id}: run {} succeeded\n", done.run_id)),
         Err(FollowError::Exec(e)) => Err(Failure::from_exec(
             &e,
             &format!("following run {} of {job_id}", run.run_id),
         )),
         Err(e) => Err(Failure::run(format!("{e}; {logs}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::humantime;
+    use std::time::Duration;
+
+    #[test]
+    fn timeouts_print_as_given() {
+        assert_eq!(humantime(Duration::from_secs(90)), "1m30s");
+        assert_eq!(humantime(Duration::from_secs(1800)), "30m");
+        assert_eq!(humantime(Duration::from_secs(3600 + 5)), "1h5s");
+        assert_eq!(humantime(Duration::ZERO), "0s");
     }
 }
