@@ -1,0 +1,162 @@
+//! canary against a flaky dcos-sim: injected 5xx answers, dropped
+//! connections and Marathon deployment locks are retried until apply and
+//! status converge, never duplicating a job; a lasting failure stops with the
+//! server's own message and the documented exit code.
+
+use dcos_sim::faults::FaultRule;
+use dcos_sim::{SimConfig, SimHandle};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Command, Output};
+
+const JOBS: &str = "/service/metronome/v1/jobs";
+
+fn canary(args: &[&str]) -> Output {
+    let dcos_dir = tempfile::tempdir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_canary"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .env_remove("DCOS_URL")
+        .env_remove("DCOS_ACS_TOKEN")
+        .env_remove("DCOS_CLUSTER")
+        .env("DCOS_DIR", dcos_dir.path())
+        .output()
+        .expect("canary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn sim() -> SimHandle {
+    SimHandle::start(SimConfig {
+        time_scale: 0.0,
+        ..SimConfig::default()
+    })
+    .unwrap()
+}
+
+fn fault(sim: &SimHandle, rule: Value) {
+    let rule: FaultRule = serde_json::from_value(rule).unwrap();
+    sim.with_cluster(|c| c.faults.add(rule));
+}
+
+fn faults_left(sim: &SimHandle) -> usize {
+    sim.with_cluster(|c| c.faults.rules().len())
+}
+
+fn job_ids(sim: &SimHandle) -> Vec<String> {
+    sim.with_cluster(|c| c.metronome.job_ids())
+}
+
+fn apply(sim: &SimHandle, image: &str) -> Output {
+    canary(&[
+        "apply",
+        "--app",
+        "web",
+        "--image",
+        image,
+        "--dcos-url",
+        sim.dcos_url(),
+    ])
+}
+
+#[test]
+fn apply_converges_through_5xx_and_dropped_connections_without_duplicates() {
+    let sim = sim();
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "POST",
+               "action": {"status": {"code": 503}}, "times": 2}),
+    );
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "GET", "action": "drop", "times": 1}),
+    );
+    let out = apply(&sim, "nginx:1.25");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(faults_left(&sim), 0, "every fault was met");
+    assert_eq!(
+        job_ids(&sim),
+        [
+            "deploy-web-canary",
+            "rollback-web-canary",
+            "rollout-web-canary"
+        ]
+    );
+
+    // Replacing through gateway errors on the PUTs.
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "PUT",
+               "action": {"status": {"code": 502}}, "times": 2}),
+    );
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "PUT", "action": "drop", "times": 1}),
+    );
+    let out = apply(&sim, "nginx:1.26");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(faults_left(&sim), 0);
+    assert_eq!(job_ids(&sim).len(), 3);
+    // Converged: the next apply changes nothing.
+    let out = apply(&sim, "nginx:1.26");
+    assert_eq!(
+        text(&out.stdout),
+        "deploy-web-canary: unchanged\nrollout-web-canary: unchanged\nrollback-web-canary: unchanged\n"
+    );
+}
+
+#[test]
+fn status_waits_out_a_deployment_lock() {
+    let sim = sim();
+    fault(
+        &sim,
+        json!({"path_prefix": "/service/marathon/v2/apps",
+               "action": {"status": {"code": 409, "body": {
+                   "message": "App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.",
+                   "deployments": [{"id": "97c136bf-5a28-4821-9d94-480d9fbb01c8"}]}}},
+               "times": 2}),
+    );
+    let out = canary(&["status", "--app", "web", "--dcos-url", sim.dcos_url()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(faults_left(&sim), 0);
+    assert!(text(&out.stdout).contains("no app of the group runs"));
+}
+
+#[test]
+fn a_permanent_500_fails_fast_with_the_servers_message() {
+    let sim = sim();
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "POST",
+               "action": {"status": {"code": 500, "body": {"message": "disk quota exceeded on zk"}}}}),
+    );
+    let out = apply(&sim, "nginx:1.25");
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("500 Internal Server Error: disk quota exceeded on zk"),
+        "{stderr}"
+    );
+    assert!(job_ids(&sim).is_empty());
+}
+
+#[test]
+fn a_lasting_503_fails_after_the_retry_budget_with_the_servers_message() {
+    let sim = sim();
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS,
+               "action": {"status": {"code": 503, "body": {"message": "Metronome is restarting"}}}}),
+    );
+    let out = apply(&sim, "nginx:1.25");
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("503 Service Unavailable: Metronome is restarting"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("after 5 attempts"), "{stderr}");
+    assert!(job_ids(&sim).is_empty());
+}
