@@ -283,19 +283,33 @@ fn run_wait_follows_the_run_to_success_failure_or_timeout() {
     .unwrap();
     assert_eq!(apply(&sim, "nginx:1.25", &[], &[]).status.code(), Some(0));
 
-    let out = run_phase(&sim, &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).starts_with("deploy-web-canary: started run "),
-        "{}",
-        text(&out.stdout)
+    // No canary in progress: nothing to roll out; nothing is started.
+    let rollout = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "rollout",
+            "--app",
+            "web",
+            "--dcos-url",
+            sim.dcos_url(),
+        ];
+        args.extend_from_slice(extra);
+        canary(&args, &[])
+    };
+    let out = rollout(&[]);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "error: not starting rollout-web-canary: no canary in progress in deployment group web \
+         (0 app(s) found): rollout needs one; see `canary status --app web` (--force starts it anyway)\n"
     );
+    assert!(sim.with_cluster(|c| c.metronome.active_run_ids("rollout-web-canary").is_empty()));
 
     let out = run_phase(&sim, &["--wait"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains(": started run ") && stdout.contains(" succeeded\n"),
+        stdout.starts_with("deploy-web-canary: started run ") && stdout.contains(" succeeded\n"),
         "{stdout}"
     );
     assert!(
@@ -319,6 +333,7 @@ fn run_wait_follows_the_run_to_success_failure_or_timeout() {
         "{stderr}"
     );
 
+    // A day-long run, started without --wait, stays active.
     sim.with_cluster(|c| {
         c.metronome.set_run_hook(Some(std::sync::Arc::new(
             |_: &dcos_sim::metronome::RunContext| {
@@ -326,7 +341,30 @@ fn run_wait_follows_the_run_to_success_failure_or_timeout() {
             },
         )))
     });
-    let out = run_phase(&sim, &["--wait", "--timeout", "1s"]);
+    let out = run_phase(&sim, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let started = text(&out.stdout);
+    let run_id = started
+        .strip_prefix("deploy-web-canary: started run ")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("{started}"));
+
+    // While it runs, no phase starts...
+    let out = run_phase(&sim, &["--wait"]);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "job deploy-web-canary has an active run ({run_id}): wait for it to finish or stop it first"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        sim.with_cluster(|c| c.metronome.active_run_ids("deploy-web-canary")),
+        [run_id]
+    );
+    // ...unless forced, and then --wait gives up after --timeout.
+    let out = run_phase(&sim, &["--wait", "--timeout", "1s", "--force"]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("did not finish within 1s; it is still ACTIVE"),

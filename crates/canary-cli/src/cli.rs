@@ -14,7 +14,8 @@ Exit codes:
   4  I/O error: a file could not be read or written
   5  the cluster could not be reached, or refused a change
   6  not authorized: run `dcos auth login`, or set DCOS_ACS_TOKEN
-  7  run --wait: the run failed, or did not finish within --timeout";
+  7  run --wait: the run failed, or did not finish within --timeout
+  8  run: the deployment group is not in a state for this phase (see canary status)";
 
 /// Canary deployments of DC/OS Marathon apps behind marathon-lb.
 #[derive(Debug, Parser)]
@@ -100,6 +101,12 @@ pub struct RunArgs {
     /// Follow the run until it finishes; exit 7 if it fails or times out.
     #[arg(long)]
     pub wait: bool,
+
+    /// Start the run even when the deployment group is not in a state for
+    /// this phase (a canary already in progress for deploy, none for rollout
+    /// or rollback, an active phase run, a Marathon deployment in progress).
+    #[arg(long)]
+    pub force: bool,
 
     /// How long --wait follows the run: seconds, or a number with s, m or h.
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]

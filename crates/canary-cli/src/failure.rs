@@ -18,6 +18,9 @@ pub const EXIT_AUTH: u8 = 6;
 /// Exit code for a followed run that failed or did not finish in time.
 pub const EXIT_RUN: u8 = 7;
 
+/// Exit code for a phase the deployment group's state does not allow now.
+pub const EXIT_REFUSED: u8 = 8;
+
 /// A failure, its message and its exit code.
 #[derive(Debug)]
 pub struct Failure {
@@ -72,6 +75,14 @@ impl Failure {
     pub fn run(message: impl Into<String>) -> Self {
         Failure {
             code: EXIT_RUN,
+            message: message.into(),
+        }
+    }
+
+    /// A phase refused by the preflight check (exit 8).
+    pub fn refused(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_REFUSED,
             message: message.into(),
         }
     }

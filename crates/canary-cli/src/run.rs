@@ -94,6 +94,15 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let mut executor = match args.backend {
         Backend::Http => crate::backend::http(args.dcos_url.as_deref())?,
     };
+    if !args.force {
+        let status = canary_core::status::gather(executor.as_mut(), name.as_str())
+            .map_err(|e| Failure::from_exec(&e, &format!("checking {name}'s deployment group")))?;
+        if let Err(refusal) = canary_core::run::preflight(phase, &status) {
+            return Err(Failure::refused(format!(
+                "not starting {job_id}: {refusal}; see `canary status --app {name}` (--force starts it anyway)"
+            )));
+        }
+    }
     let run = executor
         .start_run(&job_id)
         .map_err(|e| Failure::from_exec(&e, &format!("starting job {job_id}")))?;

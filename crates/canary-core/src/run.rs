@@ -5,7 +5,95 @@
 //! hands in a [`Waiter`] (real sleeps in the binary, a fake in tests).
 
 use crate::executor::{ExecError, Executor, RunInfo, RunStatus};
+use crate::job::Phase;
+use crate::status::GroupStatus;
 use std::time::Duration;
+
+/// Why a phase should not start now, given its group's status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// A phase job of the app is running: two zdd.py runs at once on one
+    /// group would fight over it.
+    #[error("job {job_id} has an active run ({run_id}): wait for it to finish or stop it first")]
+    ActiveRun {
+        /// The job.
+        job_id: String,
+        /// Its active run.
+        run_id: String,
+    },
+    /// Marathon is still deploying an app of the group.
+    #[error(
+        "Marathon is still deploying app {app_id} (deployment {deployment}): wait until it finishes"
+    )]
+    Deploying {
+        /// The app.
+        app_id: String,
+        /// The deployment.
+        deployment: String,
+    },
+    /// A deploy while a canary is in progress.
+    #[error(
+        "a canary is already in progress in deployment group {group} (newest app {canary}): roll it out or back first"
+    )]
+    CanaryInProgress {
+        /// The group.
+        group: String,
+        /// The newest app.
+        canary: String,
+    },
+    /// A rollout or rollback without a canary (zdd.py would exit 3:
+    /// `--complete-cur`/`--complete-prev` need two apps in the group).
+    #[error(
+        "no canary in progress in deployment group {group} ({apps} app(s) found): {phase} needs one"
+    )]
+    NoCanary {
+        /// The group.
+        group: String,
+        /// How many apps the group has.
+        apps: usize,
+        /// The phase asked for.
+        phase: Phase,
+    },
+}
+
+/// Whether `phase` may start now. A deploy needs no canary in progress (an
+/// empty group is a first deploy, which zdd.py allows); a rollout or
+/// rollback needs one. No phase starts while a phase job of the app runs or
+/// Marathon is deploying an app of the group.
+pub fn preflight(phase: Phase, status: &GroupStatus) -> Result<(), Refusal> {
+    if let Some((job, run)) = status
+        .jobs
+        .iter()
+        .find_map(|j| j.active_runs.first().map(|r| (j, r)))
+    {
+        return Err(Refusal::ActiveRun {
+            job_id: job.id.clone(),
+            run_id: run.clone(),
+        });
+    }
+    if let Some((app, deployment)) = status
+        .apps
+        .iter()
+        .find_map(|a| a.deployments.first().map(|d| (a, d)))
+    {
+        return Err(Refusal::Deploying {
+            app_id: app.id.clone(),
+            deployment: deployment.clone(),
+        });
+    }
+    match (phase, status.canary_in_progress) {
+        (Phase::Deploy, true) => Err(Refusal::CanaryInProgress {
+            group: status.deployment_group.clone(),
+            canary: status.apps.last().map(|a| a.id.clone()).unwrap_or_default(),
+        }),
+        (Phase::Rollout | Phase::Rollback, false) => Err(Refusal::NoCanary {
+            group: status.deployment_group.clone(),
+            apps: status.apps.len(),
+            phase,
+        }),
+        _ => Ok(()),
+    }
+}
 
 /// Time as the caller provides it.
 pub trait Waiter {
@@ -93,6 +181,79 @@ mod tests {
         exec.insert_job(json!({"id": "deploy-a-canary", "run": {"cmd": "x"}}));
         let run = exec.start_run("deploy-a-canary").unwrap();
         (exec, run)
+    }
+
+    fn group(apps: usize) -> RecordingExecutor {
+        let mut exec = RecordingExecutor::new();
+        for i in 0..apps {
+            exec.insert_app(crate::executor::LiveApp {
+                id: format!("/web-{i}"),
+                instances: 2,
+                tasks_staged: 0,
+                tasks_running: 2,
+                tasks_healthy: 2,
+                tasks_unhealthy: 0,
+                image: None,
+                labels: [
+                    ("HAPROXY_DEPLOYMENT_GROUP".to_owned(), "web".to_owned()),
+                    ("HAPROXY_DEPLOYMENT_STARTED_AT".to_owned(), format!("{i}")),
+                ]
+                .into(),
+                version: None,
+                deployments: Vec::new(),
+            });
+        }
+        exec
+    }
+
+    #[test]
+    fn preflight_matches_phases_to_the_groups_state() {
+        use crate::status::gather;
+        for apps in [0, 1] {
+            let status = gather(&mut group(apps), "web").unwrap();
+            assert_eq!(preflight(Phase::Deploy, &status), Ok(()));
+            for phase in [Phase::Rollout, Phase::Rollback] {
+                let refusal = preflight(phase, &status).unwrap_err();
+                assert_eq!(
+                    refusal.to_string(),
+                    format!(
+                        "no canary in progress in deployment group web ({apps} app(s) found): {phase} needs one"
+                    )
+                );
+            }
+        }
+        let status = gather(&mut group(2), "web").unwrap();
+        assert_eq!(preflight(Phase::Rollout, &status), Ok(()));
+        assert_eq!(preflight(Phase::Rollback, &status), Ok(()));
+        assert!(matches!(
+            preflight(Phase::Deploy, &status),
+            Err(Refusal::CanaryInProgress { ref canary, .. }) if canary == "/web-1"
+        ));
+    }
+
+    #[test]
+    fn preflight_waits_for_runs_and_marathon_deployments() {
+        use crate::status::gather;
+        let mut exec = group(1);
+        exec.insert_job(json!({"id": "rollback-web-canary"}));
+        let run = exec.start_run("rollback-web-canary").unwrap();
+        let status = gather(&mut exec, "web").unwrap();
+        assert_eq!(
+            preflight(Phase::Deploy, &status),
+            Err(Refusal::ActiveRun {
+                job_id: "rollback-web-canary".into(),
+                run_id: run.run_id.clone()
+            })
+        );
+        exec.finish_run("rollback-web-canary", &run.run_id, RunStatus::Success);
+        let mut app = exec.list_apps().unwrap().remove(0);
+        app.deployments = vec!["d-1".into()];
+        exec.insert_app(app);
+        let status = gather(&mut exec, "web").unwrap();
+        assert_eq!(
+            preflight(Phase::Deploy, &status).unwrap_err().to_string(),
+            "Marathon is still deploying app /web-0 (deployment d-1): wait until it finishes"
+        );
     }
 
     #[test]
