@@ -34,6 +34,11 @@ pub struct CliConfig {
     pub cluster: Option<String>,
     /// More variables for the child, set last.
     pub env: Vec<(OsString, OsString)>,
+    /// Whether the child inherits this process's environment (the
+    /// default). Without it, the child sees only `PATH`, `HOME`, `LANG`
+    /// and `LC_ALL` (this process's, when set) and the variables configured above:
+    /// for tests and for running against exactly one configured cluster.
+    pub inherit_env: bool,
     /// Where the private directory for job files is made; default: the
     /// system's temporary directory.
     pub temp_dir: Option<PathBuf>,
@@ -55,6 +60,7 @@ impl CliConfig {
             dcos_dir: None,
             cluster: None,
             env: Vec::new(),
+            inherit_env: true,
             temp_dir: None,
         }
     }
@@ -80,6 +86,12 @@ impl CliConfig {
     /// With one more environment variable for the child.
     pub fn with_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Without this process's environment (see [`CliConfig::inherit_env`]).
+    pub fn isolated(mut self) -> Self {
+        self.inherit_env = false;
         self
     }
 

@@ -138,7 +138,7 @@ pub fn classify(op: &Operation<'_>, what: &str, output: &Output) -> ExecError {
 fn looks_like_token(word: &str) -> bool {
     let token_chars = word
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | '+' | '/'));
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | '+'));
     let jwt = word.starts_with("eyJ") && word.split('.').count() == 3;
     token_chars && (jwt || (word.len() >= 40 && word.chars().any(|c| c.is_ascii_digit())))
 }

@@ -87,6 +87,14 @@ pub(crate) fn run(config: &CliConfig, op: &Operation<'_>) -> Result<Output, RunE
         .stderr(Stdio::piped())
         // Its own process group, so that a timeout kills whatever it started.
         .process_group(0);
+    if !config.inherit_env {
+        command.env_clear();
+        for key in ["PATH", "HOME", "LANG", "LC_ALL"] {
+            if let Some(value) = std::env::var_os(key) {
+                command.env(key, value);
+            }
+        }
+    }
     if let Some(dir) = &config.dcos_dir {
         command.env("DCOS_DIR", dir);
     }

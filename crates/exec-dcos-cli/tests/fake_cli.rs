@@ -137,3 +137,29 @@ fn unrecognised_failures_keep_the_clis_stderr_without_tokens() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn an_isolated_child_sees_only_the_basics_and_its_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    // Prints its environment as a failure's message (which keeps stderr).
+    let program = script(dir.path(), "env | sort >&2\nexit 1");
+    let env_of = |config: CliConfig| match DcosCliExecutor::new(config).list_apps() {
+        Err(ExecError::Other { message }) => message,
+        other => panic!("{other:?}"),
+    };
+    // cargo runs tests with CARGO_MANIFEST_DIR in the environment.
+    assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+    let inherited = env_of(CliConfig::new(&program));
+    assert!(inherited.contains("CARGO_MANIFEST_DIR="), "{inherited}");
+    let isolated = env_of(
+        CliConfig::new(&program)
+            .isolated()
+            .with_env("DCOS_URL", "http://127.0.0.1:9"),
+    );
+    assert!(!isolated.contains("CARGO_MANIFEST_DIR="), "{isolated}");
+    assert!(
+        isolated.contains("DCOS_URL=http://127.0.0.1:9"),
+        "{isolated}"
+    );
+    assert!(isolated.contains("PATH="), "{isolated}");
+}
