@@ -43,6 +43,11 @@ pub enum Operation<'a> {
         /// The job id.
         job_id: &'a str,
     },
+    /// `dcos job show runs ID --json`: a job's active runs.
+    ListRuns {
+        /// The job id.
+        job_id: &'a str,
+    },
     /// `dcos job show runs ID --run-id RUN --json`: one active run.
     ShowRun {
         /// The job id.
@@ -86,6 +91,7 @@ pub fn argv(op: &Operation<'_>) -> Vec<OsString> {
         }
         Operation::KillRun { job_id, run_id } => words(&["job", "kill", job_id, run_id]),
         Operation::StartRun { job_id } => words(&["job", "run", job_id, "--json"]),
+        Operation::ListRuns { job_id } => words(&["job", "show", "runs", job_id, "--json"]),
         Operation::ShowRun { job_id, run_id } => {
             words(&["job", "show", "runs", job_id, "--run-id", run_id, "--json"])
         }
@@ -134,6 +140,9 @@ mod tests {
                 run_id: "20261127123255TQ54F",
             },
             Operation::StartRun {
+                job_id: "deploy-web-canary",
+            },
+            Operation::ListRuns {
                 job_id: "deploy-web-canary",
             },
             Operation::ShowRun {

@@ -16,6 +16,7 @@ fn job_of<'a>(op: &Operation<'a>) -> Option<&'a str> {
         Operation::History { job_id, .. }
         | Operation::KillRun { job_id, .. }
         | Operation::StartRun { job_id }
+        | Operation::ListRuns { job_id }
         | Operation::ShowRun { job_id, .. } => Some(job_id),
         _ => None,
     }
@@ -34,7 +35,7 @@ fn between<'t>(text: &'t str, start: &str, end: &str) -> Option<&'t str> {
 ///
 /// | the CLI says | error |
 /// |---|---|
-/// | `Your core.dcos_acs_token is invalid`, `Authentication failed`, `You are not authorized` | [`ExecError::Auth`] |
+/// | `Your core.dcos_acs_token is invalid`, `Authentication failed`, `You are not authorized`, `HTTP 401`, `HTTP 403` | [`ExecError::Auth`] |
 /// | `URL [...] is unreachable.`, `Request to URL [...] timed out.` | [`ExecError::Unreachable`] |
 /// | `Error: Job not found`, `Error: Job Run not found`, `... does NOT exist` | [`ExecError::NotFound`] |
 /// | `Changes blocked: deployment already in progress for app.` (Marathon's 409) | [`ExecError::Locked`] |
@@ -60,12 +61,14 @@ pub fn classify(op: &Operation<'_>, what: &str, output: &Output) -> ExecError {
             ),
         };
     }
-    if said.contains("Authentication failed") {
+    if said.contains("Authentication failed") || said.contains("HTTP 401") {
         return ExecError::Auth {
             message: format!("`{command}`: the CLI has no token for this cluster; {LOGIN_HINT}"),
         };
     }
-    if said.contains("You are not authorized to perform this operation") {
+    if said.contains("You are not authorized to perform this operation")
+        || said.contains("HTTP 403")
+    {
         return ExecError::Auth {
             message: format!(
                 "`{command}`: the account is not permitted to do this; log in as an account that is, with `dcos auth login`"

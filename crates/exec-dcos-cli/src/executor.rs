@@ -117,9 +117,10 @@ impl DcosCliExecutor {
     fn with_spec_file(
         &self,
         spec: &Value,
-        what: &str,
+        id: &str,
         op: impl Fn(&Path) -> Operation<'_>,
     ) -> Result<String, ExecError> {
+        let what = &job_what(id);
         let io = |e: std::io::Error| ExecError::Other {
             message: format!("cannot write the job file for {what}: {e}"),
         };
@@ -142,17 +143,32 @@ impl DcosCliExecutor {
         file.write_all(spec.to_string().as_bytes()).map_err(io)?;
         file.flush().map_err(io)?;
         let stdout = self.expect_success(&op(file.path()), what)?;
-        // `dcos job update` prints this and exits 0 for some HTTP errors.
+        // `dcos job update` prints this and exits 0 for some HTTP errors
+        // (a refused token among them), without saying which.
         if stdout.contains("Error updating job") {
-            return Err(ExecError::Other {
-                message: format!(
-                    "`{}`: {}",
-                    command_line(&op(file.path())),
-                    crate::scrub(stdout.trim())
-                ),
-            });
+            return Err(self.diagnose(
+                id,
+                ExecError::Other {
+                    message: format!(
+                        "`{}`: {}",
+                        command_line(&op(file.path())),
+                        crate::scrub(stdout.trim())
+                    ),
+                },
+            ));
         }
         Ok(stdout)
+    }
+
+    /// After a failure the CLI reported without its cause (it swallows the
+    /// HTTP status of `job run`, `job update` and `job kill`): the error a
+    /// read-only `dcos job show runs ID --json` gets (auth, unreachable, a
+    /// missing job), else `fallback`.
+    fn diagnose(&self, job_id: &str, fallback: ExecError) -> ExecError {
+        match self.json(&Operation::ListRuns { job_id }, &job_what(job_id)) {
+            Ok(_) => fallback,
+            Err(cause) => cause,
+        }
     }
 
     /// A job's finished runs, successful or failed (`dcos job history`).
@@ -241,14 +257,14 @@ impl Executor for DcosCliExecutor {
     /// (Metronome's default) and posts schedules separately.
     fn create_job(&mut self, spec: &Value) -> Result<(), ExecError> {
         let id = spec_id(spec)?.to_owned();
-        self.with_spec_file(spec, &job_what(&id), |file| Operation::AddJob { file })
+        self.with_spec_file(spec, &id, |file| Operation::AddJob { file })
             .map(drop)
     }
 
     /// `dcos job update FILE` (the CLI leaves schedules alone).
     fn replace_job(&mut self, spec: &Value) -> Result<(), ExecError> {
         let id = spec_id(spec)?.to_owned();
-        self.with_spec_file(spec, &job_what(&id), |file| Operation::UpdateJob { file })
+        self.with_spec_file(spec, &id, |file| Operation::UpdateJob { file })
             .map(drop)
     }
 
@@ -279,7 +295,23 @@ impl Executor for DcosCliExecutor {
     fn start_run(&mut self, job_id: &str) -> Result<RunInfo, ExecError> {
         check_id("job", job_id)?;
         let what = job_what(job_id);
-        let run = self.json(&Operation::StartRun { job_id }, &what)?;
+        let op = Operation::StartRun { job_id };
+        let output = self.run(&op)?;
+        if !output.success() {
+            let error = classify(&op, &what, &output);
+            // "Error running job" (then a crash): the cause is not said.
+            return Err(if output.stdout.contains("Error running job") {
+                self.diagnose(job_id, error)
+            } else {
+                error
+            });
+        }
+        let run = serde_json::from_str(&output.stdout).map_err(|e| {
+            unexpected(
+                &command_line(&op),
+                &format!("not JSON ({e}): {}", crate::scrub(output.stdout.trim())),
+            )
+        })?;
         RunInfo::from_metronome(&run, job_id, &what)
     }
 

@@ -13,10 +13,17 @@
 //! | `list_apps` | `marathon app list --json` |
 //! | `get_job` | `job list --json` (spec, active runs, history counts), then `job history ID --json [--failures]` only when those counts say there is something to read |
 //! | `create_job` | `job add FILE` |
-//! | `replace_job` | `job update FILE` |
+//! | `replace_job` | `job update FILE` (when it prints "Error updating job" and exits 0, the diagnosis below) |
 //! | `stop_run` | `job kill ID RUN` (on its catch-all failure, `job show runs ID --run-id RUN --json` tells a missing run or job from the rest) |
-//! | `start_run` | `job run ID --json` |
+//! | `start_run` | `job run ID --json` (when it prints "Error running job" and crashes, the diagnosis below) |
 //! | `run_status` | `job show runs ID --run-id RUN --json`; once the run has left the active runs, `job history ID --json [--failures]` |
+//!
+//!
+//! Three commands swallow the cause of a failure (the CLI catches the HTTP
+//! error and prints a fixed sentence). After them, one read-only
+//! `job show runs ID --json` runs as a diagnosis: its own failure (a
+//! refused token, an unreachable cluster, a missing job) is the error; if
+//! it succeeds, the error is the first command's own words.
 //!
 //! The CLI's `--json` output passes the API's JSON through, so it is parsed
 //! by the same readers as the HTTP executor's answers
