@@ -195,31 +195,35 @@ pub fn stop_run_of_a_missing_job_is_not_found(h: &mut dyn Harness) -> Verdict {
     Verdict::Passed
 }
 
-/// A run that finished well reads `Success`, from the history.
-pub fn run_status_of_a_successful_run(h: &mut dyn Harness) -> Verdict {
-    create(h, RunStatus::Success);
+/// Starts a run of a job whose runs end as `outcome`, lets it finish, and
+/// checks that `run_status` reads that outcome.
+fn finished_run_reads(h: &mut dyn Harness, outcome: RunStatus) -> Verdict {
+    create(h, outcome);
     let run = h.executor().start_run(JOB).expect("start_run");
     h.finish_runs(JOB);
     let status = h
         .executor()
         .run_status(JOB, &run.run_id)
         .expect("run_status");
-    assert_eq!(status.status, RunStatus::Success);
-    assert_eq!(status.run_id, run.run_id);
+    assert_eq!(
+        (
+            status.job_id.as_str(),
+            status.run_id.as_str(),
+            status.status
+        ),
+        (JOB, run.run_id.as_str(), outcome)
+    );
     Verdict::Passed
+}
+
+/// A run that finished well reads `Success` (from the history).
+pub fn run_status_of_a_successful_run(h: &mut dyn Harness) -> Verdict {
+    finished_run_reads(h, RunStatus::Success)
 }
 
 /// A run that failed reads `Failed`.
 pub fn run_status_of_a_failed_run(h: &mut dyn Harness) -> Verdict {
-    create(h, RunStatus::Failed);
-    let run = h.executor().start_run(JOB).expect("start_run");
-    h.finish_runs(JOB);
-    let status = h
-        .executor()
-        .run_status(JOB, &run.run_id)
-        .expect("run_status");
-    assert_eq!(status.status, RunStatus::Failed);
-    Verdict::Passed
+    finished_run_reads(h, RunStatus::Failed)
 }
 
 /// A run the job never had is not found.

@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 use std::io::Write;
 
 pub mod cases;
+pub mod real_cli;
 
 /// The label that says how a conformance job's runs end: `success` or
 /// `failure`.

@@ -3,9 +3,10 @@
 
 #![allow(dead_code)]
 
+use canary_core::executor::Executor;
 use dcos_sim::metronome::{RunHook, RunPlan};
 use dcos_sim::{SimConfig, SimHandle};
-use executor_conformance::OUTCOME_LABEL;
+use executor_conformance::{Harness, NotApplicable, OUTCOME_LABEL};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,4 +76,55 @@ pub fn closed_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("address").port();
     format!("http://127.0.0.1:{port}")
+}
+
+/// Builds an executor for a cluster (or a URL) in a given state.
+pub type MakeExecutor<T> = Box<dyn Fn(&T) -> Box<dyn Executor>>;
+
+/// A harness on a [`Cluster`]: the executor under test and how to build
+/// the unauthenticated and unreachable ones; `keep` holds what they need
+/// alive (e.g. a CLI's configuration directory).
+pub struct SimHarness {
+    /// Names the executor.
+    pub name: String,
+    /// The sim.
+    pub cluster: Cluster,
+    /// The executor under test, authorised.
+    pub executor: Box<dyn Executor>,
+    /// An executor for the cluster without credentials.
+    pub unauthenticated: MakeExecutor<Cluster>,
+    /// An executor for a URL nothing answers.
+    pub unreachable: MakeExecutor<str>,
+    /// Dropped with the harness.
+    pub keep: Option<tempfile::TempDir>,
+}
+
+impl Harness for SimHarness {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn executor(&mut self) -> &mut dyn Executor {
+        self.executor.as_mut()
+    }
+
+    fn finish_runs(&mut self, _job_id: &str) {
+        self.cluster.finish_runs();
+    }
+
+    fn add_app(&mut self, app: &Value) {
+        self.cluster.add_app(app);
+    }
+
+    fn validates_specs(&self) -> Result<(), NotApplicable> {
+        Ok(())
+    }
+
+    fn unauthenticated(&mut self) -> Result<Box<dyn Executor>, NotApplicable> {
+        Ok((self.unauthenticated)(&self.cluster))
+    }
+
+    fn unreachable(&mut self) -> Result<Box<dyn Executor>, NotApplicable> {
+        Ok((self.unreachable)(&closed_url()))
+    }
 }
