@@ -9,12 +9,12 @@
 //! and token from it). Runs finish at the first look after they start
 //! (a run hook with no duration), so `--wait` needs no clock.
 //!
-//! The CLI is `DCOS_CLI` (scripts/test sets it), else
-//! `target/dcoscli-venv/bin/dcos`; without either, the test prints why it
-//! is skipped.
+//! The CLI is found by [`executor_conformance::real_cli::find`]; without
+//! it, the tests that need it print why they are skipped.
 
 use dcos_sim::metronome::{RunHook, RunPlan};
 use dcos_sim::{SimConfig, SimHandle};
+use executor_conformance::real_cli;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,24 +25,6 @@ use std::time::Duration;
 const USER: &str = "bootstrapuser";
 const PASSWORD: &str = "deleteme";
 
-fn find_cli() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("DCOS_CLI") {
-        let path = PathBuf::from(path);
-        assert!(path.is_file(), "DCOS_CLI={} is not a file", path.display());
-        return Ok(path);
-    }
-    let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/dcoscli-venv/bin/dcos");
-    if default.is_file() {
-        Ok(default)
-    } else {
-        Err(
-            "the real dcos CLI is not installed: DCOS_CLI is unset and target/dcoscli-venv has \
-             none (run scripts/install-dcoscli.sh target/dcoscli-venv)"
-                .to_owned(),
-        )
-    }
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -51,6 +33,7 @@ fn text(bytes: &[u8]) -> String {
 struct Cluster {
     sim: SimHandle,
     home: tempfile::TempDir,
+    dcos_dir: PathBuf,
 }
 
 impl Cluster {
@@ -65,30 +48,12 @@ impl Cluster {
         let at_once: RunHook = Arc::new(|_| RunPlan::success(Duration::ZERO));
         sim.with_cluster(|c| c.metronome.set_run_hook(Some(at_once)));
         let home = tempfile::tempdir().expect("a temporary home");
-        let cluster = Cluster { sim, home };
-        let setup = Command::new(cli)
-            .args([
-                "cluster",
-                "setup",
-                cluster.sim.dcos_url(),
-                "--username",
-                USER,
-            ])
-            .args(["--password-env", "SIM_PASSWORD"])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", cluster.home.path())
-            .env("DCOS_DIR", cluster.dcos_dir())
-            .env("SIM_PASSWORD", PASSWORD)
-            .stdin(Stdio::null())
-            .output()
-            .expect("dcos cluster setup runs");
-        assert!(setup.status.success(), "{}", text(&setup.stderr));
-        cluster
-    }
-
-    fn dcos_dir(&self) -> PathBuf {
-        self.home.path().join("dcos")
+        let dcos_dir = real_cli::setup_cluster(cli, sim.dcos_url(), home.path(), USER, PASSWORD);
+        Cluster {
+            sim,
+            home,
+            dcos_dir,
+        }
     }
 
     /// `canary ARGS` with only this cluster's dcos configuration.
@@ -100,7 +65,7 @@ impl Cluster {
             .env_remove("DCOS_ACS_TOKEN")
             .env_remove("DCOS_CLUSTER")
             .env("HOME", self.home.path())
-            .env("DCOS_DIR", self.dcos_dir())
+            .env("DCOS_DIR", &self.dcos_dir)
             .stdin(Stdio::null())
             .output()
             .expect("canary runs");
@@ -190,7 +155,7 @@ fn map_is_run(id: &Value) -> bool {
 fn apply_and_deploy(cli: &Path, backend: &str) -> Value {
     let cluster = Cluster::start(cli);
     let dcos_bin = cli.to_str().expect("a UTF-8 path");
-    let apply = cluster.canary(&[
+    let apply_args = [
         "apply",
         "--backend",
         backend,
@@ -200,8 +165,16 @@ fn apply_and_deploy(cli: &Path, backend: &str) -> Value {
         "testapp",
         "--image",
         "httpd:2.4",
-    ]);
+    ];
+    let apply = cluster.canary(&apply_args);
     assert!(text(&apply.stdout).contains("deploy-testapp-canary: created"));
+    // What the backend reads back compares equal to what it wrote.
+    let again = cluster.canary(&apply_args);
+    assert_eq!(
+        text(&again.stdout),
+        "deploy-testapp-canary: unchanged\nrollout-testapp-canary: unchanged\n\
+         rollback-testapp-canary: unchanged\n"
+    );
     let run = cluster.canary(&[
         "run",
         "deploy",
@@ -227,7 +200,7 @@ fn apply_and_deploy(cli: &Path, backend: &str) -> Value {
 
 #[test]
 fn apply_and_run_deploy_leave_the_same_state_through_every_backend() {
-    let cli = match find_cli() {
+    let cli = match real_cli::find() {
         Ok(cli) => cli,
         Err(reason) => {
             eprintln!("backends_agree skipped: {reason}");
@@ -295,7 +268,7 @@ fn a_missing_dcos_bin_is_invalid_input() {
 
 #[test]
 fn through_the_cli_without_a_login_apply_exits_6_and_an_unreachable_cluster_5() {
-    let cli = match find_cli() {
+    let cli = match real_cli::find() {
         Ok(cli) => cli,
         Err(reason) => {
             eprintln!("backends_agree skipped: {reason}");
