@@ -1,7 +1,7 @@
 //! `canary apply`: render, plan against the live jobs, and carry the plan
 //! out (or, with `--dry-run`, print it with a diff).
 
-use crate::cli::{ApplyArgs, Backend};
+use crate::cli::ApplyArgs;
 use crate::failure::Failure;
 use crate::output;
 use canary_core::apply::{self as use_case, JobAction, JobPlan, diff, strip_metronome_defaults};
@@ -10,9 +10,7 @@ use std::fmt::Write as _;
 
 /// The executor the arguments ask for.
 fn executor(args: &ApplyArgs) -> Result<Box<dyn Executor>, Failure> {
-    match args.backend {
-        Backend::Http => crate::backend::http(args.dcos_url.as_deref()),
-    }
+    crate::backend::executor(args.backend, args.dcos_url.as_deref(), &args.dcos_bin)
 }
 
 /// What a dry run prints: each job's planned action and, for a replace, the

@@ -69,6 +69,11 @@ pub struct StatusArgs {
     #[arg(long, value_enum, default_value_t = Backend::Http)]
     pub backend: Backend,
 
+    /// The dcos executable for --backend dcos-cli: a path, or a name looked
+    /// up on PATH.
+    #[arg(long, value_name = "PATH", default_value = "dcos")]
+    pub dcos_bin: PathBuf,
+
     /// The DC/OS URL (Admin Router); default: the dcos CLI's attached cluster.
     #[arg(long, value_name = "URL", env = "DCOS_URL", hide_env_values = true)]
     pub dcos_url: Option<String>,
@@ -93,6 +98,11 @@ pub struct RunArgs {
     /// How to reach the cluster.
     #[arg(long, value_enum, default_value_t = Backend::Http)]
     pub backend: Backend,
+
+    /// The dcos executable for --backend dcos-cli: a path, or a name looked
+    /// up on PATH.
+    #[arg(long, value_name = "PATH", default_value = "dcos")]
+    pub dcos_bin: PathBuf,
 
     /// The DC/OS URL (Admin Router); default: the dcos CLI's attached cluster.
     #[arg(long, value_name = "URL", env = "DCOS_URL", hide_env_values = true)]
@@ -166,6 +176,8 @@ pub struct RenderArgs {
 pub enum Backend {
     /// The DC/OS HTTP APIs (Admin Router).
     Http,
+    /// The installed dcos CLI, with its configured cluster and login.
+    DcosCli,
 }
 
 /// `canary apply`'s arguments.
@@ -178,6 +190,11 @@ pub struct ApplyArgs {
     /// How to reach the cluster.
     #[arg(long, value_enum, default_value_t = Backend::Http)]
     pub backend: Backend,
+
+    /// The dcos executable for --backend dcos-cli: a path, or a name looked
+    /// up on PATH.
+    #[arg(long, value_name = "PATH", default_value = "dcos")]
+    pub dcos_bin: PathBuf,
 
     /// The DC/OS URL (Admin Router); default: the dcos CLI's attached cluster
     /// (DCOS_DIR or ~/.dcos). http only for now: TLS support is still to come.

@@ -1,6 +1,6 @@
 //! `canary run PHASE --app APP [--wait]`.
 
-use crate::cli::{Backend, PhaseArg, RunArgs};
+use crate::cli::{PhaseArg, RunArgs};
 use crate::failure::Failure;
 use crate::output;
 use canary_core::run::{FollowError, Waiter, follow};
@@ -91,9 +91,8 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         PhaseArg::Rollback => Phase::Rollback,
     };
     let job_id = name.job_id(phase);
-    let mut executor = match args.backend {
-        Backend::Http => crate::backend::http(args.dcos_url.as_deref())?,
-    };
+    let mut executor =
+        crate::backend::executor(args.backend, args.dcos_url.as_deref(), &args.dcos_bin)?;
     if !args.force {
         let status = canary_core::status::gather(executor.as_mut(), name.as_str())
             .map_err(|e| Failure::from_exec(&e, &format!("checking {name}'s deployment group")))?;

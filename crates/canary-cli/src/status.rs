@@ -1,6 +1,6 @@
 //! `canary status --app APP [--json]`.
 
-use crate::cli::{Backend, StatusArgs};
+use crate::cli::StatusArgs;
 use crate::failure::Failure;
 use crate::output;
 use canary_core::AppName;
@@ -10,9 +10,8 @@ use std::fmt::Write;
 /// Runs `canary status`.
 pub fn run(args: &StatusArgs) -> Result<(), Failure> {
     let name = AppName::new(&args.app).map_err(|e| Failure::invalid(format!("--app: {e}")))?;
-    let mut executor = match args.backend {
-        Backend::Http => crate::backend::http(args.dcos_url.as_deref())?,
-    };
+    let mut executor =
+        crate::backend::executor(args.backend, args.dcos_url.as_deref(), &args.dcos_bin)?;
     let status = gather(executor.as_mut(), name.as_str())
         .map_err(|e| Failure::from_exec(&e, &format!("reading the status of {name}")))?;
     if args.json {

@@ -1,0 +1,371 @@
+//! [`DcosCliExecutor`]: canary-core's [`Executor`] over `dcos` runs.
+
+use crate::argv::{Operation, command_line};
+use crate::config::CliConfig;
+use crate::errors::classify;
+use crate::process::{self, Output, RunError};
+use canary_core::executor::{ExecError, Executor, JobHistory, LiveApp, LiveJob, RunInfo};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// The embedded parts of a listed job that are not part of its spec (the
+/// HTTP executor removes the same).
+const EMBEDDED: [&str; 3] = ["activeRuns", "history", "historySummary"];
+
+fn job_what(id: &str) -> String {
+    format!("job {id}")
+}
+
+fn run_what(job_id: &str, run_id: &str) -> String {
+    format!("run {run_id} of job {job_id}")
+}
+
+fn unexpected(command: &str, detail: &str) -> ExecError {
+    ExecError::Other {
+        message: format!("unexpected output from `{command}`: {detail}"),
+    }
+}
+
+/// Refuses an id the CLI would read as an option or could not pass.
+fn check_id(kind: &str, id: &str) -> Result<(), ExecError> {
+    if id.is_empty() || id.starts_with('-') || id.chars().any(char::is_whitespace) {
+        return Err(ExecError::Invalid {
+            what: format!("{kind} id {id:?}"),
+            message: "not a Metronome id (empty, starting with '-', or with spaces)".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The `id` of a job spec, and that it has the `run` object the CLI needs
+/// (`dcos job add` crashes without one).
+fn spec_id(spec: &Value) -> Result<&str, ExecError> {
+    let id = spec
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ExecError::Invalid {
+            what: "job spec".to_owned(),
+            message: "it has no `id` string".to_owned(),
+        })?;
+    check_id("job", id)?;
+    if !spec.get("run").is_some_and(Value::is_object) {
+        return Err(ExecError::Invalid {
+            what: job_what(id),
+            message: "it has no `run` object".to_owned(),
+        });
+    }
+    Ok(id)
+}
+
+/// canary-core's [`Executor`] over the installed `dcos` CLI; see the crate
+/// documentation for the commands each operation runs.
+#[derive(Debug, Clone)]
+pub struct DcosCliExecutor {
+    config: CliConfig,
+}
+
+impl DcosCliExecutor {
+    /// An executor that runs `dcos` as `config` says. Nothing is run yet.
+    pub fn new(config: CliConfig) -> Self {
+        DcosCliExecutor { config }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &CliConfig {
+        &self.config
+    }
+
+    /// Runs `op`; a run that did not finish is an error, a failed one is
+    /// returned for the caller to read.
+    fn run(&self, op: &Operation<'_>) -> Result<Output, ExecError> {
+        process::run(&self.config, op).map_err(|e| match e {
+            RunError::TimedOut { ref command, .. } => ExecError::Unreachable {
+                target: command.clone(),
+                message: e.to_string(),
+            },
+            other => ExecError::Other {
+                message: other.to_string(),
+            },
+        })
+    }
+
+    /// Runs `op` and returns its stdout; a failure mapped by [`classify`].
+    fn expect_success(&self, op: &Operation<'_>, what: &str) -> Result<String, ExecError> {
+        let output = self.run(op)?;
+        if output.success() {
+            Ok(output.stdout)
+        } else {
+            Err(classify(op, what, &output))
+        }
+    }
+
+    /// Runs `op` and parses its stdout as JSON.
+    fn json(&self, op: &Operation<'_>, what: &str) -> Result<Value, ExecError> {
+        let stdout = self.expect_success(op, what)?;
+        serde_json::from_str(&stdout).map_err(|e| {
+            unexpected(
+                &command_line(op),
+                &format!("not JSON ({e}): {}", crate::scrub(stdout.trim())),
+            )
+        })
+    }
+
+    /// Runs `dcos job add|update FILE` with `spec` in a private 0600 file.
+    fn with_spec_file(
+        &self,
+        spec: &Value,
+        id: &str,
+        op: impl Fn(&Path) -> Operation<'_>,
+    ) -> Result<String, ExecError> {
+        let what = &job_what(id);
+        let io = |e: std::io::Error| ExecError::Other {
+            message: format!("cannot write the job file for {what}: {e}"),
+        };
+        let mut builder = tempfile::Builder::new();
+        builder
+            .prefix("canary-dcos-")
+            .permissions(std::fs::Permissions::from_mode(0o700));
+        // A private directory (0700), then the file in it (0600).
+        let dir = match &self.config.temp_dir {
+            Some(parent) => builder.tempdir_in(parent),
+            None => builder.tempdir(),
+        }
+        .map_err(io)?;
+        let mut file = tempfile::Builder::new()
+            .prefix("job-")
+            .suffix(".json")
+            .permissions(std::fs::Permissions::from_mode(0o600))
+            .tempfile_in(dir.path())
+            .map_err(io)?;
+        file.write_all(spec.to_string().as_bytes()).map_err(io)?;
+        file.flush().map_err(io)?;
+        let stdout = self.expect_success(&op(file.path()), what)?;
+        // `dcos job update` prints this and exits 0 for some HTTP errors
+        // (a refused token among them), without saying which.
+        if stdout.contains("Error updating job") {
+            return Err(self.diagnose(
+                id,
+                ExecError::Other {
+                    message: format!(
+                        "`{}`: {}",
+                        command_line(&op(file.path())),
+                        crate::scrub(stdout.trim())
+                    ),
+                },
+            ));
+        }
+        Ok(stdout)
+    }
+
+    /// After a failure the CLI reported without its cause (it swallows the
+    /// HTTP status of `job run`, `job update` and `job kill`): the error a
+    /// read-only `dcos job show runs ID --json` gets (auth, unreachable, a
+    /// missing job), else `fallback`.
+    fn diagnose(&self, job_id: &str, fallback: ExecError) -> ExecError {
+        match self.json(&Operation::ListRuns { job_id }, &job_what(job_id)) {
+            Ok(_) => fallback,
+            Err(cause) => cause,
+        }
+    }
+
+    /// A job's finished runs, successful or failed (`dcos job history`).
+    fn finished_runs(&self, job_id: &str, failures: bool) -> Result<Value, ExecError> {
+        let op = Operation::History { job_id, failures };
+        let runs = self.json(&op, &job_what(job_id))?;
+        if !runs.is_array() {
+            return Err(unexpected(
+                &command_line(&op),
+                &format!("not an array: {runs}"),
+            ));
+        }
+        Ok(runs)
+    }
+}
+
+impl Executor for DcosCliExecutor {
+    /// `dcos marathon app list --json`.
+    fn list_apps(&mut self) -> Result<Vec<LiveApp>, ExecError> {
+        let apps = self.json(&Operation::ListApps, "Marathon apps")?;
+        LiveApp::list_from_marathon(&apps)
+    }
+
+    /// `dcos job list --json`, then `dcos job history ID --json` and
+    /// `... --failures` when the history summary counts such runs.
+    fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError> {
+        check_id("job", id)?;
+        let what = job_what(id);
+        let list = self.json(&Operation::ListJobs, "jobs")?;
+        let Some(jobs) = list.as_array() else {
+            return Err(unexpected(
+                &command_line(&Operation::ListJobs),
+                "not an array",
+            ));
+        };
+        let Some(mut job) = jobs
+            .iter()
+            .find(|j| j.get("id").and_then(Value::as_str) == Some(id))
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        let active_runs = match job.get("activeRuns") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(runs)) => runs
+                .iter()
+                .map(|run| RunInfo::from_metronome(run, id, &what))
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(other) => {
+                return Err(unexpected(
+                    &command_line(&Operation::ListJobs),
+                    &format!("activeRuns of {what} is {other}"),
+                ));
+            }
+        };
+        let summary = job.get("historySummary").cloned().unwrap_or(json!({}));
+        let count = |key: &str| summary.get(key).and_then(Value::as_u64).unwrap_or(0);
+        let (successes, failures) = (count("successCount"), count("failureCount"));
+        let mut history = json!({"successCount": successes, "failureCount": failures});
+        for (key, wanted, failed) in [
+            ("successfulFinishedRuns", successes, false),
+            ("failedFinishedRuns", failures, true),
+        ] {
+            if wanted > 0 {
+                match self.finished_runs(id, failed) {
+                    Ok(runs) => history[key] = runs,
+                    // Removed since it was listed.
+                    Err(ExecError::NotFound { .. }) => return Ok(None),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if let Some(map) = job.as_object_mut() {
+            for key in EMBEDDED {
+                map.remove(key);
+            }
+        }
+        Ok(Some(LiveJob {
+            spec: job,
+            active_runs,
+            history: JobHistory::from_metronome(&history, &what)?,
+        }))
+    }
+
+    /// `dcos job add FILE`. The CLI adds `run.disk: 0` when it is missing
+    /// (Metronome's default) and posts schedules separately.
+    fn create_job(&mut self, spec: &Value) -> Result<(), ExecError> {
+        let id = spec_id(spec)?.to_owned();
+        self.with_spec_file(spec, &id, |file| Operation::AddJob { file })
+            .map(drop)
+    }
+
+    /// `dcos job update FILE` (the CLI leaves schedules alone).
+    fn replace_job(&mut self, spec: &Value) -> Result<(), ExecError> {
+        let id = spec_id(spec)?.to_owned();
+        self.with_spec_file(spec, &id, |file| Operation::UpdateJob { file })
+            .map(drop)
+    }
+
+    /// `dcos job kill ID RUN`. Its catch-all failure ("Unable stop run")
+    /// is told apart by `dcos job show runs ID --run-id RUN --json`.
+    fn stop_run(&mut self, job_id: &str, run_id: &str) -> Result<(), ExecError> {
+        check_id("job", job_id)?;
+        check_id("run", run_id)?;
+        let what = run_what(job_id, run_id);
+        let op = Operation::KillRun { job_id, run_id };
+        let output = self.run(&op)?;
+        if output.success() {
+            return Ok(());
+        }
+        let error = classify(&op, &what, &output);
+        if !output.stderr.contains("Unable stop run") {
+            return Err(error);
+        }
+        match self.json(&Operation::ShowRun { job_id, run_id }, &what) {
+            // The run is there and still could not be stopped.
+            Ok(_) => Err(error),
+            Err(ExecError::NotFound { .. }) => Err(ExecError::NotFound { what }),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// `dcos job run ID --json`.
+    fn start_run(&mut self, job_id: &str) -> Result<RunInfo, ExecError> {
+        check_id("job", job_id)?;
+        let what = job_what(job_id);
+        let op = Operation::StartRun { job_id };
+        let output = self.run(&op)?;
+        if !output.success() {
+            let error = classify(&op, &what, &output);
+            // "Error running job" (then a crash): the cause is not said.
+            return Err(if output.stdout.contains("Error running job") {
+                self.diagnose(job_id, error)
+            } else {
+                error
+            });
+        }
+        let run = serde_json::from_str(&output.stdout).map_err(|e| {
+            unexpected(
+                &command_line(&op),
+                &format!("not JSON ({e}): {}", crate::scrub(output.stdout.trim())),
+            )
+        })?;
+        RunInfo::from_metronome(&run, job_id, &what)
+    }
+
+    /// `dcos job show runs ID --run-id RUN --json`; once the run is not
+    /// active any more, `dcos job history ID --json [--failures]`.
+    fn run_status(&mut self, job_id: &str, run_id: &str) -> Result<RunInfo, ExecError> {
+        check_id("job", job_id)?;
+        check_id("run", run_id)?;
+        let what = run_what(job_id, run_id);
+        match self.json(&Operation::ShowRun { job_id, run_id }, &what) {
+            Ok(run) => return RunInfo::from_metronome(&run, job_id, &what),
+            Err(ExecError::NotFound { what: missing }) if missing == what => {}
+            Err(e) => return Err(e),
+        }
+        for failures in [false, true] {
+            let runs = self.finished_runs(job_id, failures)?;
+            let key = if failures {
+                "failedFinishedRuns"
+            } else {
+                "successfulFinishedRuns"
+            };
+            if let Some(status) = JobHistory::find(&json!({ key: runs }), run_id) {
+                return Ok(RunInfo {
+                    job_id: job_id.to_owned(),
+                    run_id: run_id.to_owned(),
+                    status,
+                });
+            }
+        }
+        Err(ExecError::NotFound { what })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_the_cli_would_misread_are_refused() {
+        assert!(check_id("job", "deploy-web-canary").is_ok());
+        for bad in ["", "-h", "--all", "a b"] {
+            assert!(
+                matches!(check_id("job", bad), Err(ExecError::Invalid { .. })),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            spec_id(&json!({"run": {}})),
+            Err(ExecError::Invalid { .. })
+        ));
+        assert!(matches!(
+            spec_id(&json!({"id": "j"})),
+            Err(ExecError::Invalid { .. })
+        ));
+        assert_eq!(spec_id(&json!({"id": "j", "run": {}})).unwrap(), "j");
+    }
+}

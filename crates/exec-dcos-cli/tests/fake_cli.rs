@@ -1,0 +1,165 @@
+//! The executor against small shell scripts standing in for `dcos`: what
+//! reaches the command line, the job file's mode, the environment, a
+//! missing program, and a hung `dcos` killed at its time limit.
+
+use canary_core::executor::{ExecError, Executor};
+use exec_dcos_cli::{CliConfig, DcosCliExecutor};
+use serde_json::json;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Writes an executable script `dcos` into `dir`.
+fn script(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("dcos");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn job_documents_go_through_a_private_file_never_argv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("seen");
+    std::fs::create_dir(&out).unwrap();
+    // Records its arguments, the file's mode and content, the directory's
+    // mode and its DCOS_* environment.
+    let program = script(
+        dir.path(),
+        &format!(
+            "out={out}\nprintf '%s\\n' \"$@\" > $out/args\nstat -c %a \"$3\" > $out/mode\n\
+             stat -c %a \"$(dirname \"$3\")\" > $out/dirmode\ncat \"$3\" > $out/body\n\
+             env | grep '^DCOS_' | sort > $out/env",
+            out = out.display()
+        ),
+    );
+    let temp = dir.path().join("tmp");
+    std::fs::create_dir(&temp).unwrap();
+    let mut executor = DcosCliExecutor::new(
+        CliConfig::new(&program)
+            .with_dcos_dir("/nowhere/dcos-dir")
+            .with_cluster("sim-cluster")
+            .with_temp_dir(&temp),
+    );
+    let spec = json!({"id": "deploy-web-canary", "run": {"cmd": "echo 'secret-ish'", "cpus": 0.1, "mem": 32, "disk": 0}});
+    executor.create_job(&spec).unwrap();
+
+    let args = std::fs::read_to_string(out.join("args")).unwrap();
+    let lines: Vec<&str> = args.lines().collect();
+    assert_eq!(&lines[..2], ["job", "add"], "{args}");
+    assert_eq!(lines.len(), 3, "{args}");
+    assert!(
+        !args.contains("echo"),
+        "the document is not on the command line: {args}"
+    );
+    assert!(lines[2].starts_with(temp.to_str().unwrap()), "{args}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("mode")).unwrap().trim(),
+        "600"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("dirmode")).unwrap().trim(),
+        "700"
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("body")).unwrap()).unwrap();
+    assert_eq!(body, spec);
+    let env = std::fs::read_to_string(out.join("env")).unwrap();
+    assert!(env.contains("DCOS_DIR=/nowhere/dcos-dir\n"), "{env}");
+    assert!(env.contains("DCOS_CLUSTER=sim-cluster\n"), "{env}");
+    // The file and its directory are gone afterwards.
+    assert_eq!(std::fs::read_dir(&temp).unwrap().count(), 0);
+
+    executor.replace_job(&spec).unwrap();
+    let args = std::fs::read_to_string(out.join("args")).unwrap();
+    assert!(args.starts_with("job\nupdate\n"), "{args}");
+}
+
+#[test]
+fn a_hung_dcos_is_killed_at_its_time_limit_with_what_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    // A grandchild that keeps the output pipes open, and a child that
+    // never exits: both must go.
+    let program = script(dir.path(), "sleep 300 &\nsleep 300");
+    let mut executor =
+        DcosCliExecutor::new(CliConfig::new(&program).with_timeout(Duration::from_millis(300)));
+    let started = Instant::now();
+    let error = executor.start_run("deploy-web-canary").unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    match error {
+        ExecError::Unreachable { target, message } => {
+            assert_eq!(target, "dcos job run deploy-web-canary --json");
+            assert!(
+                message.contains("did not finish within 300ms and was killed"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_missing_program_says_how_to_get_one() {
+    let mut executor = DcosCliExecutor::new(CliConfig::new("/nonexistent/dcos"));
+    match executor.list_apps().unwrap_err() {
+        ExecError::Other { message } => {
+            assert!(
+                message.contains("cannot run `/nonexistent/dcos`"),
+                "{message}"
+            );
+            assert!(message.contains("--dcos-bin"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn unrecognised_failures_keep_the_clis_stderr_without_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJ1aWQiOiJib290c3RyYXB1c2VyIn0.c2lnbmF0dXJl";
+    let program = script(
+        dir.path(),
+        &format!("echo 'Something odd happened near token={jwt}' >&2\nexit 3"),
+    );
+    let mut executor = DcosCliExecutor::new(CliConfig::new(&program));
+    match executor.get_job("deploy-web-canary").unwrap_err() {
+        ExecError::Other { message } => {
+            assert!(
+                message.starts_with("`dcos job list --json` exited 3: Something odd happened"),
+                "{message}"
+            );
+            assert!(!message.contains(jwt), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_isolated_child_sees_only_the_basics_and_its_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    // Prints its environment as a failure's message (which keeps stderr).
+    let program = script(dir.path(), "env | sort >&2\nexit 1");
+    let env_of = |config: CliConfig| match DcosCliExecutor::new(config).list_apps() {
+        Err(ExecError::Other { message }) => message,
+        other => panic!("{other:?}"),
+    };
+    // cargo runs tests with CARGO_MANIFEST_DIR in the environment.
+    assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+    let inherited = env_of(CliConfig::new(&program));
+    assert!(inherited.contains("CARGO_MANIFEST_DIR="), "{inherited}");
+    let isolated = env_of(
+        CliConfig::new(&program)
+            .isolated()
+            .with_env("DCOS_URL", "http://127.0.0.1:9"),
+    );
+    assert!(!isolated.contains("CARGO_MANIFEST_DIR="), "{isolated}");
+    assert!(
+        isolated.contains("DCOS_URL=http://127.0.0.1:9"),
+        "{isolated}"
+    );
+    assert!(isolated.contains("PATH="), "{isolated}");
+}
