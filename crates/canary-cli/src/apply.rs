@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 /// The executor the arguments ask for.
 fn executor(args: &ApplyArgs) -> Result<Box<dyn Executor>, Failure> {
     match args.backend {
-        Backend::Http => crate::backend::http(args.dcos_url.as_deref()),
+        Backend::Http => crate::backend::http(args.dcos_url.as_deref(), &args.tls),
     }
 }
 

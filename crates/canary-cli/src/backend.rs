@@ -1,8 +1,11 @@
 //! Building the executor a command asks for.
 
+use crate::cli::TlsArgs;
 use crate::failure::Failure;
 use canary_core::executor::Executor;
-use exec_http::{Credentials, DcosCliConfig, Endpoints, HttpConfig, HttpExecutor};
+use exec_http::{
+    CaBundle, CaCertError, Credentials, DcosCliConfig, Endpoints, HttpConfig, HttpExecutor, Tls,
+};
 
 /// The environment variable that carries a DC/OS token (never a flag, so it
 /// stays out of argv and shell history).
@@ -10,8 +13,9 @@ pub const TOKEN_ENV: &str = "DCOS_ACS_TOKEN";
 
 /// The HTTP executor. The URL is `--dcos-url` (or `DCOS_URL`), else the
 /// dcos CLI's attached cluster; the token is `DCOS_ACS_TOKEN`, else the dcos
-/// CLI's stored token, which is only ever sent to the URL it was stored for.
-pub fn http(dcos_url: Option<&str>) -> Result<Box<dyn Executor>, Failure> {
+/// CLI's stored token, which is only ever sent to the URL it was stored for;
+/// certificates are verified as [`tls`] says.
+pub fn http(dcos_url: Option<&str>, tls_args: &TlsArgs) -> Result<Box<dyn Executor>, Failure> {
     let config = DcosCliConfig::from_env().map_err(|e| Failure::invalid(e.to_string()))?;
     let url = match (
         dcos_url,
@@ -37,7 +41,62 @@ pub fn http(dcos_url: Option<&str>) -> Result<Box<dyn Executor>, Failure> {
     let endpoints =
         Endpoints::dcos(&url).map_err(|e| Failure::invalid(format!("DC/OS URL: {e}")))?;
     let credentials = token.map_or(Credentials::None, Credentials::Token);
-    let executor = HttpExecutor::new(HttpConfig::new(endpoints).with_credentials(credentials))
-        .map_err(|e| Failure::invalid(format!("DC/OS URL: {e}")))?;
+    let own_config = config.as_ref().filter(|c| same_cluster(c));
+    let tls = tls(tls_args, own_config, endpoints.uses_https())?;
+    let executor = HttpExecutor::new(
+        HttpConfig::new(endpoints)
+            .with_credentials(credentials)
+            .with_tls(tls),
+    )
+    .map_err(|e| Failure::invalid(format!("DC/OS URL: {e}")))?;
     Ok(Box::new(executor))
+}
+
+/// A CA bundle that could not be loaded: exit 4 when the file could not be
+/// read, 3 when it holds no usable certificate; `from` names the flag or
+/// setting that pointed at it.
+fn ca_failure(from: &str, error: &CaCertError) -> Failure {
+    let message = format!("{from}: {error}");
+    if error.is_io() {
+        Failure::io(message)
+    } else {
+        Failure::invalid(message)
+    }
+}
+
+/// Prints the one warning that verification is off, and why.
+fn warn_insecure(why: &str) {
+    eprintln!(
+        "warning: TLS certificate verification is disabled ({why}); anyone on the network path \
+         can read and change the traffic, the DC/OS token included"
+    );
+}
+
+/// How the cluster's certificate is verified: `--insecure`, else
+/// `--ca-cert FILE` (or `CANARY_CA_CERT`), else the dcos CLI's
+/// `core.ssl_verify` when the URL is that configuration's own (`own_config`),
+/// else the built-in roots. Turning verification off prints a warning; from
+/// the dcos configuration only for an https URL, since `dcos cluster setup`
+/// writes `ssl_verify = "false"` for every http cluster.
+fn tls(args: &TlsArgs, own_config: Option<&DcosCliConfig>, https: bool) -> Result<Tls, Failure> {
+    if args.insecure {
+        warn_insecure("--insecure");
+        return Ok(Tls::Insecure);
+    }
+    if let Some(path) = &args.ca_cert {
+        let bundle = CaBundle::from_file(path).map_err(|e| ca_failure("--ca-cert", &e))?;
+        return Ok(Tls::CaCert(bundle));
+    }
+    let Some(config) = own_config else {
+        return Ok(Tls::Verify);
+    };
+    let setting = format!("core.ssl_verify in {}", config.path.display());
+    match config.tls().map_err(|e| ca_failure(&setting, &e))? {
+        Some(Tls::Insecure) if https => {
+            warn_insecure(&format!("{setting} is \"false\""));
+            Ok(Tls::Insecure)
+        }
+        Some(tls) => Ok(tls),
+        None => Ok(Tls::Verify),
+    }
 }

@@ -69,6 +69,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL", env = "DCOS_URL", hide_env_values = true)]
     pub dcos_url: Option<String>,
 
+    /// How the cluster's certificate is verified.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+
     /// Follow the run until it finishes; exit 7 if it fails or times out.
     #[arg(long)]
     pub wait: bool,
@@ -145,13 +149,40 @@ pub struct ApplyArgs {
     pub backend: Backend,
 
     /// The DC/OS URL (Admin Router); default: the dcos CLI's attached cluster
-    /// (DCOS_DIR or ~/.dcos). http only for now: TLS support is still to come.
+    /// (DCOS_DIR or ~/.dcos).
     #[arg(long, value_name = "URL", env = "DCOS_URL", hide_env_values = true)]
     pub dcos_url: Option<String>,
+
+    /// How the cluster's certificate is verified.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 
     /// Print what would change, with a diff against the live jobs, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// How every command that talks to the cluster verifies its TLS
+/// certificate on https:// URLs. Precedence: --insecure, then --ca-cert,
+/// then the dcos CLI's core.ssl_verify (for its own cluster only), then the
+/// built-in roots.
+#[derive(Debug, Args)]
+pub struct TlsArgs {
+    /// Trust only the CA certificate(s) in FILE (PEM) for the cluster's TLS
+    /// certificate, e.g. the cluster's dcos-ca.crt. Default: the dcos CLI's
+    /// core.ssl_verify for its attached cluster, else the built-in roots.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "CANARY_CA_CERT",
+        hide_env_values = true
+    )]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Do not verify the cluster's TLS certificate at all (prints a
+    /// warning): anyone on the path can read the traffic, token included.
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 /// What every command that renders a bundle takes.

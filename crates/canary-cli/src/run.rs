@@ -33,7 +33,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     };
     let job_id = name.job_id(phase);
     let mut executor = match args.backend {
-        Backend::Http => crate::backend::http(args.dcos_url.as_deref())?,
+        Backend::Http => crate::backend::http(args.dcos_url.as_deref(), &args.tls)?,
     };
     let run = executor
         .start_run(&job_id)
