@@ -3,9 +3,11 @@
 //! and --ca-cert), accepted with `--ca-cert`, `CANARY_CA_CERT` or the dcos
 //! CLI's `core.ssl_verify`, and with `--insecure` after a warning.
 
+mod common;
+
 use dcos_sim::{SimConfig, SimHandle};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const CREATED: &str =
     "deploy-web-canary: created\nrollout-web-canary: created\nrollback-web-canary: created\n";
@@ -61,23 +63,11 @@ impl Tls {
     }
 }
 
-/// Runs canary with a clean environment: no DCOS_* or CANARY_* variables
-/// but `env`, and `dcos_dir` (an empty one when `None`) as DCOS_DIR.
+/// Runs canary with a clean environment (no DCOS_* or CANARY_* variables
+/// but `env`) and `dcos_dir` (an empty one when `None`) as DCOS_DIR.
 fn canary(args: &[&str], dcos_dir: Option<&Path>, env: &[(&str, &str)]) -> Output {
     let empty = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_canary"));
-    command
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .env_remove("DCOS_URL")
-        .env_remove("DCOS_ACS_TOKEN")
-        .env_remove("DCOS_CLUSTER")
-        .env_remove("CANARY_CA_CERT")
-        .env("DCOS_DIR", dcos_dir.unwrap_or(empty.path()));
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().expect("canary runs")
+    common::canary_in(args, dcos_dir.unwrap_or(empty.path()), env)
 }
 
 fn apply_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
