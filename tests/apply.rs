@@ -2,10 +2,11 @@
 //! then changes nothing, dry-runs with a diff, replaces after stopping runs,
 //! and maps auth and connection failures to their exit codes.
 
+mod common;
+
 use dcos_sim::{SimConfig, SimHandle};
 use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 /// An empty dcos CLI configuration directory, so the machine's ~/.dcos
@@ -16,18 +17,7 @@ fn empty_dcos_dir() -> tempfile::TempDir {
 
 fn canary(args: &[&str], env: &[(&str, &str)]) -> Output {
     let dcos_dir = empty_dcos_dir();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_canary"));
-    command
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .env_remove("DCOS_URL")
-        .env_remove("DCOS_ACS_TOKEN")
-        .env_remove("DCOS_CLUSTER")
-        .env("DCOS_DIR", dcos_dir.path());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().expect("canary runs")
+    common::canary_in(args, dcos_dir.path(), env)
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -3,25 +3,18 @@
 //! status converge, never duplicating a job; a lasting failure stops with the
 //! server's own message and the documented exit code.
 
+mod common;
+
 use dcos_sim::faults::FaultRule;
 use dcos_sim::{SimConfig, SimHandle};
 use serde_json::{Value, json};
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const JOBS: &str = "/service/metronome/v1/jobs";
 
 fn canary(args: &[&str]) -> Output {
     let dcos_dir = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_canary"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .env_remove("DCOS_URL")
-        .env_remove("DCOS_ACS_TOKEN")
-        .env_remove("DCOS_CLUSTER")
-        .env("DCOS_DIR", dcos_dir.path())
-        .output()
-        .expect("canary runs")
+    common::canary_in(args, dcos_dir.path(), &[])
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -6,26 +6,19 @@
 //! the new version as the other colour, take one old instance away), so the
 //! status shows the original README's "1 of 4".
 
+mod common;
+
 use dcos_sim::metronome::{RunContext, RunPlan};
 use dcos_sim::state::Cluster;
 use dcos_sim::{SimConfig, SimHandle};
 use serde_json::{Value, json};
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::time::Duration;
 
 fn canary(args: &[&str]) -> Output {
     let dcos_dir = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_canary"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .env_remove("DCOS_URL")
-        .env_remove("DCOS_ACS_TOKEN")
-        .env_remove("DCOS_CLUSTER")
-        .env("DCOS_DIR", dcos_dir.path())
-        .output()
-        .expect("canary runs")
+    common::canary_in(args, dcos_dir.path(), &[])
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 /// The executor the arguments ask for.
 fn executor(args: &ApplyArgs) -> Result<Box<dyn Executor>, Failure> {
-    crate::backend::executor(args.backend, args.dcos_url.as_deref(), &args.dcos_bin)
+    crate::backend::executor(&args.cluster)
 }
 
 /// What a dry run prints: each job's planned action and, for a replace, the

@@ -1,10 +1,12 @@
 //! Building the executor a command asks for.
 
-use crate::cli::Backend;
+use crate::cli::{Backend, ClusterArgs, TlsArgs};
 use crate::failure::Failure;
 use canary_core::executor::Executor;
 use exec_dcos_cli::{CliConfig, DcosCliExecutor};
-use exec_http::{Credentials, DcosCliConfig, Endpoints, HttpConfig, HttpExecutor};
+use exec_http::{
+    CaBundle, CaCertError, Credentials, DcosCliConfig, Endpoints, HttpConfig, HttpExecutor, Tls,
+};
 use std::path::Path;
 
 /// The environment variable that carries a DC/OS token (never a flag, so it
@@ -13,8 +15,9 @@ pub const TOKEN_ENV: &str = "DCOS_ACS_TOKEN";
 
 /// The HTTP executor. The URL is `--dcos-url` (or `DCOS_URL`), else the
 /// dcos CLI's attached cluster; the token is `DCOS_ACS_TOKEN`, else the dcos
-/// CLI's stored token, which is only ever sent to the URL it was stored for.
-pub fn http(dcos_url: Option<&str>) -> Result<Box<dyn Executor>, Failure> {
+/// CLI's stored token, which is only ever sent to the URL it was stored for;
+/// certificates are verified as [`tls`] says.
+pub fn http(dcos_url: Option<&str>, tls_args: &TlsArgs) -> Result<Box<dyn Executor>, Failure> {
     let config = DcosCliConfig::from_env().map_err(|e| Failure::invalid(e.to_string()))?;
     let url = match (
         dcos_url,
@@ -40,20 +43,23 @@ pub fn http(dcos_url: Option<&str>) -> Result<Box<dyn Executor>, Failure> {
     let endpoints =
         Endpoints::dcos(&url).map_err(|e| Failure::invalid(format!("DC/OS URL: {e}")))?;
     let credentials = token.map_or(Credentials::None, Credentials::Token);
-    let executor = HttpExecutor::new(HttpConfig::new(endpoints).with_credentials(credentials))
-        .map_err(|e| Failure::invalid(format!("DC/OS URL: {e}")))?;
+    let own_config = config.as_ref().filter(|c| same_cluster(c));
+    let tls = tls(tls_args, own_config, endpoints.uses_https())?;
+    let executor = HttpExecutor::new(
+        HttpConfig::new(endpoints)
+            .with_credentials(credentials)
+            .with_tls(tls),
+    )
+    .map_err(|e| Failure::invalid(format!("DC/OS URL: {e}")))?;
     Ok(Box::new(executor))
 }
 
-/// The executor for `backend`: [`http`], or [`dcos_cli`] with `dcos_bin`.
-pub fn executor(
-    backend: Backend,
-    dcos_url: Option<&str>,
-    dcos_bin: &Path,
-) -> Result<Box<dyn Executor>, Failure> {
-    match backend {
-        Backend::Http => http(dcos_url),
-        Backend::DcosCli => dcos_cli(dcos_url, dcos_bin),
+/// The executor the cluster options ask for: [`http`], or [`dcos_cli`].
+pub fn executor(cluster: &ClusterArgs) -> Result<Box<dyn Executor>, Failure> {
+    let dcos_url = cluster.dcos_url.as_deref();
+    match cluster.backend {
+        Backend::Http => http(dcos_url, &cluster.tls),
+        Backend::DcosCli => dcos_cli(dcos_url, &cluster.dcos_bin, &cluster.tls),
     }
 }
 
@@ -61,7 +67,18 @@ pub fn executor(
 /// this process's environment, so its attached cluster (`DCOS_DIR`,
 /// `DCOS_CLUSTER`) and login apply; a URL given (`--dcos-url` or
 /// `DCOS_URL`) reaches it as `DCOS_URL`, as it would from the shell.
-pub fn dcos_cli(dcos_url: Option<&str>, dcos_bin: &Path) -> Result<Box<dyn Executor>, Failure> {
+/// The dcos CLI verifies TLS by its own configuration (`core.ssl_verify`),
+/// so `--ca-cert` and `--insecure` are refused rather than silently ignored.
+pub fn dcos_cli(
+    dcos_url: Option<&str>,
+    dcos_bin: &Path,
+    tls: &TlsArgs,
+) -> Result<Box<dyn Executor>, Failure> {
+    if tls.insecure || tls.ca_cert.is_some() {
+        return Err(Failure::invalid(
+            "--ca-cert and --insecure (and CANARY_CA_CERT) apply to --backend http only; the dcos CLI verifies TLS by its own core.ssl_verify (`dcos config set core.ssl_verify PATH`)",
+        ));
+    }
     let found = if dcos_bin.components().count() > 1 {
         dcos_bin.is_file().then(|| dcos_bin.to_owned())
     } else {
@@ -82,4 +99,53 @@ pub fn dcos_cli(dcos_url: Option<&str>, dcos_bin: &Path) -> Result<Box<dyn Execu
         config = config.with_env("DCOS_URL", url);
     }
     Ok(Box::new(DcosCliExecutor::new(config)))
+}
+
+/// A CA bundle that could not be loaded: exit 4 when the file could not be
+/// read, 3 when it holds no usable certificate; `from` names the flag or
+/// setting that pointed at it.
+fn ca_failure(from: &str, error: &CaCertError) -> Failure {
+    let message = format!("{from}: {error}");
+    if error.is_io() {
+        Failure::io(message)
+    } else {
+        Failure::invalid(message)
+    }
+}
+
+/// Prints the one warning that verification is off, and why.
+fn warn_insecure(why: &str) {
+    eprintln!(
+        "warning: TLS certificate verification is disabled ({why}); anyone on the network path \
+         can read and change the traffic, the DC/OS token included"
+    );
+}
+
+/// How the cluster's certificate is verified: `--insecure`, else
+/// `--ca-cert FILE` (or `CANARY_CA_CERT`), else the dcos CLI's
+/// `core.ssl_verify` when the URL is that configuration's own (`own_config`),
+/// else the built-in roots. Turning verification off prints a warning; from
+/// the dcos configuration only for an https URL, since `dcos cluster setup`
+/// writes `ssl_verify = "false"` for every http cluster.
+fn tls(args: &TlsArgs, own_config: Option<&DcosCliConfig>, https: bool) -> Result<Tls, Failure> {
+    if args.insecure {
+        warn_insecure("--insecure");
+        return Ok(Tls::Insecure);
+    }
+    if let Some(path) = &args.ca_cert {
+        let bundle = CaBundle::from_file(path).map_err(|e| ca_failure("--ca-cert", &e))?;
+        return Ok(Tls::CaCert(bundle));
+    }
+    let Some(config) = own_config else {
+        return Ok(Tls::Verify);
+    };
+    let setting = format!("core.ssl_verify in {}", config.path.display());
+    match config.tls().map_err(|e| ca_failure(&setting, &e))? {
+        Some(Tls::Insecure) if https => {
+            warn_insecure(&format!("{setting} is \"false\""));
+            Ok(Tls::Insecure)
+        }
+        Some(tls) => Ok(tls),
+        None => Ok(Tls::Verify),
+    }
 }

@@ -66,17 +66,8 @@ pub struct StatusArgs {
     pub app: String,
 
     /// How to reach the cluster.
-    #[arg(long, value_enum, default_value_t = Backend::Http)]
-    pub backend: Backend,
-
-    /// The dcos executable for --backend dcos-cli: a path, or a name looked
-    /// up on PATH.
-    #[arg(long, value_name = "PATH", default_value = "dcos")]
-    pub dcos_bin: PathBuf,
-
-    /// The DC/OS URL (Admin Router); default: the dcos CLI's attached cluster.
-    #[arg(long, value_name = "URL", env = "DCOS_URL", hide_env_values = true)]
-    pub dcos_url: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 
     /// Print the status as one JSON document (stable; see the README) instead
     /// of a table.
@@ -96,17 +87,8 @@ pub struct RunArgs {
     pub app: String,
 
     /// How to reach the cluster.
-    #[arg(long, value_enum, default_value_t = Backend::Http)]
-    pub backend: Backend,
-
-    /// The dcos executable for --backend dcos-cli: a path, or a name looked
-    /// up on PATH.
-    #[arg(long, value_name = "PATH", default_value = "dcos")]
-    pub dcos_bin: PathBuf,
-
-    /// The DC/OS URL (Admin Router); default: the dcos CLI's attached cluster.
-    #[arg(long, value_name = "URL", env = "DCOS_URL", hide_env_values = true)]
-    pub dcos_url: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 
     /// Follow the run until it finishes; exit 7 if it fails or times out.
     #[arg(long)]
@@ -188,22 +170,57 @@ pub struct ApplyArgs {
     pub bundle: BundleArgs,
 
     /// How to reach the cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Print what would change, with a diff against the live jobs, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// How every command that talks to the cluster reaches it.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// How to reach the cluster.
     #[arg(long, value_enum, default_value_t = Backend::Http)]
     pub backend: Backend,
+
+    /// The DC/OS URL (Admin Router); default: the dcos CLI's attached
+    /// cluster (DCOS_DIR or ~/.dcos, DCOS_CLUSTER to pick one).
+    #[arg(long, value_name = "URL", env = "DCOS_URL", hide_env_values = true)]
+    pub dcos_url: Option<String>,
 
     /// The dcos executable for --backend dcos-cli: a path, or a name looked
     /// up on PATH.
     #[arg(long, value_name = "PATH", default_value = "dcos")]
     pub dcos_bin: PathBuf,
 
-    /// The DC/OS URL (Admin Router); default: the dcos CLI's attached cluster
-    /// (DCOS_DIR or ~/.dcos). http only for now: TLS support is still to come.
-    #[arg(long, value_name = "URL", env = "DCOS_URL", hide_env_values = true)]
-    pub dcos_url: Option<String>,
+    /// How the cluster's certificate is verified.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
 
-    /// Print what would change, with a diff against the live jobs, and change nothing.
+/// How every command that talks to the cluster verifies its TLS
+/// certificate on https:// URLs. Precedence: --insecure, then --ca-cert,
+/// then the dcos CLI's core.ssl_verify (for its own cluster only), then the
+/// built-in roots.
+#[derive(Debug, Args)]
+pub struct TlsArgs {
+    /// Trust only the CA certificate(s) in FILE (PEM) for the cluster's TLS
+    /// certificate, e.g. the cluster's dcos-ca.crt. Default: the dcos CLI's
+    /// core.ssl_verify for its attached cluster, else the built-in roots.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "CANARY_CA_CERT",
+        hide_env_values = true
+    )]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Do not verify the cluster's TLS certificate at all (prints a
+    /// warning): anyone on the path can read the traffic, token included.
     #[arg(long)]
-    pub dry_run: bool,
+    pub insecure: bool,
 }
 
 /// What every command that renders a bundle takes.

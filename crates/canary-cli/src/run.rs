@@ -91,8 +91,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         PhaseArg::Rollback => Phase::Rollback,
     };
     let job_id = name.job_id(phase);
-    let mut executor =
-        crate::backend::executor(args.backend, args.dcos_url.as_deref(), &args.dcos_bin)?;
+    let mut executor = crate::backend::executor(&args.cluster)?;
     if !args.force {
         let status = canary_core::status::gather(executor.as_mut(), name.as_str())
             .map_err(|e| Failure::from_exec(&e, &format!("checking {name}'s deployment group")))?;

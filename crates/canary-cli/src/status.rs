@@ -10,8 +10,7 @@ use std::fmt::Write;
 /// Runs `canary status`.
 pub fn run(args: &StatusArgs) -> Result<(), Failure> {
     let name = AppName::new(&args.app).map_err(|e| Failure::invalid(format!("--app: {e}")))?;
-    let mut executor =
-        crate::backend::executor(args.backend, args.dcos_url.as_deref(), &args.dcos_bin)?;
+    let mut executor = crate::backend::executor(&args.cluster)?;
     let status = gather(executor.as_mut(), name.as_str())
         .map_err(|e| Failure::from_exec(&e, &format!("reading the status of {name}")))?;
     if args.json {

@@ -49,6 +49,10 @@ pub struct SimConfig {
     pub job_run_duration: Duration,
     /// The name `/mesos/state-summary` gives the cluster.
     pub cluster_name: String,
+    /// Whether the DC/OS port speaks HTTPS, with a certificate signed by a
+    /// CA made at start ([`crate::SimHandle::ca_cert_pem`]). The marathon-lb
+    /// stats ports stay plain HTTP.
+    pub tls: bool,
 }
 
 impl Default for SimConfig {
@@ -69,6 +73,7 @@ impl Default for SimConfig {
             health_delay: Duration::from_secs(5),
             job_run_duration: Duration::from_secs(10),
             cluster_name: "dcos-sim".into(),
+            tls: false,
         }
     }
 }

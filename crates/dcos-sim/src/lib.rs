@@ -15,7 +15,8 @@
 //! [`SimHandle::start`] serves it over HTTP on 127.0.0.1: one listener for
 //! the DC/OS URL (Admin Router paths such as `/service/marathon/v2/apps`,
 //! plus the bare `/v2` and `/v1` paths a job inside the cluster uses), and
-//! one per simulated marathon-lb. Faults ([`faults`]) and the control
+//! one per simulated marathon-lb. With [`SimConfig::tls`] the DC/OS URL is
+//! `https://` and [`SimHandle::ca_cert_pem`] is the CA to trust. Faults ([`faults`]) and the control
 //! endpoints under `/__sim/` let tests break things on purpose.
 //!
 //! ```no_run
@@ -36,6 +37,7 @@ mod misc;
 pub mod rng;
 mod server;
 pub mod state;
+mod tls;
 
 pub use config::{ServiceAccount, SimConfig, UserAccount};
 pub use misc::{CAPABILITIES_MEDIA_TYPE, DCOS_VERSION};

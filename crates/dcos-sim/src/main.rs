@@ -1,6 +1,8 @@
 //! The `dcos-sim` binary: a simulated DC/OS cluster on loopback.
 //!
 //! Its first line of output names the DC/OS URL, then each marathon-lb URL.
+//! With `--tls-ca-out FILE` the DC/OS URL is `https://` and FILE holds the
+//! CA to trust once that line is out.
 
 use clap::Parser;
 use dcos_sim::faults::FaultRule;
@@ -44,6 +46,12 @@ struct Args {
     /// '{"path_prefix":"/v2/apps","action":{"status":{"code":503}},"times":3}'.
     #[arg(long = "fault", value_name = "JSON", value_parser = parse_fault)]
     faults: Vec<FaultRule>,
+    /// Serve the DC/OS URL over HTTPS (marathon-lb stays HTTP) with a certificate
+    /// for 127.0.0.1 and localhost signed by a CA made at start, and write that CA
+    /// (PEM) to FILE, atomically, before the URLs are printed: clients trust FILE,
+    /// e.g. `canary apply --ca-cert FILE` or `curl --cacert FILE`.
+    #[arg(long, value_name = "FILE")]
+    tls_ca_out: Option<std::path::PathBuf>,
 }
 
 fn parse_fault(s: &str) -> Result<FaultRule, String> {
@@ -80,6 +88,30 @@ fn read_users(path: &std::path::Path) -> Result<Vec<UserAccount>, String> {
         .collect()
 }
 
+/// Writes `text` to a temporary file beside `path`, then renames it into
+/// place: a reader never sees a partial file.
+fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("not a file name"))?
+        .to_string_lossy();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = std::fs::File::create(&temp)
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())
+                .and_then(|()| file.sync_all())
+        })
+        .and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let mut config = SimConfig {
@@ -88,6 +120,7 @@ fn main() -> ExitCode {
         auth: args.auth,
         control: args.control,
         marathon_lb_count: args.marathon_lb_count.max(1),
+        tls: args.tls_ca_out.is_some(),
         ..SimConfig::default()
     };
     if let Some(path) = &args.users_file {
@@ -115,6 +148,12 @@ fn main() -> ExitCode {
             return ExitCode::from(4);
         }
     };
+    if let (Some(path), Some(pem)) = (&args.tls_ca_out, sim.ca_cert_pem()) {
+        if let Err(e) = write_atomically(path, pem) {
+            eprintln!("error: --tls-ca-out: cannot write {}: {e}", path.display());
+            return ExitCode::from(4);
+        }
+    }
     for rule in args.faults {
         sim.with_cluster(|cluster| cluster.faults.add(rule));
     }

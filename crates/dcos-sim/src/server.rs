@@ -19,6 +19,7 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// Paths Admin Router serves without a token.
@@ -141,20 +142,38 @@ async fn handle(
     Ok(response.unwrap_or_else(|never| match never {}))
 }
 
-async fn serve(listener: TcpListener, sim: Shared, router: Router) {
+/// Serves one connection, plain or TLS: the same pipeline ([`handle`]) for both.
+async fn serve_connection<S>(stream: S, sim: Shared, router: Router)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = tower::service_fn(move |request: Request<hyper::body::Incoming>| {
+        handle(sim.clone(), router.clone(), request.map(Body::new))
+    });
+    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+        .await;
+}
+
+/// Accepts connections on `listener`; with `tls`, each one completes a TLS
+/// handshake first (a failed handshake just closes that connection).
+async fn serve(listener: TcpListener, sim: Shared, router: Router, tls: Option<TlsAcceptor>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let sim = sim.clone();
         let router = router.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = tower::service_fn(move |request: Request<hyper::body::Incoming>| {
-                handle(sim.clone(), router.clone(), request.map(Body::new))
-            });
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                .await;
+            match tls {
+                None => serve_connection(stream, sim, router).await,
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        serve_connection(stream, sim, router).await;
+                    }
+                }
+            }
         });
     }
 }
@@ -165,12 +184,15 @@ pub struct SimHandle {
     sim: Shared,
     dcos_url: String,
     lb_urls: Vec<String>,
+    ca_cert_pem: Option<String>,
     runtime: Option<Runtime>,
 }
 
 impl SimHandle {
     /// Starts a cluster on free loopback ports (127.0.0.1 only), on its own
     /// runtime threads, and returns once every listener accepts connections.
+    /// With [`SimConfig::tls`] the DC/OS port speaks HTTPS with a certificate
+    /// made for this run (see [`SimHandle::ca_cert_pem`]).
     pub fn start(config: SimConfig) -> io::Result<SimHandle> {
         Self::start_on(config, 0, &[])
     }
@@ -184,18 +206,29 @@ impl SimHandle {
             .thread_name("dcos-sim")
             .build()?;
         let lb_count = config.marathon_lb_count;
+        let server_tls = if config.tls {
+            Some(crate::tls::server_tls()?)
+        } else {
+            None
+        };
         let sim = Sim::new(config);
         let (dcos_url, lb_urls) = runtime.block_on(async {
             let bind = |port: u16| TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)));
             let listener = bind(port).await?;
-            let url = format!("http://{}", listener.local_addr()?);
-            tokio::spawn(serve(listener, sim.clone(), dcos_router(&sim)));
+            let scheme = if server_tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let url = format!("{scheme}://{}", listener.local_addr()?);
+            let acceptor = server_tls.as_ref().map(|t| t.acceptor.clone());
+            tokio::spawn(serve(listener, sim.clone(), dcos_router(&sim), acceptor));
             let mut lb_urls = Vec::new();
             for index in 0..lb_count {
                 let listener = bind(lb_ports.get(index).copied().unwrap_or(0)).await?;
                 lb_urls.push(format!("http://{}", listener.local_addr()?));
                 let router = lb::routes(index, sim.clone());
-                tokio::spawn(serve(listener, sim.clone(), router));
+                tokio::spawn(serve(listener, sim.clone(), router, None));
             }
             Ok::<_, io::Error>((url, lb_urls))
         })?;
@@ -203,13 +236,23 @@ impl SimHandle {
             sim,
             dcos_url,
             lb_urls,
+            ca_cert_pem: server_tls.map(|t| t.ca_pem),
             runtime: Some(runtime),
         })
     }
 
-    /// The DC/OS URL (Admin Router), e.g. `http://127.0.0.1:41234`.
+    /// The DC/OS URL (Admin Router), e.g. `http://127.0.0.1:41234`, or
+    /// `https://127.0.0.1:41234` with [`SimConfig::tls`].
     pub fn dcos_url(&self) -> &str {
         &self.dcos_url
+    }
+
+    /// With [`SimConfig::tls`], the PEM of the CA that signed the DC/OS
+    /// port's certificate (valid for `127.0.0.1` and `localhost`): what a
+    /// client trusts to verify the sim. Made anew at every start; `None`
+    /// without TLS.
+    pub fn ca_cert_pem(&self) -> Option<&str> {
+        self.ca_cert_pem.as_deref()
     }
 
     /// One stats URL per marathon-lb instance.

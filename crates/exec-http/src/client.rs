@@ -95,11 +95,17 @@ enum Failure {
     Ambiguous(String),
     /// Retrying cannot help (a malformed request).
     Fatal(String),
+    /// The TLS handshake failed (a certificate that could not be verified):
+    /// the cluster is not reached, and retrying cannot help.
+    Tls(String),
 }
 
 fn classify(error: ureq::Error) -> Failure {
     use ureq::Error as E;
     use ureq::Timeout as T;
+    if let Some(message) = crate::tls::handshake_failure(&error) {
+        return Failure::Tls(message);
+    }
     match error {
         E::ConnectionFailed | E::HostNotFound => Failure::NotSent(error.to_string()),
         E::Timeout(T::Connect | T::Resolve) => Failure::NotSent(error.to_string()),
@@ -245,11 +251,6 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new(config: HttpConfig) -> Result<Self, ConfigError> {
-        if config.endpoints.uses_https() {
-            return Err(ConfigError::TlsUnsupported {
-                url: config.endpoints.metronome_url().to_owned(),
-            });
-        }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(config.timeouts.connect))
@@ -258,6 +259,7 @@ impl Client {
             // not be sent where the configuration does not say.
             .max_redirects(0)
             .user_agent(concat!("canary-exec-http/", env!("CARGO_PKG_VERSION")))
+            .tls_config(config.tls.ureq_config())
             .build()
             .into();
         Ok(Client {
@@ -379,6 +381,12 @@ impl Client {
                     not_repeated(&message, request.method, request.service),
                     false,
                 ),
+                Err(Failure::Tls(message)) => {
+                    return Err(ExecError::Unreachable {
+                        target: format!("{} {url}", request.method),
+                        message,
+                    });
+                }
                 Err(Failure::Fatal(message)) => {
                     return Err(ExecError::Other {
                         message: format!("{} {url}: {message}", request.method),

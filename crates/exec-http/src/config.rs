@@ -2,6 +2,7 @@
 //! long it waits and how it retries.
 
 use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
+use crate::tls::Tls;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,14 +18,6 @@ pub enum ConfigError {
         url: String,
         /// What is wrong with it.
         reason: String,
-    },
-    /// An `https://` URL: this build speaks plain HTTP only so far.
-    #[error(
-        "{url}: HTTPS is not supported by this build of the HTTP executor yet; use an http:// URL"
-    )]
-    TlsUnsupported {
-        /// The URL as given.
-        url: String,
     },
 }
 
@@ -108,8 +101,8 @@ impl Endpoints {
         self.dcos.as_deref()
     }
 
-    /// Whether any endpoint needs TLS.
-    pub(crate) fn uses_https(&self) -> bool {
+    /// Whether the endpoint is reached over TLS.
+    pub fn uses_https(&self) -> bool {
         self.metronome.starts_with("https://")
             || self
                 .marathon
@@ -183,8 +176,7 @@ impl Default for Timeouts {
 /// Everything an [`crate::HttpExecutor`] is built from.
 ///
 /// Made with [`HttpConfig::new`] and the `with_*` methods; more options
-/// (TLS: a CA bundle, an insecure flag) will be added as fields, so the
-/// struct is `#[non_exhaustive]`.
+/// may be added as fields, so the struct is `#[non_exhaustive]`.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct HttpConfig {
@@ -194,6 +186,8 @@ pub struct HttpConfig {
     pub credentials: Credentials,
     /// Per-request time limits.
     pub timeouts: Timeouts,
+    /// How the cluster's certificate is verified on `https://` URLs.
+    pub tls: Tls,
     /// Which failures are retried, how often and how long.
     pub retry: RetryPolicy,
     /// How the executor waits between attempts (tests inject one that does
@@ -209,6 +203,7 @@ impl fmt::Debug for HttpConfig {
             .field("endpoints", &self.endpoints)
             .field("credentials", &self.credentials)
             .field("timeouts", &self.timeouts)
+            .field("tls", &self.tls)
             .field("retry", &self.retry)
             .field("jitter_seed", &self.jitter_seed)
             .finish_non_exhaustive()
@@ -216,12 +211,14 @@ impl fmt::Debug for HttpConfig {
 }
 
 impl HttpConfig {
-    /// No credentials, default timeouts and retry policy, real sleeps.
+    /// No credentials, default timeouts and retry policy, certificates
+    /// verified against the default roots, real sleeps.
     pub fn new(endpoints: Endpoints) -> Self {
         HttpConfig {
             endpoints,
             credentials: Credentials::None,
             timeouts: Timeouts::default(),
+            tls: Tls::Verify,
             retry: RetryPolicy::default(),
             sleeper: Arc::new(ThreadSleeper),
             jitter_seed: None,
@@ -237,6 +234,12 @@ impl HttpConfig {
     /// With these time limits.
     pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = timeouts;
+        self
+    }
+
+    /// With this way of verifying the cluster's certificate.
+    pub fn with_tls(mut self, tls: Tls) -> Self {
+        self.tls = tls;
         self
     }
 

@@ -8,6 +8,7 @@
 //! layout, a single `DCOS_DIR/dcos.toml`, is read when there is no cluster
 //! directory.
 
+use crate::tls::{CaBundle, CaCertError, Tls};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -108,6 +109,22 @@ impl DcosCliConfig {
     /// The stored DC/OS token, if any.
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
+    }
+
+    /// What `core.ssl_verify` says about verifying the cluster's
+    /// certificate, as the dcos CLI reads it: `"true"` (any case) verifies
+    /// against the default roots, `"false"` not at all, anything else is the
+    /// path of a CA bundle (PEM), loaded here. `None` when it is not set.
+    /// Like the token, it applies only to this configuration's `dcos_url`.
+    pub fn tls(&self) -> Result<Option<Tls>, CaCertError> {
+        let Some(value) = self.ssl_verify.as_deref() else {
+            return Ok(None);
+        };
+        Ok(Some(match value.trim() {
+            v if v.eq_ignore_ascii_case("true") => Tls::Verify,
+            v if v.eq_ignore_ascii_case("false") => Tls::Insecure,
+            path => Tls::CaCert(CaBundle::from_file(Path::new(path))?),
+        }))
     }
 
     fn from_file(path: &Path) -> Result<Self, DcosConfigError> {
@@ -261,6 +278,27 @@ mod tests {
             "the token is redacted"
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn ssl_verify_is_true_false_or_a_ca_bundle_path() {
+        let with = |value: Option<&str>| DcosCliConfig {
+            path: PathBuf::from("dcos.toml"),
+            dcos_url: Some("https://dcos.example".into()),
+            ssl_verify: value.map(str::to_owned),
+            token: None,
+        };
+        assert_eq!(with(None).tls().unwrap(), None);
+        assert_eq!(with(Some("true")).tls().unwrap(), Some(Tls::Verify));
+        assert_eq!(with(Some("True")).tls().unwrap(), Some(Tls::Verify));
+        assert_eq!(with(Some("false")).tls().unwrap(), Some(Tls::Insecure));
+        assert_eq!(with(Some("FALSE")).tls().unwrap(), Some(Tls::Insecure));
+        let err = with(Some("/nonexistent/dcos-ca.crt")).tls().unwrap_err();
+        assert!(err.is_io(), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent/dcos-ca.crt"),
+            "{err}"
+        );
     }
 
     #[test]

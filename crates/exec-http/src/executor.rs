@@ -72,8 +72,7 @@ impl fmt::Debug for HttpExecutor {
 }
 
 impl HttpExecutor {
-    /// An executor with this configuration. Fails for an `https://` URL
-    /// until TLS is supported.
+    /// An executor with this configuration.
     pub fn new(config: HttpConfig) -> Result<Self, ConfigError> {
         Ok(HttpExecutor {
             client: Client::new(config)?,

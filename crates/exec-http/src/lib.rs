@@ -15,6 +15,11 @@
 //!   `Authorization: token=<T>`. A token never appears in `Debug` output or
 //!   in an error, even if a server echoed it.
 //! * [`Timeouts`]: a connect and an overall limit on every request.
+//! * [`Tls`]: `https://` URLs are verified against the default roots,
+//!   against a CA bundle ([`CaBundle`], e.g. `--ca-cert FILE` or the dcos
+//!   CLI's `core.ssl_verify`), or, only when asked, not at all. A
+//!   certificate that cannot be verified fails at once (no retries) as
+//!   `Unreachable`, naming the URL and how to trust the cluster's CA.
 //! * [`DcosCliConfig`]: where the URL and token come from when the user ran
 //!   `dcos cluster setup` and gave nothing else.
 //! * [`RetryPolicy`]: connection failures and 502/503/504 are retried with
@@ -60,8 +65,10 @@ mod config;
 mod dcos_config;
 mod executor;
 mod retry;
+mod tls;
 
 pub use config::{ConfigError, Credentials, Endpoints, HttpConfig, Timeouts};
 pub use dcos_config::{DcosCliConfig, DcosConfigError};
 pub use executor::HttpExecutor;
 pub use retry::{RETRYABLE_STATUSES, RetryPolicy, Sleeper, ThreadSleeper};
+pub use tls::{CaBundle, CaCertError, Tls};

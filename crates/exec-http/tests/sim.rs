@@ -632,15 +632,6 @@ fn metronome_directly_and_a_wrong_url_is_no_missing_job() {
 }
 
 #[test]
-fn https_is_refused_until_tls_is_supported() {
-    let config = HttpConfig::new(Endpoints::dcos("https://dcos.example.com").unwrap());
-    assert!(matches!(
-        HttpExecutor::new(config),
-        Err(exec_http::ConfigError::TlsUnsupported { .. })
-    ));
-}
-
-#[test]
 fn a_redirect_is_not_followed() {
     let sim = start(false);
     let (mut exec, waits) = executor_with(&sim, Credentials::Token("t0ken".into()));
