@@ -248,6 +248,28 @@ fn after_dcos_cluster_setup_apply_needs_no_url_and_no_token() {
         "{}",
         text(&out.stderr)
     );
+
+    // Nor through the dcos CLI, which would send it wherever DCOS_URL says.
+    let out = canary(
+        &[
+            "status",
+            "--app",
+            "web",
+            "--backend",
+            "dcos-cli",
+            "--dcos-bin",
+            "/nonexistent/dcos",
+            "--dcos-url",
+            other.dcos_url(),
+        ],
+        &[("DCOS_DIR", dir)],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("is not the dcos CLI's attached cluster") && !stderr.contains(&token),
+        "{stderr}"
+    );
 }
 
 fn run_phase(sim: &SimHandle, extra: &[&str]) -> Output {

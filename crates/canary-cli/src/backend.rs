@@ -69,6 +69,8 @@ pub fn executor(cluster: &ClusterArgs) -> Result<Box<dyn Executor>, Failure> {
 /// `DCOS_URL`) reaches it as `DCOS_URL`, as it would from the shell.
 /// The dcos CLI verifies TLS by its own configuration (`core.ssl_verify`),
 /// so `--ca-cert` and `--insecure` are refused rather than silently ignored.
+/// A URL other than the attached cluster's, while that cluster has a stored
+/// token, is refused too: the CLI would send that token to the other URL.
 pub fn dcos_cli(
     dcos_url: Option<&str>,
     dcos_bin: &Path,
@@ -78,6 +80,20 @@ pub fn dcos_cli(
         return Err(Failure::invalid(
             "--ca-cert and --insecure (and CANARY_CA_CERT) apply to --backend http only; the dcos CLI verifies TLS by its own core.ssl_verify (`dcos config set core.ssl_verify PATH`)",
         ));
+    }
+    if let Some(url) = dcos_url {
+        let config = DcosCliConfig::from_env().map_err(|e| Failure::invalid(e.to_string()))?;
+        let token_env = std::env::var(TOKEN_ENV).is_ok_and(|t| !t.trim().is_empty());
+        if let Some(attached) = config
+            .as_ref()
+            .filter(|c| c.token().is_some() && !token_env)
+            && let Some(own) = attached.dcos_url.as_deref()
+            && own.trim_end_matches('/') != url.trim_end_matches('/')
+        {
+            return Err(Failure::invalid(format!(
+                "--dcos-url (or DCOS_URL) {url} is not the dcos CLI's attached cluster {own}: the CLI would send that cluster's token to {url}; attach the right cluster (`dcos cluster attach`, `dcos cluster setup {url}`) instead"
+            )));
+        }
     }
     let found = if dcos_bin.components().count() > 1 {
         dcos_bin.is_file().then(|| dcos_bin.to_owned())
