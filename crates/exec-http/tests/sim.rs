@@ -572,7 +572,10 @@ fn a_refused_connection_is_unreachable_with_the_url_after_retries() {
     let mut exec = HttpExecutor::new(config).unwrap();
     match exec.get_job("a") {
         Err(ExecError::Unreachable { target, message }) => {
-            assert_eq!(target, format!("GET {url}/v1/jobs/a?embed=activeRuns&embed=history"));
+            assert_eq!(
+                target,
+                format!("GET {url}/v1/jobs/a?embed=activeRuns&embed=history")
+            );
             assert!(message.contains("4 attempts"), "{message}");
         }
         other => panic!("{other:?}"),
@@ -717,7 +720,10 @@ fn list_apps_reads_marathons_counts_labels_and_images() {
     let apps = exec.list_apps().unwrap();
     let web = &apps[0];
     assert_eq!(web.id, "/web-blue");
-    assert_eq!((web.instances, web.tasks_running, web.tasks_healthy), (2, 2, 2));
+    assert_eq!(
+        (web.instances, web.tasks_running, web.tasks_healthy),
+        (2, 2, 2)
+    );
     assert_eq!(web.image.as_deref(), Some("httpd:2.4"));
     assert_eq!(web.label("HAPROXY_DEPLOYMENT_COLOUR"), Some("blue"));
     assert!(web.deployments.is_empty(), "{web:?}");
@@ -730,7 +736,10 @@ fn marathon_needs_a_url_when_metronome_is_addressed_directly() {
     let (config, _) = config_for(Endpoints::metronome(&metronome).unwrap(), tiny_retries(1));
     let mut exec = HttpExecutor::new(config).unwrap();
     let err = exec.list_apps().unwrap_err();
-    assert!(err.to_string().contains("Marathon's URL is not configured"), "{err}");
+    assert!(
+        err.to_string().contains("Marathon's URL is not configured"),
+        "{err}"
+    );
     let marathon = format!("{}/service/marathon", sim.dcos_url());
     let endpoints = Endpoints::metronome(&metronome)
         .unwrap()
@@ -754,7 +763,10 @@ fn get_job_reports_the_last_finished_run() {
     sim.advance(Duration::from_secs(30));
     let live = exec.get_job("a").unwrap().unwrap();
     assert!(live.spec.get("history").is_none(), "embeds are not spec");
-    assert_eq!((live.history.success_count, live.history.failure_count), (1, 1));
+    assert_eq!(
+        (live.history.success_count, live.history.failure_count),
+        (1, 1)
+    );
     let last = live.history.last_run.unwrap();
     assert_eq!(last.run_id, succeeded.run_id);
     assert_eq!(last.status, RunStatus::Success);
@@ -789,7 +801,10 @@ fn a_lasting_lock_is_a_locked_error_after_the_retry_budget() {
         panic!("not a lock: {err:?}");
     };
     assert_eq!(what, "Marathon apps");
-    assert!(message.contains("locked by one or more deployments"), "{message}");
+    assert!(
+        message.contains("locked by one or more deployments"),
+        "{message}"
+    );
     assert!(message.contains("after 3 attempts"), "{message}");
     assert_eq!(waits.taken().len(), 2);
 }
