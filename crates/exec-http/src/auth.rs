@@ -201,7 +201,8 @@ impl ServiceAccount {
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","typ":"JWT"}"#);
         let claims = URL_SAFE_NO_PAD.encode(json!({"uid": self.uid, "exp": exp}).to_string());
         let signed = format!("{header}.{claims}");
-        let signature = SigningKey::<Sha256>::new(RsaPrivateKey::clone(&self.key)).sign(signed.as_bytes());
+        let signature =
+            SigningKey::<Sha256>::new(RsaPrivateKey::clone(&self.key)).sign(signed.as_bytes());
         format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
     }
 }
