@@ -314,3 +314,41 @@ fn a_bad_credential_is_invalid_input_and_a_missing_file_an_io_error() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("DCOS_PASSWORD"));
 }
+
+#[test]
+fn the_dcos_clis_expired_token_is_replaced_by_a_password_login() {
+    let sim = start();
+    let token = expired_token(&sim);
+    // What `dcos cluster setup` writes, with a token that has since expired.
+    let dcos_dir = tempfile::tempdir().unwrap();
+    let cluster = dcos_dir.path().join("clusters").join("a1b2c3");
+    std::fs::create_dir_all(&cluster).unwrap();
+    std::fs::write(
+        cluster.join("dcos.toml"),
+        format!(
+            "[core]\ndcos_url = \"{}\"\nssl_verify = \"false\"\ndcos_acs_token = \"{token}\"\n",
+            sim.dcos_url()
+        ),
+    )
+    .unwrap();
+    std::fs::write(cluster.join("attached"), "").unwrap();
+    let dir = dcos_dir.path().to_str().unwrap();
+    // The token alone: refused, with advice.
+    let out = apply(&sim, &[], &[("DCOS_DIR", dir)]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("dcos auth login"));
+    assert_no_secret(&out, &[&token]);
+    // With a password as well: the login replaces it.
+    let out = apply(
+        &sim,
+        &["-v"],
+        &[
+            ("DCOS_DIR", dir),
+            ("DCOS_USERNAME", "bootstrapuser"),
+            ("DCOS_PASSWORD", PASSWORD),
+        ],
+    );
+    assert_created(&out);
+    assert!(text(&out.stderr).contains("the token has expired"));
+    assert_no_secret(&out, &[&token, PASSWORD]);
+}
