@@ -2,10 +2,11 @@
 //! then changes nothing, dry-runs with a diff, replaces after stopping runs,
 //! and maps auth and connection failures to their exit codes.
 
+mod common;
+
 use dcos_sim::{SimConfig, SimHandle};
 use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 /// An empty dcos CLI configuration directory, so the machine's ~/.dcos
@@ -16,18 +17,9 @@ fn empty_dcos_dir() -> tempfile::TempDir {
 
 fn canary(args: &[&str], env: &[(&str, &str)]) -> Output {
     let dcos_dir = empty_dcos_dir();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_canary"));
-    command
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .env_remove("DCOS_URL")
-        .env_remove("DCOS_ACS_TOKEN")
-        .env_remove("DCOS_CLUSTER")
-        .env("DCOS_DIR", dcos_dir.path());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().expect("canary runs")
+    common::canary_command(args, dcos_dir.path(), env)
+        .output()
+        .expect("canary runs")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -206,22 +198,9 @@ fn after_dcos_cluster_setup_apply_needs_no_url_and_no_token() {
     })
     .unwrap();
     let token = sim.with_cluster(|c| c.iam.issue_token("bootstrapuser", c.now_ms));
-    // What `dcos cluster setup` writes (dcoscli 0.6.1's layout).
+    // What `dcos cluster setup` writes.
     let dcos_dir = empty_dcos_dir();
-    let cluster = dcos_dir
-        .path()
-        .join("clusters")
-        .join("0b6f1e7e-5d43-4b0e-8c43-2f6e5a3c0d11");
-    std::fs::create_dir_all(&cluster).unwrap();
-    std::fs::write(
-        cluster.join("dcos.toml"),
-        format!(
-            "[core]\ndcos_url = \"{}\"\nssl_verify = \"false\"\ndcos_acs_token = \"{token}\"\n\n[cluster]\nname = \"dcos-sim\"\n",
-            sim.dcos_url()
-        ),
-    )
-    .unwrap();
-    std::fs::write(cluster.join("attached"), "").unwrap();
+    common::attached_cluster(dcos_dir.path(), sim.dcos_url(), &token);
     let dir = dcos_dir.path().to_str().unwrap();
     let out = canary(
         &["apply", "--app", "web", "--image", "nginx:1.25"],

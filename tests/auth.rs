@@ -4,13 +4,14 @@
 //! expired token exit 6 with a clear message, and no secret ever reaches
 //! stdout or stderr, even with `-vv`.
 
+mod common;
+
 use dcos_sim::iam::TOKEN_LIFETIME;
 use dcos_sim::{ServiceAccount, SimConfig, SimHandle};
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use serde_json::json;
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 const SERVICE: &str = "canary-sa";
@@ -54,35 +55,12 @@ fn start() -> SimHandle {
 /// credential variables and an empty dcos CLI configuration.
 fn apply(sim: &SimHandle, extra: &[&str], env: &[(&str, &str)]) -> Output {
     let dcos_dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_canary"));
-    command
-        .args(extra)
-        .args([
-            "apply",
-            "--backend",
-            "http",
-            "--app",
-            "web",
-            "--image",
-            "nginx:1.25",
-        ])
-        .args(["--dcos-url", sim.dcos_url()])
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .env("DCOS_DIR", dcos_dir.path())
-        .stdin(std::process::Stdio::null());
-    for name in [
-        "DCOS_URL",
-        "DCOS_CLUSTER",
-        "DCOS_ACS_TOKEN",
-        "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
-        "DCOS_USERNAME",
-        "DCOS_PASSWORD",
-        "DCOS_PASSWORD_FILE",
-    ] {
-        command.env_remove(name);
-    }
-    command.envs(env.iter().copied());
-    command.output().expect("canary runs")
+    let mut args = extra.to_vec();
+    args.extend(["apply", "--backend", "http", "--app", "web"]);
+    args.extend(["--image", "nginx:1.25", "--dcos-url", sim.dcos_url()]);
+    common::canary_command(&args, dcos_dir.path(), env)
+        .output()
+        .expect("canary runs")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -178,11 +156,8 @@ fn uid_and_password_from_the_environment_or_a_file_log_in() {
         &[("DCOS_PASSWORD_FILE", file.to_str().unwrap())],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("unchanged"),
-        "{}",
-        text(&out.stdout)
-    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("unchanged"), "{stdout}");
 }
 
 #[test]
@@ -320,17 +295,7 @@ fn the_dcos_clis_expired_token_is_replaced_by_a_password_login() {
     let token = expired_token(&sim);
     // What `dcos cluster setup` writes, with a token that has since expired.
     let dcos_dir = tempfile::tempdir().unwrap();
-    let cluster = dcos_dir.path().join("clusters").join("a1b2c3");
-    std::fs::create_dir_all(&cluster).unwrap();
-    std::fs::write(
-        cluster.join("dcos.toml"),
-        format!(
-            "[core]\ndcos_url = \"{}\"\nssl_verify = \"false\"\ndcos_acs_token = \"{token}\"\n",
-            sim.dcos_url()
-        ),
-    )
-    .unwrap();
-    std::fs::write(cluster.join("attached"), "").unwrap();
+    common::attached_cluster(dcos_dir.path(), sim.dcos_url(), &token);
     let dir = dcos_dir.path().to_str().unwrap();
     // The token alone: refused, with advice.
     let out = apply(&sim, &[], &[("DCOS_DIR", dir)]);

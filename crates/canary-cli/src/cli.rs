@@ -6,7 +6,11 @@ use canary_core::{
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-const EXIT_CODES: &str = "\
+/// The exit code table every help text ends with (a macro, so that
+/// `concat!` can put text before it).
+macro_rules! exit_codes {
+    () => {
+        "\
 Exit codes:
   0  success
   2  usage error: unknown flag, missing or malformed argument
@@ -14,10 +18,15 @@ Exit codes:
   4  I/O error: a file could not be read or written
   5  the cluster could not be reached, or refused a change
   6  not authorized: run `dcos auth login`, or set DCOS_ACS_TOKEN
-  7  run --wait: the run failed, or did not finish within --timeout";
+  7  run --wait: the run failed, or did not finish within --timeout"
+    };
+}
+
+const EXIT_CODES: &str = exit_codes!();
 
 /// `apply --help`: where credentials come from, then the exit codes.
-const CREDENTIALS_AND_EXIT_CODES: &str = "\
+const CREDENTIALS_AND_EXIT_CODES: &str = concat!(
+    "\
 Credentials, in this order (never flags: secrets stay out of argv):
   1. DCOS_ACS_TOKEN: a DC/OS token.
   2. The dcos CLI's token for the attached cluster (DCOS_DIR or ~/.dcos), only
@@ -30,14 +39,9 @@ Credentials, in this order (never flags: secrets stay out of argv):
 A token from 1 or 2 is used first; a login from 3 or 4 replaces it before it
 expires or once when it is refused. A refused login exits 6 and names the uid.
 
-Exit codes:
-  0  success
-  2  usage error: unknown flag, missing or malformed argument
-  3  invalid input: app name, template, app definition, image or settings
-  4  I/O error: a file could not be read or written
-  5  the cluster could not be reached, or refused a change
-  6  not authorized: run `dcos auth login`, or set DCOS_ACS_TOKEN
-  7  run --wait: the run failed, or did not finish within --timeout";
+",
+    exit_codes!()
+);
 
 /// Canary deployments of DC/OS Marathon apps behind marathon-lb.
 #[derive(Debug, Parser)]
