@@ -12,8 +12,9 @@ use exec_http::{
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use serde_json::json;
+use std::cell::RefCell;
 use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const SERVICE: &str = "canary-sa";
@@ -76,28 +77,41 @@ fn executor(sim: &SimHandle, credentials: Credentials) -> HttpExecutor {
     HttpExecutor::new(config).unwrap()
 }
 
-/// Log lines written while `f` runs (debug and up, this thread only).
-fn logged<R>(f: impl FnOnce() -> R) -> (R, String) {
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+thread_local! {
+    /// What this thread logged since [`logged`] last cleared it.
+    static CAPTURED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Writes into this thread's [`CAPTURED`] buffer.
+struct ThreadBuffer;
+
+impl Write for ThreadBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        CAPTURED.with(|c| c.borrow_mut().extend_from_slice(bytes));
+        Ok(bytes.len())
     }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let result = tracing::subscriber::with_default(subscriber, f);
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Log lines (debug and up) this thread wrote while `f` ran. One global
+/// subscriber writes each thread's lines to that thread's buffer: a
+/// subscriber per test (`with_default`) would race with tracing's global
+/// cache of which events are enabled when tests run in parallel.
+fn logged<R>(f: impl FnOnce() -> R) -> (R, String) {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(|| ThreadBuffer)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    });
+    CAPTURED.with(|c| c.borrow_mut().clear());
+    let result = f();
+    let text = CAPTURED.with(|c| String::from_utf8(c.take()).unwrap());
     (result, text)
 }
 
