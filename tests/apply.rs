@@ -196,22 +196,9 @@ fn after_dcos_cluster_setup_apply_needs_no_url_and_no_token() {
     })
     .unwrap();
     let token = sim.with_cluster(|c| c.iam.issue_token("bootstrapuser", c.now_ms));
-    // What `dcos cluster setup` writes (dcoscli 0.6.1's layout).
+    // What `dcos cluster setup` writes.
     let dcos_dir = empty_dcos_dir();
-    let cluster = dcos_dir
-        .path()
-        .join("clusters")
-        .join("0b6f1e7e-5d43-4b0e-8c43-2f6e5a3c0d11");
-    std::fs::create_dir_all(&cluster).unwrap();
-    std::fs::write(
-        cluster.join("dcos.toml"),
-        format!(
-            "[core]\ndcos_url = \"{}\"\nssl_verify = \"false\"\ndcos_acs_token = \"{token}\"\n\n[cluster]\nname = \"dcos-sim\"\n",
-            sim.dcos_url()
-        ),
-    )
-    .unwrap();
-    std::fs::write(cluster.join("attached"), "").unwrap();
+    common::attached_cluster(dcos_dir.path(), sim.dcos_url(), &token);
     let dir = dcos_dir.path().to_str().unwrap();
     let out = canary(
         &["apply", "--app", "web", "--image", "nginx:1.25"],

@@ -1,26 +1,64 @@
-//! Helpers shared by the black-box tests of the `canary` binary.
+//! Helpers shared by the black-box tests of the binary.
 
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-/// Runs `canary args` from the repository root with a clean environment:
-/// none of the machine's DCOS_URL, DCOS_ACS_TOKEN, DCOS_CLUSTER or
-/// CANARY_CA_CERT, `dcos_dir` as DCOS_DIR (so ~/.dcos never leaks into a
-/// test), plus `env`.
-pub fn canary_in(args: &[&str], dcos_dir: &Path, env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_canary"));
+/// Writes what `dcos cluster setup` leaves in `dcos_dir` (dcoscli 0.6.1's
+/// layout): one attached cluster at `url` holding `token`.
+pub fn attached_cluster(dcos_dir: &Path, url: &str, token: &str) {
+    let cluster = dcos_dir
+        .join("clusters")
+        .join("0b6f1e7e-5d43-4b0e-8c43-2f6e5a3c0d11");
+    std::fs::create_dir_all(&cluster).unwrap();
+    std::fs::write(
+        cluster.join("dcos.toml"),
+        format!(
+            "[core]\ndcos_url = \"{url}\"\nssl_verify = \"false\"\ndcos_acs_token = \"{token}\"\n\n[cluster]\nname = \"dcos-sim\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(cluster.join("attached"), "").unwrap();
+}
+
+/// Every variable the binary reads for the cluster's URL or credentials.
+pub const CLUSTER_ENV: [&str; 9] = [
+    "DCOS_URL",
+    "CANARY_CA_CERT",
+    "DCOS_CLUSTER",
+    "DCOS_ACS_TOKEN",
+    "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
+    "DCOS_USERNAME",
+    "DCOS_PASSWORD",
+    "DCOS_PASSWORD_FILE",
+    "DCOS_DIR",
+];
+
+/// The binary with `args`, run from the repository root with none of the
+/// machine's [`CLUSTER_ENV`] (so its ~/.dcos or tokens never leak into a
+/// test), `dcos_dir` as `DCOS_DIR`, no stdin, then `env`.
+pub fn canary_command(
+    args: &[&str],
+    dcos_dir: &Path,
+    env: &[(&str, &str)],
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_canary"));
     command
         .args(args)
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .env_remove("DCOS_URL")
-        .env_remove("DCOS_ACS_TOKEN")
-        .env_remove("DCOS_CLUSTER")
-        .env_remove("CANARY_CA_CERT")
-        .env("DCOS_DIR", dcos_dir);
-    for (k, v) in env {
-        command.env(k, v);
+        .stdin(std::process::Stdio::null());
+    for name in CLUSTER_ENV {
+        command.env_remove(name);
     }
-    command.output().expect("canary runs")
+    command.env("DCOS_DIR", dcos_dir);
+    command.envs(env.iter().copied());
+    command
+}
+
+/// Runs [`canary_command`] to the end.
+pub fn canary_in(args: &[&str], dcos_dir: &Path, env: &[(&str, &str)]) -> Output {
+    canary_command(args, dcos_dir, env)
+        .output()
+        .expect("canary runs")
 }

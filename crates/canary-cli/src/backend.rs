@@ -1,22 +1,16 @@
 //! Building the executor a command asks for.
 
 use crate::cli::{Backend, ClusterArgs, TlsArgs};
+use crate::credentials::TOKEN_ENV;
 use crate::failure::Failure;
 use canary_core::executor::Executor;
 use exec_dcos_cli::{CliConfig, DcosCliExecutor};
-use exec_http::{
-    CaBundle, CaCertError, Credentials, DcosCliConfig, Endpoints, HttpConfig, HttpExecutor, Tls,
-};
+use exec_http::{CaBundle, CaCertError, DcosCliConfig, Endpoints, HttpConfig, HttpExecutor, Tls};
 use std::path::Path;
 
-/// The environment variable that carries a DC/OS token (never a flag, so it
-/// stays out of argv and shell history).
-pub const TOKEN_ENV: &str = "DCOS_ACS_TOKEN";
-
 /// The HTTP executor. The URL is `--dcos-url` (or `DCOS_URL`), else the
-/// dcos CLI's attached cluster; the token is `DCOS_ACS_TOKEN`, else the dcos
-/// CLI's stored token, which is only ever sent to the URL it was stored for;
-/// certificates are verified as [`tls`] says.
+/// dcos CLI's attached cluster; the credentials come from the chain in
+/// [`crate::credentials`]; certificates are verified as [`tls`] says.
 pub fn http(dcos_url: Option<&str>, tls_args: &TlsArgs) -> Result<Box<dyn Executor>, Failure> {
     let config = DcosCliConfig::from_env().map_err(|e| Failure::invalid(e.to_string()))?;
     let url = match (
@@ -33,16 +27,9 @@ pub fn http(dcos_url: Option<&str>, tls_args: &TlsArgs) -> Result<Box<dyn Execut
     let same_cluster = |c: &DcosCliConfig| {
         c.dcos_url.as_deref().map(|u| u.trim_end_matches('/')) == Some(url.trim_end_matches('/'))
     };
-    let token = match std::env::var(TOKEN_ENV) {
-        Ok(token) if !token.trim().is_empty() => Some(token.trim().to_owned()),
-        _ => config
-            .as_ref()
-            .filter(|c| same_cluster(c))
-            .and_then(|c| c.token().map(str::to_owned)),
-    };
     let endpoints =
         Endpoints::dcos(&url).map_err(|e| Failure::invalid(format!("DC/OS URL: {e}")))?;
-    let credentials = token.map_or(Credentials::None, Credentials::Token);
+    let credentials = crate::credentials::resolve(&url, config.as_ref())?;
     let own_config = config.as_ref().filter(|c| same_cluster(c));
     let tls = tls(tls_args, own_config, endpoints.uses_https())?;
     let executor = HttpExecutor::new(

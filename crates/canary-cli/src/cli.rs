@@ -6,7 +6,11 @@ use canary_core::{
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-const EXIT_CODES: &str = "\
+/// The exit code table every help text ends with (a macro, so that
+/// `concat!` can put text before it).
+macro_rules! exit_codes {
+    () => {
+        "\
 Exit codes:
   0  success
   2  usage error: unknown flag, missing or malformed argument
@@ -15,7 +19,30 @@ Exit codes:
   5  the cluster could not be reached, or refused a change
   6  not authorized: run `dcos auth login`, or set DCOS_ACS_TOKEN
   7  run --wait: the run failed, or did not finish within --timeout
-  8  run: the deployment group is not in a state for this phase (see canary status)";
+  8  run: the deployment group is not in a state for this phase (see canary status)"
+    };
+}
+
+const EXIT_CODES: &str = exit_codes!();
+
+/// `apply --help`: where credentials come from, then the exit codes.
+const CREDENTIALS_AND_EXIT_CODES: &str = concat!(
+    "\
+Credentials, in this order (never flags: secrets stay out of argv):
+  1. DCOS_ACS_TOKEN: a DC/OS token.
+  2. The dcos CLI's token for the attached cluster (DCOS_DIR or ~/.dcos), only
+     sent to the cluster it was stored for: `dcos cluster setup` is enough.
+  3. DCOS_SERVICE_ACCOUNT_CREDENTIAL: a service account's credential JSON
+     {\"scheme\":\"RS256\",\"uid\",\"private_key\",\"login_endpoint\"}, or the path of a
+     file holding it: logs in with an RS256 service login token.
+  4. --username UID or DCOS_USERNAME, with DCOS_PASSWORD, or DCOS_PASSWORD_FILE
+     (its first line), or else, on a terminal, a prompt.
+A token from 1 or 2 is used first; a login from 3 or 4 replaces it before it
+expires or once when it is refused. A refused login exits 6 and names the uid.
+
+",
+    exit_codes!()
+);
 
 /// Canary deployments of DC/OS Marathon apps behind marathon-lb.
 #[derive(Debug, Parser)]
@@ -28,6 +55,21 @@ Exit codes:
     max_term_width = 100
 )]
 pub struct Cli {
+    /// Log requests, retries and logins to stderr (-v), with headers (-vv).
+    /// Secrets are never logged.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
+    pub verbose: u8,
+
+    /// The uid to log in as with a password (DCOS_PASSWORD,
+    /// DCOS_PASSWORD_FILE or a prompt); default: DCOS_USERNAME.
+    #[arg(
+        long,
+        global = true,
+        value_name = "UID",
+        help_heading = "Global options"
+    )]
+    pub username: Option<String>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -43,17 +85,17 @@ pub enum Command {
     /// Render the jobs as `render` does and put them on a cluster: create
     /// missing jobs, leave identical ones, replace changed ones after
     /// stopping their active runs. Running it twice changes nothing.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
     Apply(ApplyArgs),
     /// Start a run of one phase's job (deploy, rollout or rollback); with
     /// --wait, follow it until it finishes.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
     Run(RunArgs),
     /// Show the deployment group as it stands: its apps (colour, image,
     /// instances, running, healthy, started at), each version's share of the
     /// healthy instances, whether a canary is in progress, and the phase jobs
     /// with their last run.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
     Status(StatusArgs),
 }
 

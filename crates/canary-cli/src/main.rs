@@ -7,7 +7,9 @@
 mod apply;
 mod backend;
 mod cli;
+mod credentials;
 mod failure;
+mod logging;
 mod output;
 mod run;
 mod status;
@@ -23,6 +25,8 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.verbose);
+    credentials::set_username(cli.username);
     let result = match cli.command {
         Command::Render(args) => render(&args),
         Command::Apply(args) => apply::run(&args),

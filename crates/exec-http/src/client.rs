@@ -1,7 +1,8 @@
 //! One request, with its time limits, its retries, and the mapping of a
 //! failed answer to [`ExecError`].
 
-use crate::config::{ConfigError, Credentials, HttpConfig};
+use crate::auth::Session;
+use crate::config::{ConfigError, HttpConfig};
 use crate::retry::{Jitter, RETRYABLE_STATUSES};
 use canary_core::executor::ExecError;
 use serde_json::Value;
@@ -12,8 +13,8 @@ use std::time::{Duration, Instant};
 const QUOTE_LIMIT: usize = 300;
 
 /// What a login hint says.
-const LOGIN_HINT: &str =
-    "log in with `dcos auth login` (or set DCOS_ACS_TOKEN to a valid DC/OS token)";
+pub(crate) const LOGIN_HINT: &str = "log in with `dcos auth login`, or set DCOS_ACS_TOKEN to a valid DC/OS token, \
+     DCOS_SERVICE_ACCOUNT_CREDENTIAL to a service account's credential, or DCOS_USERNAME and DCOS_PASSWORD";
 
 /// Whether a request may be sent again when its first sending may have
 /// reached the server.
@@ -34,6 +35,8 @@ pub(crate) enum Service {
     Metronome,
     /// Marathon's `/v2` API.
     Marathon,
+    /// IAM's login endpoint (the request carries no token).
+    Iam,
 }
 
 impl Service {
@@ -41,6 +44,7 @@ impl Service {
         match self {
             Service::Metronome => "Metronome",
             Service::Marathon => "Marathon",
+            Service::Iam => "IAM",
         }
     }
 }
@@ -88,7 +92,7 @@ impl Reply {
 }
 
 /// Why one attempt got no answer.
-enum Failure {
+pub(crate) enum Failure {
     /// The request certainly did not reach the server.
     NotSent(String),
     /// It may have reached the server (dropped, reset, timed out waiting).
@@ -98,6 +102,15 @@ enum Failure {
     /// The TLS handshake failed (a certificate that could not be verified):
     /// the cluster is not reached, and retrying cannot help.
     Tls(String),
+}
+
+impl Failure {
+    /// What happened.
+    pub(crate) fn message(&self) -> &str {
+        match self {
+            Failure::NotSent(m) | Failure::Ambiguous(m) | Failure::Fatal(m) | Failure::Tls(m) => m,
+        }
+    }
 }
 
 fn classify(error: ureq::Error) -> Failure {
@@ -203,8 +216,8 @@ pub(crate) fn server_message(body: &str) -> Option<String> {
 }
 
 /// One attempt's answer.
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     body: String,
     location: Option<String>,
 }
@@ -238,7 +251,7 @@ pub(crate) fn is_deployment_lock(status: u16, body: &str) -> bool {
 }
 
 /// `"503 Service Unavailable"`.
-fn status_line(status: u16) -> String {
+pub(crate) fn status_line(status: u16) -> String {
     format!("{status} {}", reason(status)).trim_end().to_owned()
 }
 
@@ -247,6 +260,8 @@ pub(crate) struct Client {
     agent: ureq::Agent,
     config: HttpConfig,
     jitter: Jitter,
+    /// The token in use and how to get another.
+    pub(crate) session: Session,
 }
 
 impl Client {
@@ -265,6 +280,7 @@ impl Client {
         Ok(Client {
             agent,
             jitter: Jitter::new(config.jitter_seed),
+            session: Session::new(&config.credentials, config.endpoints.dcos_url()),
             config,
         })
     }
@@ -282,6 +298,9 @@ impl Client {
                     message: "Marathon's URL is not configured: give a DC/OS URL, or Marathon's own URL beside Metronome's".to_owned(),
                 }
             }),
+            Service::Iam => self.session.login_url().ok_or_else(|| ExecError::Auth {
+                message: "cannot log in: no DC/OS URL is configured and the credential names no login_endpoint".to_owned(),
+            }),
         }
     }
 
@@ -290,13 +309,15 @@ impl Client {
         format!("{base}{}", request.path)
     }
 
-    fn once(&self, request: &Request<'_>, url: &str) -> Result<Answer, Failure> {
+    fn once(&self, request: &Request<'_>, url: &str, attempt: u32) -> Result<Answer, Failure> {
         let mut builder = ureq::http::Request::builder()
             .method(request.method)
             .uri(url)
             .header("accept", "application/json");
-        if let Some(value) = self.config.credentials.authorization() {
-            builder = builder.header("authorization", value);
+        if let Some(value) = self.session.authorization() {
+            if request.service != Service::Iam {
+                builder = builder.header("authorization", value);
+            }
         }
         let bytes = match request.body {
             Some(body) => {
@@ -308,6 +329,13 @@ impl Client {
         let http_request = builder
             .body(bytes)
             .map_err(|e| Failure::Fatal(format!("cannot build the request: {e}")))?;
+        tracing::debug!(
+            method = request.method,
+            url,
+            attempt,
+            headers = %crate::log::RedactedHeaders(http_request.headers()),
+            "sending"
+        );
         let response = self.agent.run(http_request).map_err(classify)?;
         let status = response.status().as_u16();
         let location = response
@@ -326,9 +354,30 @@ impl Client {
         })
     }
 
+    /// Sends `request` with a valid token: logs in first when the session
+    /// has no token or one about to expire and can log in, and once more
+    /// after a 401, repeating the request once (a 401 was not acted on, so
+    /// repeating it is safe for any request). Retries per the policy; any
+    /// answer that is not a retryable status is returned, whatever its
+    /// status.
+    pub(crate) fn send(&mut self, request: &Request<'_>) -> Result<Reply, ExecError> {
+        self.base(request.service)?;
+        let mut logged_in = false;
+        if let Some(why) = self.session.login_due() {
+            self.log_in(&why)?;
+            logged_in = true;
+        }
+        let reply = self.send_retrying(request)?;
+        if reply.status == 401 && !logged_in && self.session.login().is_some() {
+            self.log_in("the token was refused (401)")?;
+            return self.send_retrying(request);
+        }
+        Ok(reply)
+    }
+
     /// Sends `request`, retrying per the policy; any answer that is not a
     /// retryable status is returned, whatever its status.
-    pub(crate) fn send(&mut self, request: &Request<'_>) -> Result<Reply, ExecError> {
+    pub(crate) fn send_retrying(&mut self, request: &Request<'_>) -> Result<Reply, ExecError> {
         self.base(request.service)?;
         let url = self.url(request);
         let policy = self.config.retry;
@@ -340,14 +389,23 @@ impl Client {
             attempt += 1;
             let mut locked = false;
             let attempt_started = Instant::now();
-            let result = self.once(request, &url);
-            busy += attempt_started.elapsed();
+            let result = self.once(request, &url, attempt);
+            let elapsed = attempt_started.elapsed();
+            busy += elapsed;
+            crate::log::attempt(
+                request.method,
+                &url,
+                attempt,
+                elapsed,
+                &result,
+                &self.session,
+            );
             let (last, retry) = match result {
                 Ok(answer) if is_deployment_lock(answer.status, &answer.body) => {
                     // Refused, not applied: safe to send again for any request.
                     locked = true;
                     let said = server_message(&answer.body).unwrap_or_default();
-                    (self.config.credentials.scrub(&said), true)
+                    (self.session.scrub(&said), true)
                 }
                 Ok(answer) if !RETRYABLE_STATUSES.contains(&answer.status) => {
                     return Ok(Reply {
@@ -359,7 +417,7 @@ impl Client {
                 }
                 Ok(answer) => {
                     let said = server_message(&answer.body)
-                        .map(|m| format!(": {}", self.config.credentials.scrub(&m)))
+                        .map(|m| format!(": {}", self.session.scrub(&m)))
                         .unwrap_or_default();
                     let last = format!("answered {}{said}", status_line(answer.status));
                     // 503: not served. 502/504: a gateway that may have
@@ -419,6 +477,14 @@ impl Client {
                     message: format!("{last}{tries}"),
                 });
             }
+            tracing::info!(
+                method = request.method,
+                url,
+                attempt,
+                wait_ms = delay.as_millis() as u64,
+                reason = %last,
+                "retrying"
+            );
             self.config.sleeper.sleep(delay);
             slept += delay;
         }
@@ -427,16 +493,21 @@ impl Client {
     /// The error for a non-2xx answer about `what`.
     pub(crate) fn error_for(&self, request: &Request<'_>, reply: &Reply) -> ExecError {
         let url = self.url(request);
-        let said = server_message(&reply.body).map(|m| self.config.credentials.scrub(&m));
+        let said = server_message(&reply.body).map(|m| self.session.scrub(&m));
         let what = request.what.clone();
         let line = status_line(reply.status);
         match reply.status {
             401 => ExecError::Auth {
-                message: match self.config.credentials {
-                    Credentials::None => {
+                message: match (self.session.login(), self.session.has_token()) {
+                    (_, false) => {
                         format!("{url} answered {line}: no token was given; {LOGIN_HINT}")
                     }
-                    Credentials::Token(_) => format!(
+                    (Some(login), true) => format!(
+                        "{url} answered {line}: it refused even a fresh token of {}{}; {LOGIN_HINT}",
+                        login.uid(),
+                        said.map(|m| format!(" ({m})")).unwrap_or_default()
+                    ),
+                    (None, true) => format!(
                         "{url} answered {line}: the token was refused (invalid or expired){}; {LOGIN_HINT}",
                         said.map(|m| format!(" ({m})")).unwrap_or_default()
                     ),

@@ -1,6 +1,7 @@
 //! How an [`crate::HttpExecutor`] reaches Metronome: where, as whom, how
 //! long it waits and how it retries.
 
+use crate::auth::Login;
 use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
 use crate::tls::Tls;
 use std::fmt;
@@ -113,7 +114,8 @@ impl Endpoints {
 
 /// How requests authenticate.
 ///
-/// `Debug` never shows a token: it prints `Token(<redacted>)`.
+/// `Debug` never shows a secret: it prints `Token(<redacted>)`, and a
+/// [`Login`] shows only its uid.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub enum Credentials {
     /// No `Authorization` header (an open cluster, or Metronome reached
@@ -124,6 +126,9 @@ pub enum Credentials {
     /// `core.dcos_acs_token`, or `DCOS_ACS_TOKEN`), sent as
     /// `Authorization: token=<T>`.
     Token(String),
+    /// Log in (as a service account, or with a uid and password) for a
+    /// token, and log in again before it expires or once after a 401.
+    Login(Login),
 }
 
 impl fmt::Debug for Credentials {
@@ -131,25 +136,19 @@ impl fmt::Debug for Credentials {
         match self {
             Credentials::None => f.write_str("None"),
             Credentials::Token(_) => f.write_str("Token(<redacted>)"),
+            Credentials::Login(login) => f.debug_tuple("Login").field(login).finish(),
         }
     }
 }
 
 impl Credentials {
-    /// The `Authorization` header value, if any.
-    pub(crate) fn authorization(&self) -> Option<String> {
-        match self {
-            Credentials::None => None,
-            Credentials::Token(token) => Some(format!("token={token}")),
-        }
-    }
-
-    /// `text` with the token, if any, replaced by `<redacted>`: for anything
-    /// the server says that ends up in an error.
+    /// `text` with the token or password, if any, replaced by
+    /// `<redacted>`: for anything the server says that ends up in an error.
     pub(crate) fn scrub(&self, text: &str) -> String {
         match self {
-            Credentials::Token(token) if !token.is_empty() => text.replace(token, "<redacted>"),
-            _ => text.to_owned(),
+            Credentials::None => text.to_owned(),
+            Credentials::Token(token) => crate::auth::redact(text, token),
+            Credentials::Login(login) => login.scrub(text),
         }
     }
 }

@@ -11,9 +11,13 @@
 //!   cluster's DC/OS URL ([`Endpoints::dcos`]: `<url>/service/metronome`) or
 //!   directly, as a job inside the cluster reaches it
 //!   ([`Endpoints::metronome`]: `http://metronome.mesos:9000`).
-//! * [`Credentials`]: none, or a DC/OS token sent as
-//!   `Authorization: token=<T>`. A token never appears in `Debug` output or
-//!   in an error, even if a server echoed it.
+//! * [`Credentials`]: none, a DC/OS token sent as
+//!   `Authorization: token=<T>`, or a [`Login`]: a [`ServiceAccount`]
+//!   (an RS256 service login token signed with its private key) or a uid
+//!   and password, exchanged at `POST <dcos_url>/acs/api/v1/auth/login`
+//!   for a token that is replaced shortly before it expires and once after
+//!   a 401. No token, password or key ever appears in `Debug` output, an
+//!   error or a log line, even if a server echoed it.
 //! * [`Timeouts`]: a connect and an overall limit on every request.
 //! * [`Tls`]: `https://` URLs are verified against the default roots,
 //!   against a CA bundle ([`CaBundle`], e.g. `--ca-cert FILE` or the dcos
@@ -26,6 +30,13 @@
 //!   capped exponential backoff and jitter, bounded in attempts and in total
 //!   time; the wait goes through a [`Sleeper`] that tests replace. Everything
 //!   else fails fast.
+//!
+//! # Logs
+//!
+//! Requests, retries and logins are logged with [`tracing`](https://docs.rs/tracing):
+//! each attempt at `info` (method, URL, attempt, status, elapsed time),
+//! its headers at `debug` with `authorization` shown as `<redacted>`; the
+//! bodies of login requests never.
 //!
 //! # Errors
 //!
@@ -60,13 +71,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod auth;
 mod client;
 mod config;
 mod dcos_config;
 mod executor;
+mod log;
 mod retry;
 mod tls;
 
+pub use auth::{
+    Clock, CredentialError, LOGIN_PATH, LOGIN_TOKEN_LIFETIME, Login, REFRESH_MARGIN,
+    ServiceAccount, SystemClock,
+};
 pub use config::{ConfigError, Credentials, Endpoints, HttpConfig, Timeouts};
 pub use dcos_config::{DcosCliConfig, DcosConfigError};
 pub use executor::HttpExecutor;

@@ -1,0 +1,318 @@
+//! `canary apply --backend http` against dcos-sim with `auth: true`: every
+//! credential source (a service account's credential as JSON or a file,
+//! uid and password from the environment or a file), a refused login and an
+//! expired token exit 6 with a clear message, and no secret ever reaches
+//! stdout or stderr, even with `-vv`.
+
+mod common;
+
+use dcos_sim::iam::TOKEN_LIFETIME;
+use dcos_sim::{ServiceAccount, SimConfig, SimHandle};
+use rsa::RsaPrivateKey;
+use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+use serde_json::json;
+use std::process::Output;
+use std::sync::OnceLock;
+
+const SERVICE: &str = "canary-sa";
+const PASSWORD: &str = "deleteme";
+const CREATED: &str =
+    "deploy-web-canary: created\nrollout-web-canary: created\nrollback-web-canary: created\n";
+
+/// The service account's key pair, made once per test binary.
+fn key() -> &'static RsaPrivateKey {
+    static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
+    KEY.get_or_init(|| RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 1024).expect("an RSA key"))
+}
+
+fn private_pem() -> String {
+    key().to_pkcs8_pem(LineEnding::LF).expect("PEM").to_string()
+}
+
+fn credential() -> String {
+    json!({"scheme": "RS256", "uid": SERVICE, "private_key": private_pem()}).to_string()
+}
+
+/// A cluster that checks tokens, knows the service account and
+/// bootstrapuser/deleteme, and whose clock only moves when told.
+fn start() -> SimHandle {
+    SimHandle::start(SimConfig {
+        auth: true,
+        time_scale: 0.0,
+        service_accounts: vec![ServiceAccount {
+            uid: SERVICE.into(),
+            public_key_pem: key()
+                .to_public_key()
+                .to_public_key_pem(LineEnding::LF)
+                .expect("PEM"),
+        }],
+        ..SimConfig::default()
+    })
+    .expect("the sim starts")
+}
+
+/// `canary apply --backend http` for app `web`, with only `env` among the
+/// credential variables and an empty dcos CLI configuration.
+fn apply(sim: &SimHandle, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    let dcos_dir = tempfile::tempdir().unwrap();
+    let mut args = extra.to_vec();
+    args.extend(["apply", "--backend", "http", "--app", "web"]);
+    args.extend(["--image", "nginx:1.25", "--dcos-url", sim.dcos_url()]);
+    common::canary_command(&args, dcos_dir.path(), env)
+        .output()
+        .expect("canary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// stdout and stderr together.
+fn all_output(out: &Output) -> String {
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}
+
+fn assert_created(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), CREATED);
+}
+
+/// Asserts that none of the secrets, and no token (the sim's are JWTs,
+/// `eyJ…`), is in `out`.
+fn assert_no_secret(out: &Output, secrets: &[&str]) {
+    let all = all_output(out);
+    for secret in secrets {
+        assert!(!all.contains(secret), "{secret:?} was printed:\n{all}");
+    }
+    assert!(!all.contains("eyJ"), "a token was printed:\n{all}");
+    assert!(!all.contains("token="), "a token was printed:\n{all}");
+}
+
+/// The key's base64 lines: none may be printed.
+fn key_lines() -> Vec<String> {
+    private_pem()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The error message with the sim's address replaced.
+fn snapshot_message(name: &str, out: &Output) {
+    insta::with_settings!({filters => vec![(r"http://127\.0\.0\.1:\d+", "[DCOS_URL]")]}, {
+        insta::assert_snapshot!(name, text(&out.stderr));
+    });
+}
+
+/// A token the cluster issued a second longer ago than tokens live (the
+/// cluster's clock is not moved: the client's logins use the real time).
+fn expired_token(sim: &SimHandle) -> String {
+    sim.with_cluster(|c| {
+        let issued = c.now_ms - TOKEN_LIFETIME.as_millis() as u64 - 1000;
+        c.iam.issue_token("bootstrapuser", issued)
+    })
+}
+
+#[test]
+fn a_service_account_credential_as_json_or_a_file_logs_in() {
+    let sim = start();
+    assert_created(&apply(
+        &sim,
+        &[],
+        &[("DCOS_SERVICE_ACCOUNT_CREDENTIAL", &credential())],
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("credential.json");
+    std::fs::write(&file, credential()).unwrap();
+    let out = apply(
+        &sim,
+        &[],
+        &[("DCOS_SERVICE_ACCOUNT_CREDENTIAL", file.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "deploy-web-canary: unchanged\nrollout-web-canary: unchanged\nrollback-web-canary: unchanged\n"
+    );
+}
+
+#[test]
+fn uid_and_password_from_the_environment_or_a_file_log_in() {
+    let sim = start();
+    assert_created(&apply(
+        &sim,
+        &[],
+        &[
+            ("DCOS_USERNAME", "bootstrapuser"),
+            ("DCOS_PASSWORD", PASSWORD),
+        ],
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("password");
+    std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
+    let out = apply(
+        &sim,
+        &["--username", "bootstrapuser"],
+        &[("DCOS_PASSWORD_FILE", file.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("unchanged"), "{stdout}");
+}
+
+#[test]
+fn a_wrong_password_exits_6_naming_the_uid_and_never_the_password() {
+    let sim = start();
+    let wrong = "not-the-Passw0rd";
+    let out = apply(
+        &sim,
+        &["-v"],
+        &[("DCOS_USERNAME", "bootstrapuser"), ("DCOS_PASSWORD", wrong)],
+    );
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert_no_secret(&out, &[wrong]);
+    let error = text(&out.stderr);
+    let error = error
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect::<Vec<_>>();
+    assert_eq!(error.len(), 1, "{}", text(&out.stderr));
+    // Without -v the message alone.
+    let out = apply(
+        &sim,
+        &[],
+        &[("DCOS_USERNAME", "bootstrapuser"), ("DCOS_PASSWORD", wrong)],
+    );
+    assert_eq!(out.status.code(), Some(6));
+    snapshot_message("wrong_password", &out);
+}
+
+#[test]
+fn an_expired_token_alone_exits_6_saying_how_to_log_in() {
+    let sim = start();
+    let token = expired_token(&sim);
+    let out = apply(&sim, &[], &[("DCOS_ACS_TOKEN", &token)]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("dcos auth login"));
+    assert_no_secret(&out, &[&token]);
+    snapshot_message("expired_token", &out);
+}
+
+#[test]
+fn an_expired_token_is_replaced_by_the_service_account() {
+    let sim = start();
+    let token = expired_token(&sim);
+    let out = apply(
+        &sim,
+        &["-v"],
+        &[
+            ("DCOS_ACS_TOKEN", &token),
+            ("DCOS_SERVICE_ACCOUNT_CREDENTIAL", &credential()),
+        ],
+    );
+    assert_created(&out);
+    let log = text(&out.stderr);
+    // The token's own `exp` says it expired: replaced before any request.
+    assert!(log.contains("the token has expired"), "{log}");
+    assert!(log.contains("logged in"), "{log}");
+    assert_no_secret(&out, &[&token]);
+}
+
+#[test]
+fn verbose_logs_requests_but_no_secret() {
+    let sim = start();
+    let lines = key_lines();
+    let mut secrets: Vec<&str> = lines.iter().map(String::as_str).collect();
+    secrets.push(PASSWORD);
+    let out = apply(
+        &sim,
+        &["-vv"],
+        &[("DCOS_SERVICE_ACCOUNT_CREDENTIAL", &credential())],
+    );
+    assert_created(&out);
+    let log = text(&out.stderr);
+    assert!(log.contains("logging in"), "{log}");
+    assert!(log.contains(&format!("uid=\"{SERVICE}\"")), "{log}");
+    assert!(log.contains("method=\"GET\""), "{log}");
+    assert!(log.contains("status=200"), "{log}");
+    assert!(log.contains("authorization: <redacted>"), "{log}");
+    assert_no_secret(&out, &secrets);
+
+    let out = apply(
+        &sim,
+        &["--verbose", "--verbose"],
+        &[
+            ("DCOS_USERNAME", "bootstrapuser"),
+            ("DCOS_PASSWORD", PASSWORD),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let log = text(&out.stderr);
+    assert!(log.contains("method=\"GET\""), "{log}");
+    assert!(log.contains("authorization: <redacted>"), "{log}");
+    assert_no_secret(&out, &secrets);
+    // Data stays on stdout, logs on stderr.
+    assert!(
+        !text(&out.stdout).contains("method="),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_bad_credential_is_invalid_input_and_a_missing_file_an_io_error() {
+    let sim = start();
+    let out = apply(
+        &sim,
+        &[],
+        &[(
+            "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
+            r#"{"uid":"canary-sa","private_key":"-----BEGIN PRIVATE KEY-----\nS3CR3TKEY\n-----END PRIVATE KEY-----"}"#,
+        )],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_no_secret(&out, &["S3CR3TKEY"]);
+    assert!(text(&out.stderr).contains("DCOS_SERVICE_ACCOUNT_CREDENTIAL"));
+    let out = apply(
+        &sim,
+        &[],
+        &[(
+            "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
+            "/no/such/credential.json",
+        )],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("'/no/such/credential.json'"));
+    // A uid without a password, off a terminal: told what to set.
+    let out = apply(&sim, &[], &[("DCOS_USERNAME", "bootstrapuser")]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("DCOS_PASSWORD"));
+}
+
+#[test]
+fn the_dcos_clis_expired_token_is_replaced_by_a_password_login() {
+    let sim = start();
+    let token = expired_token(&sim);
+    // What `dcos cluster setup` writes, with a token that has since expired.
+    let dcos_dir = tempfile::tempdir().unwrap();
+    common::attached_cluster(dcos_dir.path(), sim.dcos_url(), &token);
+    let dir = dcos_dir.path().to_str().unwrap();
+    // The token alone: refused, with advice.
+    let out = apply(&sim, &[], &[("DCOS_DIR", dir)]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("dcos auth login"));
+    assert_no_secret(&out, &[&token]);
+    // With a password as well: the login replaces it.
+    let out = apply(
+        &sim,
+        &["-v"],
+        &[
+            ("DCOS_DIR", dir),
+            ("DCOS_USERNAME", "bootstrapuser"),
+            ("DCOS_PASSWORD", PASSWORD),
+        ],
+    );
+    assert_created(&out);
+    assert!(text(&out.stderr).contains("the token has expired"));
+    assert_no_secret(&out, &[&token, PASSWORD]);
+}
