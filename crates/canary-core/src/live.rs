@@ -233,6 +233,15 @@ impl JobHistory {
         })
     }
 
+    /// Run `run_id` of job `job_id` as the history lists it, finished.
+    pub fn find_run(history: &Value, job_id: &str, run_id: &str) -> Option<RunInfo> {
+        JobHistory::find(history, run_id).map(|status| RunInfo {
+            job_id: job_id.to_owned(),
+            run_id: run_id.to_owned(),
+            status,
+        })
+    }
+
     /// How a run of this job ended, if the history lists it.
     pub fn find(history: &Value, run_id: &str) -> Option<RunStatus> {
         [
@@ -314,6 +323,8 @@ mod tests {
         );
         assert_eq!(JobHistory::find(&history, "f1"), Some(RunStatus::Failed));
         assert_eq!(JobHistory::find(&history, "nope"), None);
+        let run = JobHistory::find_run(&history, "j", "s1").unwrap();
+        assert_eq!((run.job_id.as_str(), run.status), ("j", RunStatus::Success));
         let empty = JobHistory::from_metronome(&json!({}), "job j").unwrap();
         assert_eq!(empty, JobHistory::default());
         assert!(JobHistory::from_metronome(&json!([]), "job j").is_err());

@@ -333,12 +333,8 @@ impl Executor for DcosCliExecutor {
             } else {
                 "successfulFinishedRuns"
             };
-            if let Some(status) = JobHistory::find(&json!({ key: runs }), run_id) {
-                return Ok(RunInfo {
-                    job_id: job_id.to_owned(),
-                    run_id: run_id.to_owned(),
-                    status,
-                });
+            if let Some(run) = JobHistory::find_run(&json!({ key: runs }), job_id, run_id) {
+                return Ok(run);
             }
         }
         Err(ExecError::NotFound { what })

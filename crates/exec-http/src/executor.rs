@@ -271,17 +271,9 @@ impl Executor for HttpExecutor {
             .ok_or_else(|| ExecError::NotFound {
                 what: job_what(job_id),
             })?;
-        if let Some(status) = job
-            .get("history")
-            .and_then(|history| JobHistory::find(history, run_id))
-        {
-            return Ok(RunInfo {
-                job_id: job_id.to_owned(),
-                run_id: run_id.to_owned(),
-                status,
-            });
-        }
-        Err(ExecError::NotFound { what })
+        job.get("history")
+            .and_then(|history| JobHistory::find_run(history, job_id, run_id))
+            .ok_or(ExecError::NotFound { what })
     }
 }
 
