@@ -1,7 +1,8 @@
 //! `canary apply` then `canary run deploy --wait` through each backend
 //! (`http`, `dcos-cli` with the real dcos CLI) leave dcos-sim in the same
 //! state: the same jobs, runs, history and apps, once run ids and
-//! timestamps (which legitimately differ) are normalised.
+//! timestamps (which legitimately differ) are normalised; and
+//! `canary status --json` then reads the same through both.
 //!
 //! Each backend gets a fresh sim with the same seed, authentication on and
 //! a still clock, set up as a user would: `dcos cluster setup` into a
@@ -93,6 +94,16 @@ impl Cluster {
             .expect("the sim answers");
         assert_eq!(reply.status().as_u16(), 200, "GET {path}");
         reply.body_mut().read_json().expect("JSON")
+    }
+
+    /// POST a document to a path of the sim's API with a token.
+    fn post(&self, path: &str, body: &Value) {
+        let token = self.sim.with_cluster(|c| c.iam.issue_token(USER, c.now_ms));
+        let reply = ureq::post(&format!("{}{path}", self.sim.dcos_url()))
+            .header("Authorization", &format!("token={token}"))
+            .send_json(body)
+            .expect("the sim accepts it");
+        assert!(reply.status().is_success(), "POST {path}");
     }
 
     /// Everything canary can have changed: Metronome's jobs with their
@@ -195,7 +206,52 @@ fn apply_and_deploy(cli: &Path, backend: &str) -> Value {
     );
     let mut state = cluster.state();
     normalise(&mut state, &mut BTreeMap::new());
+
+    // `canary status` reads the same group through the backend.
+    cluster.post(
+        "/service/marathon/v2/apps",
+        &serde_json::json!({
+            "id": "/testapp", "instances": 2, "cpus": 0.1, "mem": 64,
+            "container": {"type": "DOCKER", "docker": {"image": "httpd:2.4"}},
+            "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/"}],
+            "labels": {"HAPROXY_DEPLOYMENT_GROUP": "testapp", "HAPROXY_DEPLOYMENT_COLOUR": "blue"}
+        }),
+    );
+    cluster.sim.advance(Duration::from_secs(10));
+    let status = cluster.canary(&[
+        "status",
+        "--backend",
+        backend,
+        "--dcos-bin",
+        dcos_bin,
+        "--app",
+        "testapp",
+        "--json",
+    ]);
+    let mut status: Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    forget_times_and_runs(&mut status);
+    state["status"] = status;
     state
+}
+
+/// In `canary status --json`: the times and run ids, which differ between
+/// two sims.
+fn forget_times_and_runs(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, member) in map.iter_mut() {
+                if matches!(key.as_str(), "started_at" | "finished_at" | "run_id")
+                    && member.is_string()
+                {
+                    *member = Value::String(format!("<{key}>"));
+                } else {
+                    forget_times_and_runs(member);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(forget_times_and_runs),
+        _ => {}
+    }
 }
 
 #[test]
@@ -220,6 +276,13 @@ fn apply_and_run_deploy_leave_the_same_state_through_every_backend() {
     assert_eq!(
         deploy["history"]["successfulFinishedRuns"][0]["id"],
         "<run 1>"
+    );
+    let status = &http["status"];
+    assert_eq!(status["apps"][0]["healthy"], 2, "{status:#}");
+    assert_eq!(status["apps"][0]["role"], "stable", "{status:#}");
+    assert_eq!(
+        status["jobs"][0]["last_run"]["status"], "SUCCESS",
+        "{status:#}"
     );
     assert_eq!(http, dcos_cli);
 }
