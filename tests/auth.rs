@@ -1,6 +1,7 @@
 //! `canary apply --backend http` against dcos-sim with `auth: true`: every
 //! credential source (a service account's credential as JSON or a file,
-//! uid and password from the environment or a file), a refused login and an
+//! uid and password from the environment, a file or a prompt on a terminal),
+//! a refused login and an
 //! expired token exit 6 with a clear message, and no secret ever reaches
 //! stdout or stderr, even with `-vv`.
 
@@ -315,4 +316,59 @@ fn the_dcos_clis_expired_token_is_replaced_by_a_password_login() {
     assert_created(&out);
     assert!(text(&out.stderr).contains("the token has expired"));
     assert_no_secret(&out, &[&token, PASSWORD]);
+}
+
+/// Where `script` (util-linux) is, to give canary a terminal.
+fn script_program() -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("script"))
+        .find(|path| path.is_file())
+}
+
+#[test]
+fn on_a_terminal_the_password_is_prompted_for_without_echo() {
+    use std::io::{Read, Write};
+    let Some(script) = script_program() else {
+        eprintln!("prompt test skipped: no `script` (util-linux) on PATH to provide a terminal");
+        return;
+    };
+    let sim = start();
+    let dcos_dir = tempfile::tempdir().unwrap();
+    let command_line = format!(
+        "{} apply --app web --image nginx:1.25 --dcos-url {} --username bootstrapuser",
+        env!("CARGO_BIN_EXE_canary"),
+        sim.dcos_url()
+    );
+    let mut command = std::process::Command::new(script);
+    command
+        .args(["-qec", &command_line, "/dev/null"])
+        .current_dir(dcos_dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    for name in common::CLUSTER_ENV {
+        command.env_remove(name);
+    }
+    command.env("DCOS_DIR", dcos_dir.path());
+    let mut child = command.spawn().expect("script starts");
+    let mut stdout = child.stdout.take().unwrap();
+    // Answer only once the prompt is there: what is typed then is not echoed.
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 256];
+    while !text(&seen).contains("Password for bootstrapuser:") {
+        let n = stdout.read(&mut chunk).expect("the terminal's output");
+        assert!(n > 0, "no prompt before the end: {}", text(&seen));
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let after_prompt = text(&rest).replace('\r', "");
+    assert!(status.success(), "{}{after_prompt}", text(&seen));
+    assert!(after_prompt.contains(CREATED), "{after_prompt}");
+    assert!(!after_prompt.contains(PASSWORD), "{after_prompt}");
+    assert!(!text(&seen).contains(PASSWORD), "{}", text(&seen));
 }

@@ -11,6 +11,7 @@ mod credentials;
 mod failure;
 mod logging;
 mod output;
+mod prompt;
 mod run;
 mod status;
 
