@@ -1,9 +1,8 @@
 //! `canary apply --backend http` against dcos-sim with `auth: true`: every
 //! credential source (a service account's credential as JSON or a file,
 //! uid and password from the environment, a file or a prompt on a terminal),
-//! a refused login and an
-//! expired token exit 6 with a clear message, and no secret ever reaches
-//! stdout or stderr, even with `-vv`.
+//! a refused login and an expired token exit 6 with a clear message, and no
+//! secret ever reaches stdout or stderr, even with `-vv`.
 
 mod common;
 
