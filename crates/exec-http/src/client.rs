@@ -17,17 +17,7 @@ const QUOTE_LIMIT: usize = 300;
 pub(crate) const LOGIN_HINT: &str = "log in with `dcos auth login`, or set DCOS_ACS_TOKEN to a valid DC/OS token, \
      DCOS_SERVICE_ACCOUNT_CREDENTIAL to a service account's credential, or DCOS_USERNAME and DCOS_PASSWORD";
 
-/// Whether a request may be sent again when its first sending may have
-/// reached the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Replay {
-    /// Repeating it does no harm (GET, PUT), or the caller reconciles what
-    /// a repeat answers (a create that meets its own job).
-    Safe,
-    /// Only when it certainly did not reach the server (connection refused,
-    /// 503): starting a run twice would start two runs.
-    OnlyIfNotSent,
-}
+pub(crate) use canary_core::retry::Replay;
 
 /// Which API a request goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
