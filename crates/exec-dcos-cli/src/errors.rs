@@ -343,6 +343,12 @@ pub fn transient(op: &Operation<'_>, output: &Output) -> Option<Transient> {
     None
 }
 
+/// The URL the CLI names in a connection failure (`URL [...] is
+/// unreachable.`, `Request to URL [...] timed out.`), if it names one.
+pub(crate) fn named_url(said: &str) -> Option<&str> {
+    between(said, "URL [", "] is unreachable").or_else(|| between(said, "URL [", "] timed out"))
+}
+
 /// Whether `word` looks like a token: a JWT (three base64url parts, the
 /// first starting `eyJ`) or a long run of token characters.
 fn looks_like_token(word: &str) -> bool {

@@ -181,7 +181,8 @@ impl DcosCliExecutor {
                     }
                 } else {
                     ExecError::Unreachable {
-                        target: command,
+                        // As classify names it: the URL, else the command.
+                        target: crate::errors::named_url(&last).map_or(command, str::to_owned),
                         message,
                     }
                 });
