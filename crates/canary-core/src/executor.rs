@@ -204,6 +204,11 @@ impl RecordingExecutor {
         self.jobs.get(id)
     }
 
+    /// How many jobs it holds.
+    pub fn job_count(&self) -> usize {
+        self.jobs.len()
+    }
+
     /// Puts a job in place as if it existed already.
     pub fn insert_job(&mut self, spec: Value) {
         self.jobs.insert(

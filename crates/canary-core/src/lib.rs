@@ -22,7 +22,8 @@
 //! To put a bundle on a cluster, the [`apply`] use case plans and carries out
 //! the job changes against an [`executor::Executor`], a small trait that
 //! executors (HTTP, the `dcos` CLI) implement;
-//! [`executor::RecordingExecutor`] is its in-memory fake.
+//! [`executor::RecordingExecutor`] is its in-memory fake. [`retry`] holds
+//! the retry policy they share (the data and the backoff arithmetic).
 //!
 //! This crate does no I/O at all: no files, network, processes, clock or
 //! randomness. Reading templates, validating against JSON Schemas and talking
@@ -52,6 +53,7 @@ mod ids;
 mod image;
 mod job;
 mod live;
+pub mod retry;
 pub mod run;
 mod runner;
 pub mod status;

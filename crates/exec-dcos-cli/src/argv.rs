@@ -1,5 +1,6 @@
 //! The `dcos` runs the executor makes, and the argument vector of each.
 
+use canary_core::retry::Replay;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::Path;
@@ -58,6 +59,17 @@ pub enum Operation<'a> {
 }
 
 impl Operation<'_> {
+    /// Whether the operation may be run again once an earlier run may have
+    /// reached the cluster: every one may, except starting a run (that
+    /// could start a second run). A create or a stop repeated so is
+    /// reconciled by the executor (its own job, a run already gone).
+    pub fn replay(&self) -> Replay {
+        match self {
+            Operation::StartRun { .. } => Replay::OnlyIfNotSent,
+            _ => Replay::Safe,
+        }
+    }
+
     /// Whether a failure "deployment already in progress" means a Marathon
     /// deployment lock (`true`) rather than Metronome's duplicate job.
     pub fn is_marathon(&self) -> bool {
@@ -164,6 +176,11 @@ mod tests {
             "dcos job run j --json"
         );
         assert!(Operation::ListApps.is_marathon());
+        assert_eq!(
+            Operation::StartRun { job_id: "j" }.replay(),
+            Replay::OnlyIfNotSent
+        );
+        assert_eq!(Operation::ListJobs.replay(), Replay::Safe);
         assert!(!Operation::ListJobs.is_marathon());
     }
 }

@@ -1,7 +1,10 @@
 //! How the executor runs `dcos`.
 
+use canary_core::retry::{RetryPolicy, Sleeper};
 use std::ffi::OsString;
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The program run when none is configured: `dcos`, found on `PATH`.
@@ -12,15 +15,26 @@ pub const DEFAULT_PROGRAM: &str = "dcos";
 /// capability checks first for every `dcos job` command).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Sleeps the current thread: how the executor waits between attempts
+/// unless told otherwise ([`CliConfig::with_sleeper`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreadSleeper;
+
+impl Sleeper for ThreadSleeper {
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+}
+
 /// The executor's configuration: which `dcos`, how long a run may take,
-/// and the environment it sees.
+/// how transient failures are retried, and the environment it sees.
 ///
 /// The child inherits this process's environment, so the user's
 /// `DCOS_DIR`, `DCOS_CLUSTER`, `DCOS_URL`, `DCOS_ACS_TOKEN`, `HOME` and
 /// `PATH` apply as they do to a `dcos` typed in the same shell;
 /// [`CliConfig::dcos_dir`], [`CliConfig::cluster`] and [`CliConfig::env`]
 /// set or override variables for the child only.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct CliConfig {
     /// The `dcos` executable: a path, or a name looked up on `PATH`.
     pub program: PathBuf,
@@ -42,6 +56,29 @@ pub struct CliConfig {
     /// Where the private directory for job files is made; default: the
     /// system's temporary directory.
     pub temp_dir: Option<PathBuf>,
+    /// How transient failures (the cluster unreachable, 502/503/504,
+    /// Marathon's deployment lock, a `dcos` killed at its time limit) are
+    /// retried: the HTTP executor's policy, [`RetryPolicy::default`] unless
+    /// set.
+    pub retry: RetryPolicy,
+    /// How the executor waits between attempts ([`ThreadSleeper`] unless
+    /// set; tests record the waits instead).
+    pub sleeper: Arc<dyn Sleeper>,
+}
+
+impl fmt::Debug for CliConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CliConfig")
+            .field("program", &self.program)
+            .field("timeout", &self.timeout)
+            .field("dcos_dir", &self.dcos_dir)
+            .field("cluster", &self.cluster)
+            .field("env", &self.env)
+            .field("inherit_env", &self.inherit_env)
+            .field("temp_dir", &self.temp_dir)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for CliConfig {
@@ -51,8 +88,8 @@ impl Default for CliConfig {
 }
 
 impl CliConfig {
-    /// Runs `program` with the default time limit and the inherited
-    /// environment.
+    /// Runs `program` with the default time limit and retry policy and the
+    /// inherited environment.
     pub fn new(program: impl Into<PathBuf>) -> Self {
         CliConfig {
             program: program.into(),
@@ -62,12 +99,26 @@ impl CliConfig {
             env: Vec::new(),
             inherit_env: true,
             temp_dir: None,
+            retry: RetryPolicy::default(),
+            sleeper: Arc::new(ThreadSleeper),
         }
     }
 
     /// With this time limit per run.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// With this retry policy (e.g. [`RetryPolicy::no_retries`]).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Waiting between attempts through `sleeper`.
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
         self
     }
 

@@ -3,6 +3,7 @@
 use crate::argv::{Operation, command_line};
 use crate::process::Output;
 use canary_core::executor::ExecError;
+use canary_core::retry::RETRYABLE_STATUSES;
 
 /// What to do when the CLI has no working configuration.
 const SETUP_HINT: &str = "run `dcos cluster setup URL` (or set DCOS_URL), or point DCOS_DIR / DCOS_CLUSTER at a configured cluster";
@@ -44,9 +45,10 @@ fn between<'t>(text: &'t str, start: &str, end: &str) -> Option<&'t str> {
 /// | `Missing required config parameter` | [`ExecError::Other`] with what to set up |
 /// | anything else, a usage error, a crash | [`ExecError::Other`] with the command, exit code and the CLI's stderr |
 ///
-/// Every message passes through [`scrub`] first.
+/// The CLI's log records (see [`split_log`]) are left out; every message
+/// passes through [`scrub`] first.
 pub fn classify(op: &Operation<'_>, what: &str, output: &Output) -> ExecError {
-    let stderr = scrub(output.stderr.trim());
+    let stderr = scrub(split_log(&output.stderr).said.trim());
     // Usage errors go to stdout.
     let said = if stderr.is_empty() {
         scrub(output.stdout.trim())
@@ -134,6 +136,217 @@ pub fn classify(op: &Operation<'_>, what: &str, output: &Output) -> ExecError {
             format!("`{command}` {exit}: {said}")
         },
     }
+}
+
+/// The environment variable that sets the CLI's log level; the executor
+/// sets it to `error` for every run, so that a failure's stderr also holds
+/// the HTTP status (`DCOS Error: Service Unavailable`) and the connection
+/// error (refused or dropped) the CLI's own message leaves out. At that
+/// level no request (so no `Authorization` header) is logged.
+pub const LOG_LEVEL_ENV: &str = "DCOS_LOG_LEVEL";
+
+/// A failed run's stderr, taken apart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stderr {
+    /// What the CLI said itself (its message), without the log records.
+    pub said: String,
+    /// The log records, oldest first: each one's message, with the lines
+    /// that belong to it (a response body, a traceback).
+    pub records: Vec<String>,
+}
+
+/// The message of a log record's first line, as dcoscli formats them
+/// (`THREAD: YYYY-MM-DD HH:MM:SS,mmm PATH:FUNC:LINE - MESSAGE`).
+fn log_message(line: &str) -> Option<&str> {
+    let (_, rest) = line.split_once(": ")?;
+    let stamp = rest.get(..23)?;
+    let shape = stamp.bytes().enumerate().all(|(i, b)| match i {
+        4 | 7 => b == b'-',
+        10 => b == b' ',
+        13 | 16 => b == b':',
+        19 => b == b',',
+        _ => b.is_ascii_digit(),
+    });
+    if !shape {
+        return None;
+    }
+    rest[23..].split_once(" - ").map(|(_, message)| message)
+}
+
+/// Whether a line continues a Python traceback (everything but its last
+/// line, the exception).
+fn in_traceback(line: &str) -> bool {
+    line.is_empty()
+        || line.starts_with(char::is_whitespace)
+        || line.starts_with("Traceback (most recent call last):")
+        || line.starts_with("During handling of the above exception")
+        || line.starts_with("The above exception was the direct cause")
+}
+
+/// Splits a `dcos` run's stderr into the CLI's own message and the log
+/// records [`LOG_LEVEL_ENV`] asks for: `DCOS Error: REASON` with the
+/// response body on the next line, and `HTTP Connection Error` (or another
+/// logged exception) with its traceback.
+pub fn split_log(stderr: &str) -> Stderr {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let mut split = Stderr::default();
+    let mut said = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(message) = log_message(lines[i]) else {
+            said.push(lines[i]);
+            i += 1;
+            continue;
+        };
+        let mut record = vec![message];
+        i += 1;
+        if message.starts_with("DCOS Error:") && i < lines.len() && log_message(lines[i]).is_none()
+        {
+            // The response body.
+            record.push(lines[i]);
+            i += 1;
+        }
+        if lines
+            .get(i)
+            .is_some_and(|l| l.starts_with("Traceback (most recent call last):"))
+        {
+            loop {
+                while i < lines.len() && in_traceback(lines[i]) {
+                    record.push(lines[i]);
+                    i += 1;
+                }
+                // The exception line.
+                if i < lines.len() && log_message(lines[i]).is_none() {
+                    record.push(lines[i]);
+                    i += 1;
+                }
+                // A chained exception: its traceback follows.
+                let chained = lines.get(i).is_some_and(|l| l.is_empty())
+                    && lines.get(i + 1).is_some_and(|l| {
+                        l.starts_with("During handling of the above exception")
+                            || l.starts_with("The above exception was the direct cause")
+                    });
+                if !chained {
+                    break;
+                }
+            }
+        }
+        split.records.push(record.join("\n"));
+    }
+    split.said = said.join("\n");
+    split
+}
+
+/// A failure of one `dcos` run that trying again may cure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transient {
+    /// The operation's request certainly did not reach the cluster: the
+    /// connection was refused (or failed before it, at the capability
+    /// check every `dcos job` command makes first), or the answer was a
+    /// 503 (not served).
+    NotSent(String),
+    /// It may have: a 502 or 504 from a gateway that may have passed it on,
+    /// a connection dropped without an answer, a read that timed out.
+    Ambiguous(String),
+    /// Marathon's deployment lock: refused, not applied, so any operation
+    /// may be repeated once the deployment is over.
+    Locked(String),
+}
+
+/// Whether a failed run of `op` failed transiently (the failures the HTTP
+/// executor retries), read from the log records in its stderr (see
+/// [`LOG_LEVEL_ENV`]) or, without them, from the CLI's message:
+///
+/// | the CLI logged or said | transient |
+/// |---|---|
+/// | `DCOS Error: Service Unavailable` (503), `HTTP 503` | [`Transient::NotSent`] |
+/// | `DCOS Error: Bad Gateway` / `Gateway Timeout` (502/504), `HTTP 502` / `HTTP 504` | [`Transient::Ambiguous`] |
+/// | `HTTP Connection Error` with `Connection refused` or `NewConnectionError` in its traceback, or `URL [.../capabilities] is unreachable.` | [`Transient::NotSent`] |
+/// | any other connection error (`RemoteDisconnected`: dropped), `HTTP Timeout`, `Request to URL [...] timed out.` | [`Transient::Ambiguous`] |
+/// | `Changes blocked: deployment already in progress for app.` | [`Transient::Locked`] |
+///
+/// The last status or connection record decides; another status (a 404,
+/// a 409 of Metronome's) is not transient. Messages are scrubbed.
+pub fn transient(op: &Operation<'_>, output: &Output) -> Option<Transient> {
+    let stderr = split_log(&output.stderr);
+    let said = scrub(stderr.said.trim());
+    if said.contains("Changes blocked: deployment already in progress")
+        && (op.is_marathon() || said.contains("for app."))
+    {
+        return Some(Transient::Locked(said));
+    }
+    let answered = |code: u16, body: &str| {
+        let reason = match code {
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
+            _ => "Gateway Timeout",
+        };
+        let message = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|b| b.get("message")?.as_str().map(str::to_owned))
+            .or_else(|| said.strip_prefix("Error: ").map(str::to_owned))
+            .map(|m| format!(": {}", scrub(&m)))
+            .unwrap_or_default();
+        let message = format!("answered {code} {reason}{message}");
+        Some(if code == 503 {
+            Transient::NotSent(message)
+        } else {
+            Transient::Ambiguous(message)
+        })
+    };
+    let unreachable = between(&said, "URL [", "] is unreachable");
+    let connection = |record: &str| {
+        let message = if said.is_empty() {
+            "the connection to the cluster failed".to_owned()
+        } else {
+            said.clone()
+        };
+        let refused = ["Connection refused", "NewConnectionError", "ConnectTimeout"]
+            .iter()
+            .any(|sign| record.contains(sign));
+        let before = unreachable.is_some_and(|url| url.ends_with("/capabilities"));
+        Some(if refused || before {
+            Transient::NotSent(message)
+        } else {
+            Transient::Ambiguous(message)
+        })
+    };
+    for record in stderr.records.iter().rev() {
+        if let Some(reason) = record.strip_prefix("DCOS Error: ") {
+            let (reason, body) = reason.split_once('\n').unwrap_or((reason, ""));
+            return match reason.trim() {
+                "Service Unavailable" => answered(503, body),
+                "Bad Gateway" => answered(502, body),
+                "Gateway Timeout" => answered(504, body),
+                _ => None,
+            };
+        }
+        if record.starts_with("HTTP Connection Error") {
+            return connection(record);
+        }
+        if record.starts_with("HTTP Timeout") {
+            return Some(Transient::Ambiguous(said));
+        }
+    }
+    // No log records: the CLI's message alone.
+    for code in RETRYABLE_STATUSES {
+        if said.contains(&format!("HTTP {code}")) {
+            return answered(code, "");
+        }
+    }
+    if unreachable.is_some() {
+        return connection("");
+    }
+    if said.contains("Request to URL [") && said.contains("] timed out") {
+        return Some(Transient::Ambiguous(said));
+    }
+    None
+}
+
+/// The URL the CLI names in a connection failure (`URL [...] is
+/// unreachable.`, `Request to URL [...] timed out.`), if it names one.
+pub(crate) fn named_url(said: &str) -> Option<&str> {
+    between(said, "URL [", "] is unreachable").or_else(|| between(said, "URL [", "] timed out"))
 }
 
 /// Whether `word` looks like a token: a JWT (three base64url parts, the
@@ -281,6 +494,94 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// What dcoscli 0.6.1 printed with `DCOS_LOG_LEVEL=error` on dcos-sim
+    /// with injected faults (paths shortened).
+    const LOGGED_503: &str = "MainThread: 2026-11-27 13:30:38,503 /venv/dcos/rpcclient.py:http_req:130 - DCOS Error: Service Unavailable\n{\"message\":\"injected fault\"}\nError: injected fault\n";
+    const LOGGED_502: &str = "MainThread: 2026-11-27 13:30:40,323 /venv/dcos/rpcclient.py:http_req:130 - DCOS Error: Bad Gateway\n{\"message\":\"injected fault\"}\nError: injected fault\n";
+    const LOGGED_500: &str = "MainThread: 2026-11-27 13:30:42,097 /venv/dcos/rpcclient.py:http_req:130 - DCOS Error: Internal Server Error\n{\"message\":\"injected fault\"}\nError: injected fault\n";
+    const DROPPED: &str = "MainThread: 2026-11-27 13:30:43,001 /venv/dcos/http.py:_request:182 - HTTP Connection Error\nTraceback (most recent call last):\n  File \"/venv/http/client.py\", line 1386, in getresponse\n    response.begin()\nhttp.client.RemoteDisconnected: Remote end closed connection without response\n\nDuring handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File \"/venv/requests/adapters.py\", line 501, in send\n    raise ConnectionError(err, request=request)\nrequests.exceptions.ConnectionError: ('Connection aborted.', RemoteDisconnected('Remote end closed connection without response'))\nURL [http://127.0.0.1:32823/service/metronome/v1/jobs] is unreachable.\n";
+    const REFUSED: &str = "MainThread: 2026-11-27 13:30:44,001 /venv/dcos/http.py:_request:182 - HTTP Connection Error\nTraceback (most recent call last):\n  File \"/venv/requests/adapters.py\", line 519, in send\n    raise ConnectionError(e, request=request)\nrequests.exceptions.ConnectionError: HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: /service/metronome/v1/jobs (Caused by NewConnectionError(\"HTTPConnection(host='127.0.0.1', port=9): Failed to establish a new connection: [Errno 111] Connection refused\"))\nURL [http://127.0.0.1:9/service/metronome/v1/jobs] is unreachable.\n";
+
+    #[test]
+    fn log_records_are_told_apart_from_the_clis_message() {
+        let split = split_log(LOGGED_503);
+        assert_eq!(split.said, "Error: injected fault");
+        assert_eq!(
+            split.records,
+            ["DCOS Error: Service Unavailable\n{\"message\":\"injected fault\"}"]
+        );
+        let split = split_log(DROPPED);
+        assert_eq!(
+            split.said,
+            "URL [http://127.0.0.1:32823/service/metronome/v1/jobs] is unreachable."
+        );
+        assert_eq!(split.records.len(), 1);
+        assert!(split.records[0].starts_with("HTTP Connection Error\nTraceback"));
+        assert!(split.records[0].ends_with("without response'))"));
+        // Not a log record: kept.
+        assert_eq!(split_log("a: b - c\n").said, "a: b - c");
+        // The message keeps no log line.
+        assert_eq!(
+            classify(&JOB, "job j", &failed(LOGGED_500)).to_string(),
+            "`dcos job run j --json` exited 1: Error: injected fault"
+        );
+    }
+
+    #[test]
+    fn transient_failures_are_the_http_executors() {
+        let add = Operation::AddJob {
+            file: std::path::Path::new("/x"),
+        };
+        let of = |stderr: &str| transient(&add, &failed(stderr));
+        assert_eq!(
+            of(LOGGED_503),
+            Some(Transient::NotSent(
+                "answered 503 Service Unavailable: injected fault".into()
+            ))
+        );
+        assert_eq!(
+            of(LOGGED_502),
+            Some(Transient::Ambiguous(
+                "answered 502 Bad Gateway: injected fault".into()
+            ))
+        );
+        assert_eq!(of(LOGGED_500), None, "500 fails fast");
+        assert!(
+            matches!(of(DROPPED), Some(Transient::Ambiguous(m)) if m.contains("is unreachable"))
+        );
+        assert!(matches!(of(REFUSED), Some(Transient::NotSent(m)) if m.contains("is unreachable")));
+        // Without log records: the message alone.
+        assert!(matches!(
+            of("URL [http://127.0.0.1:9/capabilities] is unreachable.\n"),
+            Some(Transient::NotSent(_))
+        ));
+        assert!(matches!(
+            of("URL [http://127.0.0.1:9/service/metronome/v1/jobs] is unreachable.\n"),
+            Some(Transient::Ambiguous(_))
+        ));
+        assert!(matches!(
+            of("Error decoding response from [http://x/v1/jobs]: HTTP 503: Service Unavailable\n"),
+            Some(Transient::NotSent(_))
+        ));
+        assert!(matches!(
+            of("Request to URL [http://x/v1/jobs] timed out.\n"),
+            Some(Transient::Ambiguous(_))
+        ));
+        assert!(matches!(
+            transient(
+                &Operation::ListApps,
+                &failed("Changes blocked: deployment already in progress for app.\n")
+            ),
+            Some(Transient::Locked(_))
+        ));
+        // Metronome's 409 (a duplicate job) and a 404 are not transient.
+        assert_eq!(
+            of("Changes blocked: deployment already in progress for resource.\n"),
+            None
+        );
+        assert_eq!(of("Error: Job not found\n"), None);
     }
 
     #[test]

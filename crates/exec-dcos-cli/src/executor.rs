@@ -2,13 +2,18 @@
 
 use crate::argv::{Operation, command_line};
 use crate::config::CliConfig;
-use crate::errors::classify;
+use crate::errors::{Transient, classify, transient};
 use crate::process::{self, Output, RunError};
+use canary_core::apply::strip_metronome_defaults;
 use canary_core::executor::{ExecError, Executor, JobHistory, LiveApp, LiveJob, RunInfo};
+use canary_core::retry::{Replay, attempts_note};
 use serde_json::{Value, json};
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// The embedded parts of a listed job that are not part of its spec (the
 /// HTTP executor removes the same).
@@ -60,6 +65,35 @@ fn spec_id(spec: &Value) -> Result<&str, ExecError> {
     Ok(id)
 }
 
+/// The backoff jitter: a number in `[0, 1)` from the standard library's
+/// randomly keyed hasher (a fresh key each time).
+fn jitter_unit() -> f64 {
+    (RandomState::new().hash_one(0u8) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What an error says of a run that was not repeated.
+fn not_repeated(what_happened: &str) -> String {
+    format!(
+        "{what_happened}; it may have reached the cluster, so it was not repeated: check before trying again"
+    )
+}
+
+/// One `dcos` run once retrying is over: its output (a success or a
+/// failure that is not transient), and whether an earlier attempt may have
+/// reached the cluster.
+struct Ran {
+    output: Output,
+    after_ambiguous: bool,
+}
+
+impl Ran {
+    /// Whether it failed, counting `dcos job update`'s "Error updating
+    /// job" (printed with exit 0).
+    fn failed(output: &Output) -> bool {
+        !output.success() || output.stdout.contains("Error updating job")
+    }
+}
+
 /// canary-core's [`Executor`] over the installed `dcos` CLI; see the crate
 /// documentation for the commands each operation runs.
 #[derive(Debug, Clone)]
@@ -78,23 +112,89 @@ impl DcosCliExecutor {
         &self.config
     }
 
-    /// Runs `op`; a run that did not finish is an error, a failed one is
-    /// returned for the caller to read.
-    fn run(&self, op: &Operation<'_>) -> Result<Output, ExecError> {
-        process::run(&self.config, op).map_err(|e| match e {
-            RunError::TimedOut { ref command, .. } => ExecError::Unreachable {
-                target: command.clone(),
-                message: e.to_string(),
-            },
-            other => ExecError::Other {
-                message: other.to_string(),
-            },
-        })
+    /// Runs `op` (about `what`), retrying transient failures per the
+    /// configured [`RetryPolicy`](canary_core::retry::RetryPolicy) as the
+    /// HTTP executor does: the cluster unreachable, 502/503/504, Marathon's
+    /// deployment lock, a `dcos` killed at its time limit. A run that may
+    /// have reached the cluster (502/504, a dropped connection, a timeout)
+    /// is repeated only when [`Operation::replay`] allows it. What is left
+    /// after the budget is [`ExecError::Unreachable`] (or
+    /// [`ExecError::Locked`]) saying how many attempts were made; any other
+    /// finished run is returned for the caller to read.
+    fn run(&self, op: &Operation<'_>, what: &str) -> Result<Ran, ExecError> {
+        let policy = self.config.retry;
+        let replay = op.replay();
+        let command = command_line(op);
+        let (mut busy, mut slept) = (Duration::ZERO, Duration::ZERO);
+        let mut after_ambiguous = false;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let started = Instant::now();
+            let result = process::run(&self.config, op);
+            busy += started.elapsed();
+            let (failure, ambiguous) = match result {
+                Ok(output) => match Ran::failed(&output)
+                    .then(|| transient(op, &output))
+                    .flatten()
+                {
+                    None => {
+                        return Ok(Ran {
+                            output,
+                            after_ambiguous,
+                        });
+                    }
+                    Some(Transient::Ambiguous(said)) => (Transient::Ambiguous(said), true),
+                    Some(other) => (other, false),
+                },
+                Err(e @ RunError::TimedOut { .. }) => (Transient::Ambiguous(e.to_string()), true),
+                Err(other) => {
+                    return Err(ExecError::Other {
+                        message: other.to_string(),
+                    });
+                }
+            };
+            let locked = matches!(failure, Transient::Locked(_));
+            let (last, retry) = match failure {
+                Transient::Ambiguous(said) if replay == Replay::OnlyIfNotSent => {
+                    (not_repeated(&said), false)
+                }
+                Transient::NotSent(said) | Transient::Ambiguous(said) | Transient::Locked(said) => {
+                    after_ambiguous |= ambiguous;
+                    (said, true)
+                }
+            };
+            // Time spent: the runs' real time plus the waits (which a test's
+            // sleeper does not really spend).
+            let spent = busy + slept;
+            let wait = if retry {
+                policy.next_wait(attempt, spent, jitter_unit())
+            } else {
+                None
+            };
+            let Some(delay) = wait else {
+                let message = format!("`{command}`: {last}{}", attempts_note(attempt, spent));
+                return Err(if locked {
+                    ExecError::Locked {
+                        what: what.to_owned(),
+                        message,
+                    }
+                } else {
+                    ExecError::Unreachable {
+                        // As classify names it: the URL, else the command.
+                        target: crate::errors::named_url(&last).map_or(command, str::to_owned),
+                        message,
+                    }
+                });
+            };
+            self.config.sleeper.sleep(delay);
+            slept += delay;
+        }
     }
 
     /// Runs `op` and returns its stdout; a failure mapped by [`classify`].
     fn expect_success(&self, op: &Operation<'_>, what: &str) -> Result<String, ExecError> {
-        let output = self.run(op)?;
+        let Ran { output, .. } = self.run(op, what)?;
         if output.success() {
             Ok(output.stdout)
         } else {
@@ -114,8 +214,11 @@ impl DcosCliExecutor {
     }
 
     /// Runs `dcos job add|update FILE` with `spec` in a private 0600 file.
+    /// A create repeated after an attempt that may have reached the cluster
+    /// and then refused as a duplicate succeeds when the job there equals
+    /// `spec` (Metronome's defaults set aside), as with the HTTP executor.
     fn with_spec_file(
-        &self,
+        &mut self,
         spec: &Value,
         id: &str,
         op: impl Fn(&Path) -> Operation<'_>,
@@ -142,18 +245,35 @@ impl DcosCliExecutor {
             .map_err(io)?;
         file.write_all(spec.to_string().as_bytes()).map_err(io)?;
         file.flush().map_err(io)?;
-        let stdout = self.expect_success(&op(file.path()), what)?;
+        let op = op(file.path());
+        let Ran {
+            output,
+            after_ambiguous,
+        } = self.run(&op, what)?;
+        if !output.success() {
+            let error = classify(&op, what, &output);
+            // A create repeated after an attempt that may have reached the
+            // cluster, meeting a job equal to its own: that attempt made it.
+            let repeated_create = matches!(op, Operation::AddJob { .. })
+                && after_ambiguous
+                && matches!(error, ExecError::Conflict { .. });
+            if repeated_create
+                && self.get_job(id)?.is_some_and(|job| {
+                    strip_metronome_defaults(&job.spec) == strip_metronome_defaults(spec)
+                })
+            {
+                return Ok(output.stdout);
+            }
+            return Err(error);
+        }
+        let stdout = output.stdout;
         // `dcos job update` prints this and exits 0 for some HTTP errors
         // (a refused token among them), without saying which.
         if stdout.contains("Error updating job") {
             return Err(self.diagnose(
                 id,
                 ExecError::Other {
-                    message: format!(
-                        "`{}`: {}",
-                        command_line(&op(file.path())),
-                        crate::scrub(stdout.trim())
-                    ),
+                    message: format!("`{}`: {}", command_line(&op), crate::scrub(stdout.trim())),
                 },
             ));
         }
@@ -269,34 +389,48 @@ impl Executor for DcosCliExecutor {
     }
 
     /// `dcos job kill ID RUN`. Its catch-all failure ("Unable stop run")
-    /// is told apart by `dcos job show runs ID --run-id RUN --json`.
+    /// is told apart by `dcos job show runs ID --run-id RUN --json`; a run
+    /// not found after an attempt that may have stopped it counts as
+    /// stopped.
     fn stop_run(&mut self, job_id: &str, run_id: &str) -> Result<(), ExecError> {
         check_id("job", job_id)?;
         check_id("run", run_id)?;
         let what = run_what(job_id, run_id);
         let op = Operation::KillRun { job_id, run_id };
-        let output = self.run(&op)?;
+        let Ran {
+            output,
+            after_ambiguous,
+        } = self.run(&op, &what)?;
         if output.success() {
             return Ok(());
         }
         let error = classify(&op, &what, &output);
-        if !output.stderr.contains("Unable stop run") {
+        let missing = if output.stderr.contains("Unable stop run") {
+            match self.json(&Operation::ShowRun { job_id, run_id }, &what) {
+                // The run is there and still could not be stopped.
+                Ok(_) => return Err(error),
+                Err(ExecError::NotFound { .. }) => ExecError::NotFound { what },
+                Err(other) => return Err(other),
+            }
+        } else if matches!(error, ExecError::NotFound { .. }) {
+            error
+        } else {
             return Err(error);
+        };
+        // Repeated after an attempt that may have stopped it: that one did.
+        if after_ambiguous {
+            return Ok(());
         }
-        match self.json(&Operation::ShowRun { job_id, run_id }, &what) {
-            // The run is there and still could not be stopped.
-            Ok(_) => Err(error),
-            Err(ExecError::NotFound { .. }) => Err(ExecError::NotFound { what }),
-            Err(other) => Err(other),
-        }
+        Err(missing)
     }
 
-    /// `dcos job run ID --json`.
+    /// `dcos job run ID --json`. Repeated only when the cluster certainly
+    /// did not get it (unreachable, 503): a second run otherwise.
     fn start_run(&mut self, job_id: &str) -> Result<RunInfo, ExecError> {
         check_id("job", job_id)?;
         let what = job_what(job_id);
         let op = Operation::StartRun { job_id };
-        let output = self.run(&op)?;
+        let Ran { output, .. } = self.run(&op, &what)?;
         if !output.success() {
             let error = classify(&op, &what, &output);
             // "Error running job" (then a crash): the cause is not said.

@@ -41,8 +41,26 @@
 //!   directory, removed after the run; the token is the CLI's own business
 //!   (its configuration in `DCOS_DIR`, or `DCOS_ACS_TOKEN` in the
 //!   environment).
+//! * Give up at the first transient failure: a run that failed because
+//!   the cluster was unreachable, answered 502/503/504, Marathon's
+//!   deployment lock, or a `dcos` killed at its time limit is run again per
+//!   [`CliConfig::retry`] (canary-core's [`RetryPolicy`], the HTTP
+//!   executor's: capped, jittered exponential backoff, 5 attempts and 60 s
+//!   by default), waiting through [`CliConfig::sleeper`]. Every run sets
+//!   [`LOG_LEVEL_ENV`]`=error`, so the CLI's stderr also logs the HTTP status
+//!   and the connection error its message leaves out; [`transient`] reads
+//!   them. Repeats follow the HTTP executor's rules: reads and `job update`
+//!   are safe; `job add` repeated after an attempt that may have reached
+//!   the cluster (a 502/504, a dropped connection, a killed `dcos`) that
+//!   then meets "already exists" succeeds only when the job there equals
+//!   the spec; `job kill` repeated so that finds the run gone succeeds;
+//!   `job run` is repeated only when it certainly did not reach the cluster
+//!   (connection refused, 503), else the error says it may have started.
+//!   What is left after the budget is [`ExecError::Unreachable`] (or
+//!   [`ExecError::Locked`]) ending `(after N attempts in X s)`.
 //! * Wait forever: each run has a time limit ([`CliConfig::timeout`]); a
-//!   `dcos` still running then is killed with its process group and the
+//!   `dcos` still running then is killed with its process group; that run
+//!   counts as one that may have reached the cluster (see above), and the
 //!   operation fails with [`ExecError::Unreachable`] naming the command.
 //! * Read a terminal: standard input is empty, so a CLI that wants to
 //!   prompt fails instead of hanging.
@@ -59,6 +77,7 @@
 //!
 //! [`ExecError`]: canary_core::executor::ExecError
 //! [`ExecError::Unreachable`]: canary_core::executor::ExecError::Unreachable
+//! [`ExecError::Locked`]: canary_core::executor::ExecError::Locked
 //! [`ExecError::Other`]: canary_core::executor::ExecError::Other
 
 mod argv;
@@ -68,7 +87,8 @@ mod executor;
 mod process;
 
 pub use argv::{Operation, argv, command_line};
-pub use config::{CliConfig, DEFAULT_PROGRAM, DEFAULT_TIMEOUT};
-pub use errors::{classify, scrub};
+pub use canary_core::retry::{RetryPolicy, Sleeper};
+pub use config::{CliConfig, DEFAULT_PROGRAM, DEFAULT_TIMEOUT, ThreadSleeper};
+pub use errors::{LOG_LEVEL_ENV, Stderr, Transient, classify, scrub, split_log, transient};
 pub use executor::DcosCliExecutor;
 pub use process::{Output, RunError};

@@ -95,6 +95,8 @@ pub(crate) fn run(config: &CliConfig, op: &Operation<'_>) -> Result<Output, RunE
             }
         }
     }
+    // Failures then also log their HTTP status and connection error.
+    command.env(crate::errors::LOG_LEVEL_ENV, "error");
     if let Some(dir) = &config.dcos_dir {
         command.env("DCOS_DIR", dir);
     }

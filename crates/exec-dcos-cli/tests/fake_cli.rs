@@ -163,3 +163,72 @@ fn an_isolated_child_sees_only_the_basics_and_its_configuration() {
     );
     assert!(isolated.contains("PATH="), "{isolated}");
 }
+
+/// A sleeper that records the waits and returns at once.
+#[derive(Debug, Default)]
+struct Waits(std::sync::Mutex<Vec<Duration>>);
+
+impl exec_dcos_cli::Sleeper for Waits {
+    fn sleep(&self, duration: Duration) {
+        self.0.lock().unwrap().push(duration);
+    }
+}
+
+/// A 502 as dcoscli logs it with `DCOS_LOG_LEVEL=error`.
+const LOGGED_502: &str = "MainThread: 2026-11-27 13:30:40,323 /venv/dcos/rpcclient.py:http_req:130 - DCOS Error: Bad Gateway\n{\"message\":\"injected fault\"}\nError: injected fault";
+
+#[test]
+fn a_create_repeated_after_a_502_that_meets_its_own_job_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = json!({"id": "deploy-web-canary", "run": {"cmd": "sleep 5", "cpus": 0.1, "mem": 32, "disk": 0}});
+    let mut listed = spec.clone();
+    listed["description"] = json!("as it stands");
+    // `job add`: a 502 (the job was made all the same), then a duplicate;
+    // `job list`: the job as the first attempt made it, or another one.
+    let program = |listed: &serde_json::Value| {
+        script(
+            dir.path(),
+            &format!(
+                "test \"$DCOS_LOG_LEVEL\" = error || exit 9\n\
+                 if [ \"$2\" = add ]; then\n\
+                   if [ ! -e {count} ]; then touch {count}; printf '%s\\n' '{logged}' >&2; exit 1; fi\n\
+                   echo 'Changes blocked: deployment already in progress for resource.' >&2; exit 1\n\
+                 fi\n\
+                 echo '[{listed}]'",
+                count = dir.path().join("added").display(),
+                logged = LOGGED_502,
+                listed = listed,
+            ),
+        )
+    };
+    let waits = std::sync::Arc::new(Waits::default());
+    let config = |program: &Path| {
+        CliConfig::new(program)
+            .with_retry(exec_dcos_cli::RetryPolicy {
+                max_attempts: 3,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(4),
+                max_total: Duration::from_secs(30),
+            })
+            .with_sleeper(waits.clone())
+    };
+    let same = program(&spec);
+    DcosCliExecutor::new(config(&same))
+        .create_job(&spec)
+        .expect("the first attempt made it");
+    assert_eq!(waits.0.lock().unwrap().len(), 1);
+
+    // Another job with that id: a conflict after all.
+    std::fs::remove_file(dir.path().join("added")).unwrap();
+    let other = program(&listed);
+    match DcosCliExecutor::new(config(&other)).create_job(&spec) {
+        Err(ExecError::Conflict { what, .. }) => assert_eq!(what, "job deploy-web-canary"),
+        other => panic!("{other:?}"),
+    }
+    // Without an ambiguous attempt first, a duplicate is a conflict even
+    // when the job there is equal.
+    match DcosCliExecutor::new(config(&same)).create_job(&spec) {
+        Err(ExecError::Conflict { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}

@@ -5,6 +5,7 @@ use crate::auth::Session;
 use crate::config::{ConfigError, HttpConfig};
 use crate::retry::{Jitter, RETRYABLE_STATUSES};
 use canary_core::executor::ExecError;
+use canary_core::retry::attempts_note;
 use serde_json::Value;
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
@@ -16,17 +17,7 @@ const QUOTE_LIMIT: usize = 300;
 pub(crate) const LOGIN_HINT: &str = "log in with `dcos auth login`, or set DCOS_ACS_TOKEN to a valid DC/OS token, \
      DCOS_SERVICE_ACCOUNT_CREDENTIAL to a service account's credential, or DCOS_USERNAME and DCOS_PASSWORD";
 
-/// Whether a request may be sent again when its first sending may have
-/// reached the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Replay {
-    /// Repeating it does no harm (GET, PUT), or the caller reconciles what
-    /// a repeat answers (a create that meets its own job).
-    Safe,
-    /// Only when it certainly did not reach the server (connection refused,
-    /// 503): starting a run twice would start two runs.
-    OnlyIfNotSent,
-}
+pub(crate) use canary_core::retry::Replay;
 
 /// Which API a request goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -454,29 +445,26 @@ impl Client {
             // Time spent: the attempts' real time plus the waits (which a
             // test's sleeper does not really spend).
             let spent = busy + slept;
-            let delay = policy.delay(attempt, self.jitter.unit());
-            let exhausted =
-                !retry || attempt >= policy.max_attempts.max(1) || spent + delay > policy.max_total;
-            if exhausted {
-                let tries = if attempt == 1 {
-                    String::new()
-                } else {
-                    format!(
-                        " (after {attempt} attempts in {:.1} s)",
-                        spent.as_secs_f64()
-                    )
-                };
+            // Drawn whether or not it is used: the same seed, the same waits.
+            let unit = self.jitter.unit();
+            let wait = if retry {
+                policy.next_wait(attempt, spent, unit)
+            } else {
+                None
+            };
+            let Some(delay) = wait else {
+                let message = format!("{last}{}", attempts_note(attempt, spent));
                 if locked {
                     return Err(ExecError::Locked {
                         what: request.what.clone(),
-                        message: format!("{last}{tries}"),
+                        message,
                     });
                 }
                 return Err(ExecError::Unreachable {
                     target: format!("{} {url}", request.method),
-                    message: format!("{last}{tries}"),
+                    message,
                 });
-            }
+            };
             tracing::info!(
                 method = request.method,
                 url,

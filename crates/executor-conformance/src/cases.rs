@@ -315,3 +315,135 @@ fn every_operation_fails_with(
     assert_kind(executor.run_status(JOB, run_id), kind);
     assert_kind(executor.stop_run(JOB, run_id), kind);
 }
+
+/// The path of Metronome's jobs behind Admin Router, where faults go.
+const JOBS_PATH: &str = "/service/metronome/v1/jobs";
+
+/// Injects a fault: `action` on `method` requests under `path`, `times`
+/// times (forever when `None`).
+fn fault(
+    h: &mut dyn Harness,
+    method: &str,
+    path: &str,
+    action: serde_json::Value,
+    times: Option<u32>,
+) -> Result<(), crate::NotApplicable> {
+    let mut rule = json!({"path_prefix": path, "method": method, "action": action});
+    if let Some(times) = times {
+        rule["times"] = json!(times);
+    }
+    h.inject_fault(&rule)
+}
+
+fn status(code: u16) -> serde_json::Value {
+    json!({"status": {"code": code}})
+}
+
+/// Two 503s on the create, then success: the create succeeds after two
+/// waits, and exactly one job exists.
+pub fn create_job_retries_503s(h: &mut dyn Harness) -> Verdict {
+    if let Err(na) = fault(h, "POST", JOBS_PATH, status(503), Some(2)) {
+        return na.into();
+    }
+    let spec = create(h, RunStatus::Success);
+    assert_eq!(h.retry_waits().len(), 2, "{:?}", h.retry_waits());
+    assert_eq!(h.job_count(), 1);
+    assert_eq!(
+        strip_metronome_defaults(&live(h).spec),
+        strip_metronome_defaults(&spec)
+    );
+    Verdict::Passed
+}
+
+/// A read whose connection is dropped, then one answered 502, are each
+/// repeated and succeed.
+pub fn reads_retry_a_dropped_connection_and_a_502(h: &mut dyn Harness) -> Verdict {
+    if let Err(na) = fault(h, "GET", JOBS_PATH, json!("drop"), Some(1)) {
+        return na.into();
+    }
+    assert_eq!(h.executor().get_job(MISSING).expect("get_job"), None);
+    assert_eq!(h.retry_waits().len(), 1, "{:?}", h.retry_waits());
+    create(h, RunStatus::Success);
+    fault(h, "GET", JOBS_PATH, status(502), Some(1)).expect("a fault");
+    assert_eq!(live(h).active_runs, vec![]);
+    assert_eq!(h.retry_waits().len(), 2, "{:?}", h.retry_waits());
+    Verdict::Passed
+}
+
+/// A 503 that lasts is `Unreachable` once the policy's 3 attempts are
+/// made, and the error says so.
+pub fn a_lasting_503_is_unreachable_after_the_attempts(h: &mut dyn Harness) -> Verdict {
+    if let Err(na) = fault(h, "GET", JOBS_PATH, status(503), None) {
+        return na.into();
+    }
+    let error = assert_kind(h.executor().get_job(JOB), "Unreachable");
+    let message = error.to_string();
+    assert!(message.contains("503"), "{message}");
+    assert!(message.contains("(after 3 attempts in "), "{message}");
+    assert_eq!(h.retry_waits().len(), 2, "{:?}", h.retry_waits());
+    Verdict::Passed
+}
+
+/// A run start answered 503 (not served) is repeated: exactly one run.
+pub fn start_run_retries_a_503(h: &mut dyn Harness) -> Verdict {
+    let runs = format!("{JOBS_PATH}/{JOB}/runs");
+    if let Err(na) = fault(h, "POST", &runs, status(503), Some(1)) {
+        return na.into();
+    }
+    create(h, RunStatus::Success);
+    let run = h.executor().start_run(JOB).expect("start_run");
+    assert_eq!(h.retry_waits().len(), 1, "{:?}", h.retry_waits());
+    assert_eq!(h.active_run_count(JOB), 1);
+    assert_eq!(
+        live(h)
+            .active_runs
+            .iter()
+            .map(|r| r.run_id.as_str())
+            .collect::<Vec<_>>(),
+        [run.run_id.as_str()]
+    );
+    Verdict::Passed
+}
+
+/// A run start answered 502 may have reached Metronome through the
+/// gateway: it is not repeated (the fault lasts one request, so a repeat
+/// would have succeeded), and the error says it may have started.
+pub fn start_run_meeting_a_502_is_not_repeated(h: &mut dyn Harness) -> Verdict {
+    let runs = format!("{JOBS_PATH}/{JOB}/runs");
+    if let Err(na) = fault(h, "POST", &runs, status(502), Some(1)) {
+        return na.into();
+    }
+    create(h, RunStatus::Success);
+    let error = assert_kind(h.executor().start_run(JOB), "Unreachable");
+    let message = error.to_string();
+    assert!(message.contains("502"), "{message}");
+    assert!(message.contains("may have reached"), "{message}");
+    assert!(message.contains("not repeated"), "{message}");
+    assert_eq!(h.retry_waits(), vec![]);
+    // The sim answered the 502 itself: no run started.
+    assert_eq!(h.active_run_count(JOB), 0);
+    h.executor().start_run(JOB).expect("start_run");
+    assert_eq!(h.active_run_count(JOB), 1);
+    Verdict::Passed
+}
+
+/// A stop answered 502 is repeated, and the run ends stopped.
+pub fn stop_run_retries_a_502(h: &mut dyn Harness) -> Verdict {
+    create(h, RunStatus::Success);
+    let run = h.executor().start_run(JOB).expect("start_run");
+    let stop = format!("{JOBS_PATH}/{JOB}/runs/{}/actions/stop", run.run_id);
+    if let Err(na) = fault(h, "POST", &stop, status(502), Some(1)) {
+        return na.into();
+    }
+    h.executor().stop_run(JOB, &run.run_id).expect("stop_run");
+    assert_eq!(h.retry_waits().len(), 1, "{:?}", h.retry_waits());
+    assert_eq!(h.active_run_count(JOB), 0);
+    assert_eq!(
+        h.executor()
+            .run_status(JOB, &run.run_id)
+            .expect("run_status")
+            .status,
+        RunStatus::Failed
+    );
+    Verdict::Passed
+}

@@ -23,8 +23,11 @@
 //! [`Harness::finish_runs`].
 
 use canary_core::executor::{ExecError, Executor, RecordingExecutor, RunStatus};
+use canary_core::retry::{RetryPolicy, Sleeper};
 use serde_json::{Value, json};
 use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
 
 pub mod cases;
 pub mod real_cli;
@@ -70,6 +73,48 @@ pub trait Harness {
     fn unauthenticated(&mut self) -> Result<Box<dyn Executor>, NotApplicable>;
     /// An executor configured for a cluster that does not answer.
     fn unreachable(&mut self) -> Result<Box<dyn Executor>, NotApplicable>;
+    /// Makes the cluster fail requests as a dcos-sim fault rule says, e.g.
+    /// `{"path_prefix": "/service/metronome/v1/jobs", "method": "POST",
+    /// "action": {"status": {"code": 503}}, "times": 2}`.
+    fn inject_fault(&mut self, rule: &Value) -> Result<(), NotApplicable>;
+    /// The waits between attempts the executor under test made so far.
+    fn retry_waits(&self) -> Vec<Duration>;
+    /// How many jobs the cluster holds, counted on the cluster itself.
+    fn job_count(&self) -> usize;
+    /// How many active runs `job_id` has, counted on the cluster itself.
+    fn active_run_count(&self, job_id: &str) -> usize;
+}
+
+/// The retry policy of the executors under test: 3 attempts, waits of a
+/// few milliseconds (recorded by [`RecordedWaits`], not slept), and time
+/// enough in all for three runs of the real CLI.
+pub fn tiny_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(4),
+        max_total: Duration::from_secs(60),
+    }
+}
+
+/// A [`Sleeper`] that records the waits and returns at once.
+#[derive(Debug, Default)]
+pub struct RecordedWaits(Mutex<Vec<Duration>>);
+
+impl RecordedWaits {
+    /// The waits so far, in order.
+    pub fn taken(&self) -> Vec<Duration> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Sleeper for RecordedWaits {
+    fn sleep(&self, duration: Duration) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(duration);
+    }
 }
 
 /// A job spec as canary writes them (everything explicit that Metronome
@@ -153,6 +198,12 @@ macro_rules! conformance_suite {
             get_job_reads_history_and_active_runs,
             unauthenticated_is_an_auth_error,
             unreachable_is_an_unreachable_error,
+            create_job_retries_503s,
+            reads_retry_a_dropped_connection_and_a_502,
+            a_lasting_503_is_unreachable_after_the_attempts,
+            start_run_retries_a_503,
+            start_run_meeting_a_502_is_not_repeated,
+            stop_run_retries_a_502,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -223,6 +274,26 @@ impl Harness for FakeHarness {
 
     fn unreachable(&mut self) -> Result<Box<dyn Executor>, NotApplicable> {
         Err(NotApplicable("the fake has no network to fail".to_owned()))
+    }
+
+    fn inject_fault(&mut self, _rule: &Value) -> Result<(), NotApplicable> {
+        Err(NotApplicable(
+            "the fake has no network to fail and does not retry".to_owned(),
+        ))
+    }
+
+    fn retry_waits(&self) -> Vec<Duration> {
+        Vec::new()
+    }
+
+    fn job_count(&self) -> usize {
+        self.executor.job_count()
+    }
+
+    fn active_run_count(&self, job_id: &str) -> usize {
+        self.executor
+            .job(job_id)
+            .map_or(0, |job| job.active_runs.len())
     }
 }
 

@@ -9,13 +9,24 @@ mod common;
 use canary_core::executor::Executor;
 use common::{Cluster, PASSWORD, SimHarness, USER};
 use exec_dcos_cli::{CliConfig, DcosCliExecutor};
-use executor_conformance::{Harness, real_cli};
+use executor_conformance::{Harness, RecordedWaits, real_cli, tiny_retries};
 use std::path::Path;
+use std::sync::Arc;
 
 /// The CLI with only `dcos_dir` (and the basics of the environment), and
-/// `DCOS_URL` when given.
-fn executor_for(cli: &Path, dcos_dir: &Path, url: Option<&str>) -> Box<dyn Executor> {
-    let mut config = CliConfig::new(cli).isolated().with_dcos_dir(dcos_dir);
+/// `DCOS_URL` when given; the conformance retry policy, waiting through
+/// `waits`.
+fn executor_for(
+    cli: &Path,
+    dcos_dir: &Path,
+    url: Option<&str>,
+    waits: Arc<RecordedWaits>,
+) -> Box<dyn Executor> {
+    let mut config = CliConfig::new(cli)
+        .isolated()
+        .with_dcos_dir(dcos_dir)
+        .with_retry(tiny_retries())
+        .with_sleeper(waits);
     if let Some(url) = url {
         config = config.with_env("DCOS_URL", url);
     }
@@ -34,13 +45,19 @@ fn dcos_cli() -> Result<Box<dyn Harness>, String> {
     // Configured by environment only: no token.
     let (cli_a, no_token) = (cli.clone(), home.path().join("no-token"));
     let (cli_b, elsewhere) = (cli.clone(), home.path().join("unreachable"));
+    let waits = Arc::new(RecordedWaits::default());
     Ok(Box::new(SimHarness {
         name: format!("exec-dcos-cli ({}) on dcos-sim", cli.display()),
-        executor: executor_for(&cli, &dcos_dir, None),
+        executor: executor_for(&cli, &dcos_dir, None, waits.clone()),
         cluster,
-        unauthenticated: Box::new(move |c| executor_for(&cli_a, &no_token, Some(c.sim.dcos_url()))),
-        unreachable: Box::new(move |url| executor_for(&cli_b, &elsewhere, Some(url))),
+        unauthenticated: Box::new(move |c| {
+            executor_for(&cli_a, &no_token, Some(c.sim.dcos_url()), Arc::default())
+        }),
+        unreachable: Box::new(move |url| {
+            executor_for(&cli_b, &elsewhere, Some(url), Arc::default())
+        }),
         keep: Some(home),
+        waits,
     }))
 }
 

@@ -4,26 +4,41 @@ mod common;
 
 use canary_core::executor::Executor;
 use common::{Cluster, SimHarness};
-use exec_http::{Credentials, Endpoints, HttpConfig, HttpExecutor, RetryPolicy};
-use executor_conformance::Harness;
+use exec_http::{Credentials, Endpoints, HttpConfig, HttpExecutor};
+use executor_conformance::{Harness, RecordedWaits, tiny_retries};
+use std::sync::Arc;
 
-fn executor_for(url: &str, credentials: Credentials) -> Box<dyn Executor> {
+/// With the conformance retry policy, waiting through `waits`.
+fn executor_for(
+    url: &str,
+    credentials: Credentials,
+    waits: Arc<RecordedWaits>,
+) -> Box<dyn Executor> {
     let config = HttpConfig::new(Endpoints::dcos(url).expect("a DC/OS URL"))
         .with_credentials(credentials)
-        .with_retry(RetryPolicy::no_retries());
+        .with_retry(tiny_retries())
+        .with_sleeper(waits);
     Box::new(HttpExecutor::new(config).expect("an HTTP executor"))
 }
 
 fn http() -> Result<Box<dyn Harness>, String> {
     let cluster = Cluster::start();
-    let executor = executor_for(cluster.sim.dcos_url(), Credentials::Token(cluster.token()));
+    let waits = Arc::new(RecordedWaits::default());
+    let executor = executor_for(
+        cluster.sim.dcos_url(),
+        Credentials::Token(cluster.token()),
+        waits.clone(),
+    );
     Ok(Box::new(SimHarness {
         name: "exec-http on dcos-sim".to_owned(),
         cluster,
         executor,
-        unauthenticated: Box::new(|c| executor_for(c.sim.dcos_url(), Credentials::None)),
-        unreachable: Box::new(|url| executor_for(url, Credentials::None)),
+        unauthenticated: Box::new(|c| {
+            executor_for(c.sim.dcos_url(), Credentials::None, Arc::default())
+        }),
+        unreachable: Box::new(|url| executor_for(url, Credentials::None, Arc::default())),
         keep: None,
+        waits,
     }))
 }
 

@@ -4,9 +4,10 @@
 #![allow(dead_code)]
 
 use canary_core::executor::Executor;
+use dcos_sim::faults::FaultRule;
 use dcos_sim::metronome::{RunHook, RunPlan};
 use dcos_sim::{SimConfig, SimHandle};
-use executor_conformance::{Harness, NotApplicable, OUTCOME_LABEL};
+use executor_conformance::{Harness, NotApplicable, OUTCOME_LABEL, RecordedWaits};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,6 +98,8 @@ pub struct SimHarness {
     pub unreachable: MakeExecutor<str>,
     /// Dropped with the harness.
     pub keep: Option<tempfile::TempDir>,
+    /// The waits of the executor under test (its sleeper).
+    pub waits: Arc<RecordedWaits>,
 }
 
 impl Harness for SimHarness {
@@ -126,5 +129,27 @@ impl Harness for SimHarness {
 
     fn unreachable(&mut self) -> Result<Box<dyn Executor>, NotApplicable> {
         Ok((self.unreachable)(&closed_url()))
+    }
+
+    fn inject_fault(&mut self, rule: &Value) -> Result<(), NotApplicable> {
+        let rule: FaultRule = serde_json::from_value(rule.clone()).expect("a dcos-sim fault rule");
+        self.cluster.sim.with_cluster(|c| c.faults.add(rule));
+        Ok(())
+    }
+
+    fn retry_waits(&self) -> Vec<Duration> {
+        self.waits.taken()
+    }
+
+    fn job_count(&self) -> usize {
+        self.cluster
+            .sim
+            .with_cluster(|c| c.metronome.job_ids().len())
+    }
+
+    fn active_run_count(&self, job_id: &str) -> usize {
+        self.cluster
+            .sim
+            .with_cluster(|c| c.metronome.active_run_ids(job_id).len())
     }
 }
