@@ -317,19 +317,11 @@ fn the_dcos_clis_expired_token_is_replaced_by_a_password_login() {
     assert_no_secret(&out, &[&token, PASSWORD]);
 }
 
-/// Where `script` (util-linux) is, to give canary a terminal.
-fn script_program() -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("script"))
-        .find(|path| path.is_file())
-}
-
 #[test]
 fn on_a_terminal_the_password_is_prompted_for_without_echo() {
     use std::io::{Read, Write};
-    let Some(script) = script_program() else {
+    // `script` (util-linux) gives canary a terminal.
+    let Some(script) = exec_dcos_cli::find_program(std::path::Path::new("script")) else {
         eprintln!("prompt test skipped: no `script` (util-linux) on PATH to provide a terminal");
         return;
     };

@@ -82,16 +82,7 @@ pub fn dcos_cli(
             )));
         }
     }
-    let found = if dcos_bin.components().count() > 1 {
-        dcos_bin.is_file().then(|| dcos_bin.to_owned())
-    } else {
-        std::env::var_os("PATH")
-            .iter()
-            .flat_map(std::env::split_paths)
-            .map(|dir| dir.join(dcos_bin))
-            .find(|path| path.is_file())
-    };
-    let Some(program) = found else {
+    let Some(program) = exec_dcos_cli::find_program(dcos_bin) else {
         return Err(Failure::invalid(format!(
             "--dcos-bin: '{}' not found; install the DC/OS CLI or pass --dcos-bin PATH",
             dcos_bin.display()

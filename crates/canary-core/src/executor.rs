@@ -67,6 +67,28 @@ pub enum ExecError {
     },
 }
 
+/// How errors name a job (`job deploy-web-canary`): the same words from
+/// every executor, so their errors compare equal.
+pub fn job_what(id: &str) -> String {
+    format!("job {id}")
+}
+
+/// How errors name a run (`run 20160715130259A34HX of job deploy-web-canary`).
+pub fn run_what(job_id: &str, run_id: &str) -> String {
+    format!("run {run_id} of job {job_id}")
+}
+
+/// The `id` of a job spec about to be sent: `Invalid` when it has none.
+pub fn spec_job_id(spec: &Value) -> Result<&str, ExecError> {
+    spec.get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ExecError::Invalid {
+            what: "job spec".to_owned(),
+            message: "it has no `id` string".to_owned(),
+        })
+}
+
 /// The state of a job run, as Metronome reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RunStatus {
@@ -269,7 +291,7 @@ impl RecordingExecutor {
 
     fn missing(job_id: &str) -> ExecError {
         ExecError::NotFound {
-            what: format!("job {job_id}"),
+            what: job_what(job_id),
         }
     }
 }
@@ -290,7 +312,7 @@ impl Executor for RecordingExecutor {
         self.record(Call::CreateJob(id.clone()))?;
         if self.jobs.contains_key(&id) {
             return Err(ExecError::Conflict {
-                what: format!("job {id}"),
+                what: job_what(&id),
                 message: "Job with this id already exists".into(),
             });
         }
@@ -311,7 +333,7 @@ impl Executor for RecordingExecutor {
         let job = self.jobs.get(job_id).ok_or_else(|| Self::missing(job_id))?;
         if !job.active_runs.iter().any(|r| r.run_id == run_id) {
             return Err(ExecError::NotFound {
-                what: format!("run {run_id} of job {job_id}"),
+                what: run_what(job_id, run_id),
             });
         }
         self.finish_run(job_id, run_id, RunStatus::Failed);
@@ -347,7 +369,7 @@ impl Executor for RecordingExecutor {
             .get(job_id)
             .and_then(|j| j.active_runs.iter().find(|r| r.run_id == run_id).cloned())
             .ok_or_else(|| ExecError::NotFound {
-                what: format!("run {run_id} of job {job_id}"),
+                what: run_what(job_id, run_id),
             })
     }
 }

@@ -6,7 +6,7 @@
 //! API's JSON through), so the parsing lives here, once, and executors only
 //! fetch.
 
-use crate::executor::{ExecError, RunInfo, RunStatus};
+use crate::executor::{ExecError, LiveJob, RunInfo, RunStatus};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -156,6 +156,40 @@ impl RunInfo {
                 .to_owned(),
             run_id: run_id.to_owned(),
             status,
+        })
+    }
+}
+
+/// The embedded parts of a job object that are not part of its spec.
+const EMBEDDED: [&str; 3] = ["activeRuns", "history", "historySummary"];
+
+impl LiveJob {
+    /// Reads a Metronome job object with its `activeRuns` and `history`
+    /// embeds (either may be absent); the spec is the object without its
+    /// embeds. `what` names the job in errors.
+    pub fn from_metronome(mut job: Value, job_id: &str, what: &str) -> Result<LiveJob, ExecError> {
+        let active_runs = match job.get("activeRuns") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(runs)) => runs
+                .iter()
+                .map(|run| RunInfo::from_metronome(run, job_id, what))
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(other) => return Err(unexpected(what, &format!("activeRuns is {other}"))),
+        };
+        let history = match job.get("history") {
+            None | Some(Value::Null) => JobHistory::default(),
+            Some(history) => JobHistory::from_metronome(history, what)?,
+        };
+        let Some(map) = job.as_object_mut() else {
+            return Err(unexpected(what, &format!("not a job object: {job}")));
+        };
+        for key in EMBEDDED {
+            map.remove(key);
+        }
+        Ok(LiveJob {
+            spec: job,
+            active_runs,
+            history,
         })
     }
 }
@@ -328,6 +362,24 @@ mod tests {
         let empty = JobHistory::from_metronome(&json!({}), "job j").unwrap();
         assert_eq!(empty, JobHistory::default());
         assert!(JobHistory::from_metronome(&json!([]), "job j").is_err());
+    }
+
+    #[test]
+    fn jobs_read_with_their_embeds_set_apart() {
+        let job = json!({"id": "j", "run": {"cpus": 1},
+            "activeRuns": [{"id": "r1", "status": "ACTIVE"}],
+            "history": {"successCount": 1, "failureCount": 0,
+                "successfulFinishedRuns": [{"id": "r0", "finishedAt": "t"}]},
+            "historySummary": {"successCount": 1}});
+        let live = LiveJob::from_metronome(job, "j", "job j").unwrap();
+        assert_eq!(live.spec, json!({"id": "j", "run": {"cpus": 1}}));
+        assert_eq!(live.active_runs[0].run_id, "r1");
+        assert_eq!(live.history.last_run.unwrap().run_id, "r0");
+        let bare = LiveJob::from_metronome(json!({"id": "j"}), "j", "job j").unwrap();
+        assert!(bare.active_runs.is_empty() && bare.history == JobHistory::default());
+        let err = LiveJob::from_metronome(json!({"activeRuns": 3}), "j", "job j").unwrap_err();
+        assert!(err.to_string().contains("activeRuns is 3"), "{err}");
+        assert!(LiveJob::from_metronome(json!([]), "j", "job j").is_err());
     }
 
     #[test]

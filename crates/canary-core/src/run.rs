@@ -256,66 +256,56 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_finished_run_is_reported_with_every_status_seen() {
-        let (mut exec, run) = started();
-        exec.finish_run("deploy-a-canary", &run.run_id, RunStatus::Success);
+    /// Follows `run` with a fake clock from zero, polling every 2 s;
+    /// returns the outcome, every status seen and the time spent.
+    fn follow_from_zero(
+        exec: &mut RecordingExecutor,
+        run: &RunInfo,
+        timeout: Duration,
+    ) -> (Result<RunInfo, FollowError>, Vec<RunStatus>, Duration) {
         let mut time = FakeTime {
             now: Duration::ZERO,
         };
         let mut seen = Vec::new();
-        let done = follow(
-            &mut exec,
-            &run,
+        let outcome = follow(
+            exec,
+            run,
             &mut time,
             Duration::from_secs(2),
-            Duration::from_secs(60),
+            timeout,
             &mut |r| seen.push(r.status),
-        )
-        .unwrap();
-        assert_eq!(done.status, RunStatus::Success);
+        );
+        (outcome, seen, time.now)
+    }
+
+    #[test]
+    fn a_finished_run_is_reported_with_every_status_seen() {
+        let (mut exec, run) = started();
+        exec.finish_run("deploy-a-canary", &run.run_id, RunStatus::Success);
+        let (done, seen, spent) = follow_from_zero(&mut exec, &run, Duration::from_secs(60));
+        assert_eq!(done.unwrap().status, RunStatus::Success);
         assert_eq!(seen, [RunStatus::Active, RunStatus::Success]);
-        assert_eq!(time.now, Duration::ZERO, "no wait once finished");
+        assert_eq!(spent, Duration::ZERO, "no wait once finished");
     }
 
     #[test]
     fn failure_and_timeout() {
         let (mut exec, run) = started();
         exec.finish_run("deploy-a-canary", &run.run_id, RunStatus::Failed);
-        let mut time = FakeTime {
-            now: Duration::ZERO,
-        };
-        let err = follow(
-            &mut exec,
-            &run,
-            &mut time,
-            Duration::from_secs(2),
-            Duration::from_secs(60),
-            &mut |_| {},
-        )
-        .unwrap_err();
+        let (outcome, _, _) = follow_from_zero(&mut exec, &run, Duration::from_secs(60));
+        let err = outcome.unwrap_err();
         assert!(matches!(err, FollowError::Failed(ref r) if r.status == RunStatus::Failed));
 
         let (mut exec, run) = started();
-        let mut time = FakeTime {
-            now: Duration::ZERO,
-        };
-        let err = follow(
-            &mut exec,
-            &run,
-            &mut time,
-            Duration::from_secs(2),
-            Duration::from_secs(7),
-            &mut |_| {},
-        )
-        .unwrap_err();
+        let (outcome, _, spent) = follow_from_zero(&mut exec, &run, Duration::from_secs(7));
+        let err = outcome.unwrap_err();
         assert!(
             err.to_string()
                 .ends_with("did not finish within 7s; it is still ACTIVE"),
             "{err}"
         );
         assert_eq!(
-            time.now,
+            spent,
             Duration::from_secs(7),
             "waits never overshoot the timeout"
         );

@@ -3,7 +3,7 @@
 use canary_core::retry::{RetryPolicy, Sleeper};
 use std::ffi::OsString;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +14,20 @@ pub const DEFAULT_PROGRAM: &str = "dcos";
 /// timeout is 5 s per request and a run makes a few requests (two
 /// capability checks first for every `dcos job` command).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where `program` is: itself when it is a path (it has a directory part),
+/// else the first file of that name in a `PATH` directory; `None` when
+/// there is no such file.
+pub fn find_program(program: &Path) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        return program.is_file().then(|| program.to_owned());
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
+}
 
 /// Sleeps the current thread: how the executor waits between attempts
 /// unless told otherwise ([`CliConfig::with_sleeper`]).

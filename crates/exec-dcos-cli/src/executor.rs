@@ -5,7 +5,9 @@ use crate::config::CliConfig;
 use crate::errors::{Transient, classify, transient};
 use crate::process::{self, Output, RunError};
 use canary_core::apply::strip_metronome_defaults;
-use canary_core::executor::{ExecError, Executor, JobHistory, LiveApp, LiveJob, RunInfo};
+use canary_core::executor::{
+    ExecError, Executor, JobHistory, LiveApp, LiveJob, RunInfo, job_what, run_what, spec_job_id,
+};
 use canary_core::retry::{Replay, attempts_note};
 use serde_json::{Value, json};
 use std::collections::hash_map::RandomState;
@@ -14,18 +16,6 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// The embedded parts of a listed job that are not part of its spec (the
-/// HTTP executor removes the same).
-const EMBEDDED: [&str; 3] = ["activeRuns", "history", "historySummary"];
-
-fn job_what(id: &str) -> String {
-    format!("job {id}")
-}
-
-fn run_what(job_id: &str, run_id: &str) -> String {
-    format!("run {run_id} of job {job_id}")
-}
 
 fn unexpected(command: &str, detail: &str) -> ExecError {
     ExecError::Other {
@@ -47,14 +37,7 @@ fn check_id(kind: &str, id: &str) -> Result<(), ExecError> {
 /// The `id` of a job spec, and that it has the `run` object the CLI needs
 /// (`dcos job add` crashes without one).
 fn spec_id(spec: &Value) -> Result<&str, ExecError> {
-    let id = spec
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| ExecError::Invalid {
-            what: "job spec".to_owned(),
-            message: "it has no `id` string".to_owned(),
-        })?;
+    let id = spec_job_id(spec)?;
     check_id("job", id)?;
     if !spec.get("run").is_some_and(Value::is_object) {
         return Err(ExecError::Invalid {
@@ -331,19 +314,6 @@ impl Executor for DcosCliExecutor {
         else {
             return Ok(None);
         };
-        let active_runs = match job.get("activeRuns") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(runs)) => runs
-                .iter()
-                .map(|run| RunInfo::from_metronome(run, id, &what))
-                .collect::<Result<Vec<_>, _>>()?,
-            Some(other) => {
-                return Err(unexpected(
-                    &command_line(&Operation::ListJobs),
-                    &format!("activeRuns of {what} is {other}"),
-                ));
-            }
-        };
         let summary = job.get("historySummary").cloned().unwrap_or(json!({}));
         let count = |key: &str| summary.get(key).and_then(Value::as_u64).unwrap_or(0);
         let (successes, failures) = (count("successCount"), count("failureCount"));
@@ -361,16 +331,8 @@ impl Executor for DcosCliExecutor {
                 }
             }
         }
-        if let Some(map) = job.as_object_mut() {
-            for key in EMBEDDED {
-                map.remove(key);
-            }
-        }
-        Ok(Some(LiveJob {
-            spec: job,
-            active_runs,
-            history: JobHistory::from_metronome(&history, &what)?,
-        }))
+        job["history"] = history;
+        LiveJob::from_metronome(job, id, &what).map(Some)
     }
 
     /// `dcos job add FILE`. The CLI adds `run.disk: 0` when it is missing

@@ -88,7 +88,7 @@ mod process;
 
 pub use argv::{Operation, argv, command_line};
 pub use canary_core::retry::{RetryPolicy, Sleeper};
-pub use config::{CliConfig, DEFAULT_PROGRAM, DEFAULT_TIMEOUT, ThreadSleeper};
+pub use config::{CliConfig, DEFAULT_PROGRAM, DEFAULT_TIMEOUT, ThreadSleeper, find_program};
 pub use errors::{LOG_LEVEL_ENV, Stderr, Transient, classify, scrub, split_log, transient};
 pub use executor::DcosCliExecutor;
 pub use process::{Output, RunError};

@@ -3,12 +3,11 @@
 use crate::client::{Client, Replay, Reply, Request, Service};
 use crate::config::{ConfigError, HttpConfig};
 use canary_core::apply::strip_metronome_defaults;
-use canary_core::executor::{ExecError, Executor, JobHistory, LiveApp, LiveJob, RunInfo};
+use canary_core::executor::{
+    ExecError, Executor, JobHistory, LiveApp, LiveJob, RunInfo, job_what, run_what, spec_job_id,
+};
 use serde_json::Value;
 use std::fmt;
-
-/// The embedded parts of a job object that are not part of its spec.
-const EMBEDDED: [&str; 3] = ["activeRuns", "history", "historySummary"];
 
 /// `text` as one URL path segment: everything but unreserved characters
 /// percent-encoded (job and run ids never need it; odd input stays harmless).
@@ -24,34 +23,10 @@ fn segment(text: &str) -> String {
     out
 }
 
-fn job_what(id: &str) -> String {
-    format!("job {id}")
-}
-
-fn run_what(job_id: &str, run_id: &str) -> String {
-    format!("run {run_id} of job {job_id}")
-}
-
 fn unexpected(what: &str, detail: &str) -> ExecError {
     ExecError::Other {
         message: format!("unexpected answer about {what}: {detail}"),
     }
-}
-
-/// A run object (`{"id", "jobId", "status", ...}`).
-fn parse_run(run: &Value, job_id: &str, what: &str) -> Result<RunInfo, ExecError> {
-    RunInfo::from_metronome(run, job_id, what)
-}
-
-/// The `id` of a job spec.
-fn spec_id(spec: &Value) -> Result<&str, ExecError> {
-    spec.get("id")
-        .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| ExecError::Invalid {
-            what: "job spec".to_owned(),
-            message: "it has no `id` string".to_owned(),
-        })
 }
 
 /// canary-core's [`Executor`] over Metronome's HTTP API, blocking.
@@ -138,41 +113,16 @@ impl Executor for HttpExecutor {
     /// `GET /v1/jobs/{id}?embed=activeRuns&embed=history`; 404 is
     /// `Ok(None)`.
     fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError> {
-        let Some(mut job) = self.fetch_job(id, "activeRuns&embed=history")? else {
+        let Some(job) = self.fetch_job(id, "activeRuns&embed=history")? else {
             return Ok(None);
         };
-        let what = job_what(id);
-        let runs = match job.get("activeRuns") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(runs)) => runs.clone(),
-            Some(other) => {
-                return Err(unexpected(&what, &format!("activeRuns is {other}")));
-            }
-        };
-        let active_runs = runs
-            .iter()
-            .map(|run| parse_run(run, id, &what))
-            .collect::<Result<Vec<_>, _>>()?;
-        let history = match job.get("history") {
-            None | Some(Value::Null) => JobHistory::default(),
-            Some(history) => JobHistory::from_metronome(history, &what)?,
-        };
-        if let Some(map) = job.as_object_mut() {
-            for key in EMBEDDED {
-                map.remove(key);
-            }
-        }
-        Ok(Some(LiveJob {
-            spec: job,
-            active_runs,
-            history,
-        }))
+        LiveJob::from_metronome(job, id, &job_what(id)).map(Some)
     }
 
     /// `POST /v1/jobs`. A create repeated after a dropped connection that
     /// meets a job equal to `spec` (its own first attempt) succeeds.
     fn create_job(&mut self, spec: &Value) -> Result<(), ExecError> {
-        let id = spec_id(spec)?.to_owned();
+        let id = spec_job_id(spec)?.to_owned();
         let request = Request {
             service: Service::Metronome,
             method: "POST",
@@ -198,7 +148,7 @@ impl Executor for HttpExecutor {
 
     /// `PUT /v1/jobs/{id}`.
     fn replace_job(&mut self, spec: &Value) -> Result<(), ExecError> {
-        let id = spec_id(spec)?.to_owned();
+        let id = spec_job_id(spec)?.to_owned();
         self.expect_success(&Request {
             service: Service::Metronome,
             method: "PUT",
@@ -244,7 +194,7 @@ impl Executor for HttpExecutor {
             what: what.clone(),
             replay: Replay::OnlyIfNotSent,
         })?;
-        parse_run(&reply.json(&what)?, job_id, &what)
+        RunInfo::from_metronome(&reply.json(&what)?, job_id, &what)
     }
 
     /// `GET /v1/jobs/{id}/runs/{run}`; once that is 404 (the run finished),
@@ -261,7 +211,7 @@ impl Executor for HttpExecutor {
         };
         let reply = self.client.send(&request)?;
         if reply.is_success() {
-            return parse_run(&reply.json(&what)?, job_id, &what);
+            return RunInfo::from_metronome(&reply.json(&what)?, job_id, &what);
         }
         if !(reply.status == 404 && crate::client::is_metronome_not_found(&reply.body)) {
             return Err(self.client.error_for(&request, &reply));
@@ -290,7 +240,7 @@ mod tests {
     #[test]
     fn specs_without_an_id_are_invalid() {
         assert!(matches!(
-            spec_id(&serde_json::json!({"run": {}})),
+            spec_job_id(&serde_json::json!({"run": {}})),
             Err(ExecError::Invalid { .. })
         ));
     }

@@ -23,16 +23,11 @@ pub fn find() -> Result<PathBuf, String> {
     if default.is_file() {
         return Ok(default);
     }
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("dcos"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            "the real dcos CLI is not installed: DCOS_CLI is unset, target/dcoscli-venv has none \
+    exec_dcos_cli::find_program(Path::new("dcos")).ok_or_else(|| {
+        "the real dcos CLI is not installed: DCOS_CLI is unset, target/dcoscli-venv has none \
              and no dcos is on PATH (run scripts/install-dcoscli.sh target/dcoscli-venv)"
-                .to_owned()
-        })
+            .to_owned()
+    })
 }
 
 /// `dcos cluster setup URL --username USER --password-env VAR` with `HOME`

@@ -138,6 +138,13 @@ fn parse_body(body: &Bytes) -> Result<Value, Rejection> {
     })
 }
 
+/// A valid job id in the path, then the body as JSON: what every write
+/// under `/v1/jobs/{id}` checks first.
+fn path_id_and_body(id: &str, uri: &Uri, body: &Bytes) -> Result<Value, Rejection> {
+    check_path_id(id, uri)?;
+    parse_body(body)
+}
+
 /// Schema, then semantic rules, then dependencies (against `metronome`'s
 /// jobs; `replacing` is the id of the job being replaced by a PUT).
 fn validate_spec(
@@ -300,10 +307,7 @@ async fn put_job(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = check_path_id(&id, &uri) {
-        return *response;
-    }
-    let mut spec = match parse_body(&body) {
+    let mut spec = match path_id_and_body(&id, &uri, &body) {
         Ok(spec) => spec,
         Err(response) => return *response,
     };
@@ -470,10 +474,7 @@ async fn create_schedule(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = check_path_id(&id, &uri) {
-        return *response;
-    }
-    let schedule = match parse_body(&body) {
+    let schedule = match path_id_and_body(&id, &uri, &body) {
         Ok(schedule) => schedule,
         Err(response) => return *response,
     };
@@ -542,10 +543,7 @@ async fn put_schedule(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = check_path_id(&id, &uri) {
-        return *response;
-    }
-    let mut schedule = match parse_body(&body) {
+    let mut schedule = match path_id_and_body(&id, &uri, &body) {
         Ok(schedule) => schedule,
         Err(response) => return *response,
     };
