@@ -168,6 +168,8 @@ fn an_unreachable_cluster_exits_5_and_no_url_at_all_exits_3() {
             "nginx:1.25",
             "--dcos-url",
             &url,
+            "--retry-for",
+            "1s",
         ],
         &[],
     );
@@ -236,7 +238,8 @@ fn after_dcos_cluster_setup_apply_needs_no_url_and_no_token() {
         text(&out.stderr)
     );
 
-    // Nor through the dcos CLI, which would send it wherever DCOS_URL says.
+    // Nor through the dcos CLI, which would send it wherever DCOS_URL says:
+    // refused before any `dcos` runs (the program given is never started).
     let out = canary(
         &[
             "status",
@@ -245,7 +248,7 @@ fn after_dcos_cluster_setup_apply_needs_no_url_and_no_token() {
             "--backend",
             "dcos-cli",
             "--dcos-bin",
-            "/nonexistent/dcos",
+            "/bin/false",
             "--dcos-url",
             other.dcos_url(),
         ],

@@ -135,6 +135,9 @@ fn a_permanent_500_fails_fast_with_the_servers_message() {
     assert!(job_ids(&sim).is_empty());
 }
 
+/// The retry budget is time (`--retry-for`, 60 s by default): a lasting
+/// 503 is retried until it is spent, then fails with the server's message
+/// and how many attempts were made in how long.
 #[test]
 fn a_lasting_503_fails_after_the_retry_budget_with_the_servers_message() {
     let sim = sim();
@@ -143,13 +146,32 @@ fn a_lasting_503_fails_after_the_retry_budget_with_the_servers_message() {
         json!({"path_prefix": JOBS,
                "action": {"status": {"code": 503, "body": {"message": "Metronome is restarting"}}}}),
     );
-    let out = apply(&sim, "nginx:1.25");
+    let out = canary(&[
+        "apply",
+        "--app",
+        "web",
+        "--image",
+        "nginx:1.25",
+        "--dcos-url",
+        sim.dcos_url(),
+        "--retry-for",
+        "2s",
+    ]);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("503 Service Unavailable: Metronome is restarting"),
         "{stderr}"
     );
-    assert!(stderr.contains("after 5 attempts"), "{stderr}");
+    // Waits of 125-250 ms, 250-500 ms, 0.5-1 s fit in 2 s: at least 4
+    // attempts, and no wait past the budget.
+    let (attempts, seconds) = stderr
+        .split_once("(after ")
+        .and_then(|(_, rest)| rest.split_once(" attempts in "))
+        .and_then(|(n, rest)| Some((n.parse::<u32>().ok()?, rest.split_once(" s)")?.0)))
+        .and_then(|(n, s)| Some((n, s.parse::<f64>().ok()?)))
+        .unwrap_or_else(|| panic!("no attempts note: {stderr}"));
+    assert!(attempts >= 4, "{stderr}");
+    assert!(seconds <= 2.5, "{stderr}");
     assert!(job_ids(&sim).is_empty());
 }

@@ -184,7 +184,15 @@ fn status_of_a_bad_app_name_or_unreachable_cluster_fails_with_its_code() {
         listener.local_addr().unwrap().port()
     };
     let url = format!("http://127.0.0.1:{port}");
-    let out = canary(&["status", "--app", "web", "--dcos-url", &url]);
+    let out = canary(&[
+        "status",
+        "--app",
+        "web",
+        "--dcos-url",
+        &url,
+        "--retry-for",
+        "1s",
+    ]);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("reading the status of web"),

@@ -23,8 +23,9 @@ pub fn attached_cluster(dcos_dir: &Path, url: &str, token: &str) {
 }
 
 /// Every variable the binary reads for the cluster's URL or credentials.
-pub const CLUSTER_ENV: [&str; 9] = [
+pub const CLUSTER_ENV: [&str; 10] = [
     "DCOS_URL",
+    "CANARY_RETRY_FOR",
     "CANARY_CA_CERT",
     "DCOS_CLUSTER",
     "DCOS_ACS_TOKEN",

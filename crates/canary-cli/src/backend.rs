@@ -1,17 +1,22 @@
 //! Building the executor a command asks for.
 
 use crate::cli::{Backend, ClusterArgs, TlsArgs};
-use crate::credentials::TOKEN_ENV;
 use crate::failure::Failure;
 use canary_core::executor::Executor;
-use exec_dcos_cli::{CliConfig, DcosCliExecutor};
-use exec_http::{CaBundle, CaCertError, DcosCliConfig, Endpoints, HttpConfig, HttpExecutor, Tls};
+use canary_core::retry::RetryPolicy;
+use dcos_cli_config::DcosCliConfig;
+use exec_dcos_cli::{CliConfig, DcosCliExecutor, SetupError};
+use exec_http::{CaBundle, CaCertError, Endpoints, HttpConfig, HttpExecutor, Tls};
 use std::path::Path;
 
 /// The HTTP executor. The URL is `--dcos-url` (or `DCOS_URL`), else the
 /// dcos CLI's attached cluster; the credentials come from the chain in
 /// [`crate::credentials`]; certificates are verified as [`tls`] says.
-pub fn http(dcos_url: Option<&str>, tls_args: &TlsArgs) -> Result<Box<dyn Executor>, Failure> {
+pub fn http(
+    dcos_url: Option<&str>,
+    tls_args: &TlsArgs,
+    retry: RetryPolicy,
+) -> Result<Box<dyn Executor>, Failure> {
     let config = DcosCliConfig::from_env().map_err(|e| Failure::invalid(e.to_string()))?;
     let url = match (
         dcos_url,
@@ -24,18 +29,16 @@ pub fn http(dcos_url: Option<&str>, tls_args: &TlsArgs) -> Result<Box<dyn Execut
             ));
         }
     };
-    let same_cluster = |c: &DcosCliConfig| {
-        c.dcos_url.as_deref().map(|u| u.trim_end_matches('/')) == Some(url.trim_end_matches('/'))
-    };
     let endpoints =
         Endpoints::dcos(&url).map_err(|e| Failure::invalid(format!("DC/OS URL: {e}")))?;
     let credentials = crate::credentials::resolve(&url, config.as_ref())?;
-    let own_config = config.as_ref().filter(|c| same_cluster(c));
+    let own_config = config.as_ref().filter(|c| c.is_for(&url));
     let tls = tls(tls_args, own_config, endpoints.uses_https())?;
     let executor = HttpExecutor::new(
         HttpConfig::new(endpoints)
             .with_credentials(credentials)
-            .with_tls(tls),
+            .with_tls(tls)
+            .with_retry(retry),
     )
     .map_err(|e| Failure::invalid(format!("DC/OS URL: {e}")))?;
     Ok(Box::new(executor))
@@ -44,9 +47,10 @@ pub fn http(dcos_url: Option<&str>, tls_args: &TlsArgs) -> Result<Box<dyn Execut
 /// The executor the cluster options ask for: [`http`], or [`dcos_cli`].
 pub fn executor(cluster: &ClusterArgs) -> Result<Box<dyn Executor>, Failure> {
     let dcos_url = cluster.dcos_url.as_deref();
+    let retry = RetryPolicy::for_at_most(cluster.retry_for);
     match cluster.backend {
-        Backend::Http => http(dcos_url, &cluster.tls),
-        Backend::DcosCli => dcos_cli(dcos_url, &cluster.dcos_bin, &cluster.tls),
+        Backend::Http => http(dcos_url, &cluster.tls, retry),
+        Backend::DcosCli => dcos_cli(dcos_url, &cluster.dcos_bin, &cluster.tls, retry),
     }
 }
 
@@ -62,25 +66,12 @@ pub fn dcos_cli(
     dcos_url: Option<&str>,
     dcos_bin: &Path,
     tls: &TlsArgs,
+    retry: RetryPolicy,
 ) -> Result<Box<dyn Executor>, Failure> {
     if tls.insecure || tls.ca_cert.is_some() {
         return Err(Failure::invalid(
             "--ca-cert and --insecure (and CANARY_CA_CERT) apply to --backend http only; the dcos CLI verifies TLS by its own core.ssl_verify (`dcos config set core.ssl_verify PATH`)",
         ));
-    }
-    if let Some(url) = dcos_url {
-        let config = DcosCliConfig::from_env().map_err(|e| Failure::invalid(e.to_string()))?;
-        let token_env = std::env::var(TOKEN_ENV).is_ok_and(|t| !t.trim().is_empty());
-        if let Some(attached) = config
-            .as_ref()
-            .filter(|c| c.token().is_some() && !token_env)
-            && let Some(own) = attached.dcos_url.as_deref()
-            && own.trim_end_matches('/') != url.trim_end_matches('/')
-        {
-            return Err(Failure::invalid(format!(
-                "--dcos-url (or DCOS_URL) {url} is not the dcos CLI's attached cluster {own}: the CLI would send that cluster's token to {url}; attach the right cluster (`dcos cluster attach`, `dcos cluster setup {url}`) instead"
-            )));
-        }
     }
     let Some(program) = exec_dcos_cli::find_program(dcos_bin) else {
         return Err(Failure::invalid(format!(
@@ -88,11 +79,17 @@ pub fn dcos_cli(
             dcos_bin.display()
         )));
     };
-    let mut config = CliConfig::new(program);
+    let mut config = CliConfig::new(program).with_retry(retry);
     if let Some(url) = dcos_url {
-        config = config.with_env("DCOS_URL", url);
+        config = config.with_dcos_url(url);
     }
-    Ok(Box::new(DcosCliExecutor::new(config)))
+    let executor = DcosCliExecutor::new(config).map_err(|e| match &e {
+        SetupError::TokenForAnotherCluster { url, .. } => Failure::invalid(format!(
+            "--dcos-url (or DCOS_URL) {e}; attach the right cluster (`dcos cluster attach`, `dcos cluster setup {url}`) instead"
+        )),
+        SetupError::Config(e) => Failure::invalid(e.to_string()),
+    })?;
+    Ok(Box::new(executor))
 }
 
 /// A CA bundle that could not be loaded: exit 4 when the file could not be
@@ -134,12 +131,14 @@ fn tls(args: &TlsArgs, own_config: Option<&DcosCliConfig>, https: bool) -> Resul
         return Ok(Tls::Verify);
     };
     let setting = format!("core.ssl_verify in {}", config.path.display());
-    match config.tls().map_err(|e| ca_failure(&setting, &e))? {
-        Some(Tls::Insecure) if https => {
+    let Some(ssl_verify) = config.ssl_verify() else {
+        return Ok(Tls::Verify);
+    };
+    match Tls::from_ssl_verify(&ssl_verify).map_err(|e| ca_failure(&setting, &e))? {
+        Tls::Insecure if https => {
             warn_insecure(&format!("{setting} is \"false\""));
             Ok(Tls::Insecure)
         }
-        Some(tls) => Ok(tls),
-        None => Ok(Tls::Verify),
+        tls => Ok(tls),
     }
 }

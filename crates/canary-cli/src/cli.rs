@@ -177,7 +177,7 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         }
     };
     if seconds == 0 {
-        return Err("the timeout must be at least 1 second".into());
+        return Err("the duration must be at least 1 second".into());
     }
     Ok(std::time::Duration::from_secs(seconds))
 }
@@ -240,6 +240,18 @@ pub struct ClusterArgs {
     /// How the cluster's certificate is verified.
     #[command(flatten)]
     pub tls: TlsArgs,
+
+    /// How long a request that fails transiently (the cluster unreachable,
+    /// 502/503/504, a Marathon deployment lock) is retried before the
+    /// command gives up: seconds, or a number with s, m or h.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "CANARY_RETRY_FOR",
+        default_value = "60s",
+        value_parser = parse_duration
+    )]
+    pub retry_for: std::time::Duration,
 }
 
 /// How every command that talks to the cluster verifies its TLS

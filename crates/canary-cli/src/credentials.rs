@@ -15,7 +15,8 @@
 //! it replaces the token once it expires or is refused.
 
 use crate::failure::Failure;
-use exec_http::{Credentials, DcosCliConfig, Login, ServiceAccount};
+use dcos_cli_config::DcosCliConfig;
+use exec_http::{Credentials, Login, ServiceAccount};
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 
@@ -77,14 +78,11 @@ pub fn resolve_with(
     config: Option<&DcosCliConfig>,
     sources: &Sources<'_>,
 ) -> Result<Credentials, Failure> {
-    let same_cluster = |c: &&DcosCliConfig| {
-        c.dcos_url.as_deref().map(|u| u.trim_end_matches('/')) == Some(url.trim_end_matches('/'))
-    };
     let token = (sources.env)(TOKEN_ENV)
         .map(|t| t.trim().to_owned())
         .or_else(|| {
             config
-                .filter(same_cluster)
+                .filter(|c| c.is_for(url))
                 .and_then(|c| c.token().map(str::to_owned))
         });
     let login = login(sources, token.is_none())?;

@@ -21,6 +21,11 @@ pub const EXIT_RUN: u8 = 7;
 /// Exit code for a phase the deployment group's state does not allow now.
 pub const EXIT_REFUSED: u8 = 8;
 
+/// What a certificate that could not be verified suggests.
+const CA_HINT: &str = "; if the cluster uses its own CA, pass its certificate with --ca-cert FILE \
+                       (or set core.ssl_verify in the dcos CLI configuration); --insecure skips \
+                       the check";
+
 /// A failure, its message and its exit code.
 #[derive(Debug)]
 pub struct Failure {
@@ -51,13 +56,19 @@ impl Failure {
     }
 
     /// A failed cluster operation with its own message; the exit code
-    /// follows `error` as in [`Failure::from_exec`].
+    /// follows `error` as in [`Failure::from_exec`], and a certificate that
+    /// could not be verified adds how to trust the cluster's CA.
     pub fn from_exec_message(error: &canary_core::executor::ExecError, message: String) -> Self {
-        let code = match error {
-            canary_core::executor::ExecError::Auth { .. } => EXIT_AUTH,
-            _ => EXIT_CLUSTER,
+        use canary_core::executor::ExecError;
+        let (code, hint) = match error {
+            ExecError::Auth { .. } => (EXIT_AUTH, ""),
+            ExecError::Untrusted { .. } => (EXIT_CLUSTER, CA_HINT),
+            _ => (EXIT_CLUSTER, ""),
         };
-        Failure { code, message }
+        Failure {
+            code,
+            message: format!("{message}{hint}"),
+        }
     }
 
     /// Every render error is a problem with the input; errors in the

@@ -3,23 +3,12 @@
 use crate::cli::{PhaseArg, RunArgs};
 use crate::failure::Failure;
 use crate::output;
-use canary_core::run::{FollowError, Waiter, follow};
+use canary_core::run::{FollowError, StartError, follow};
 use canary_core::{AppName, Phase};
+use canary_system::SystemClock;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
-
-/// Real time for [`follow`].
-struct Clock(Instant);
-
-impl Waiter for Clock {
-    fn elapsed(&self) -> Duration {
-        self.0.elapsed()
-    }
-    fn wait(&mut self, for_: Duration) {
-        std::thread::sleep(for_);
-    }
-}
+use std::time::Duration;
 
 /// What `--wait` shows on stderr: on a terminal a spinner with the run's
 /// status and the time spent, each status change also kept as a line above
@@ -92,18 +81,15 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     };
     let job_id = name.job_id(phase);
     let mut executor = crate::backend::executor(&args.cluster)?;
-    if !args.force {
-        let status = canary_core::status::gather(executor.as_mut(), name.as_str())
-            .map_err(|e| Failure::from_exec(&e, &format!("checking {name}'s deployment group")))?;
-        if let Err(refusal) = canary_core::run::preflight(phase, &status) {
-            return Err(Failure::refused(format!(
-                "not starting {job_id}: {refusal}; see `canary status --app {name}` (--force starts it anyway)"
-            )));
-        }
-    }
-    let run = executor
-        .start_run(&job_id)
-        .map_err(|e| Failure::from_exec(&e, &format!("starting job {job_id}")))?;
+    let run = canary_core::run::start(executor.as_mut(), &name, phase, args.force).map_err(
+        |e| match (&e, e.exec_error()) {
+            (StartError::Refused { .. }, _) => Failure::refused(format!(
+                "{e}; see `canary status --app {name}` (--force starts it anyway)"
+            )),
+            (_, Some(source)) => Failure::from_exec(source, &e.to_string()),
+            (_, None) => Failure::refused(e.to_string()),
+        },
+    )?;
     output::print(&format!("{job_id}: started run {}\n", run.run_id))?;
     if !args.wait {
         return Ok(());
@@ -115,7 +101,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let followed = follow(
         executor.as_mut(),
         &run,
-        &mut Clock(Instant::now()),
+        &SystemClock::new(),
         POLL_INTERVAL,
         args.timeout,
         &mut |info| progress.changed(info),

@@ -227,6 +227,28 @@ pub struct ApplyError {
     pub done: Vec<(String, JobAction)>,
 }
 
+/// Creates the job `spec`. When the cluster answers that it exists already
+/// (the repeat of a create whose first answer was lost, or another apply of
+/// the same jobs at the same moment), the job there is read: equal to
+/// `spec` (Metronome's defaults set aside) it counts as created, anything
+/// else is the conflict.
+fn create(executor: &mut dyn Executor, spec: &Value) -> Result<(), ExecError> {
+    match executor.create_job(spec) {
+        Err(conflict @ ExecError::Conflict { .. }) => {
+            let id = crate::executor::spec_job_id(spec)?;
+            match executor.get_job(id)? {
+                Some(live)
+                    if strip_metronome_defaults(&live.spec) == strip_metronome_defaults(spec) =>
+                {
+                    Ok(())
+                }
+                _ => Err(conflict),
+            }
+        }
+        other => other,
+    }
+}
+
 /// Carries a plan out, job by job; returns what was done to each.
 pub fn apply(
     executor: &mut dyn Executor,
@@ -235,7 +257,7 @@ pub fn apply(
     let mut done = Vec::with_capacity(plan.len());
     for job in plan {
         let step = match &job.action {
-            JobAction::Create => executor.create_job(&job.desired),
+            JobAction::Create => create(executor, &job.desired),
             JobAction::Keep => Ok(()),
             JobAction::Replace { stop_runs } => stop_runs
                 .iter()
@@ -397,12 +419,44 @@ mod tests {
         );
     }
 
+    /// A create repeated after an attempt whose answer was lost meets its
+    /// own job (409): the use case reads it and, equal to the spec, counts
+    /// it as created; the same holds for a job an identical apply created
+    /// at the same moment.
+    #[test]
+    fn a_create_that_meets_its_own_job_is_done() {
+        let mut exec = RecordingExecutor::new();
+        let jobs = [job("deploy-a-canary", "x")];
+        let plan = plan_apply(&mut exec, &jobs).unwrap();
+        exec.apply_then_fail_next(ExecError::Conflict {
+            what: "job deploy-a-canary".into(),
+            message: "Job with this id already exists".into(),
+        });
+        let done = apply(&mut exec, &plan).unwrap();
+        assert_eq!(done, [("deploy-a-canary".to_owned(), JobAction::Create)]);
+        assert_eq!(
+            exec.calls(),
+            [
+                Call::GetJob("deploy-a-canary".into()),
+                Call::CreateJob("deploy-a-canary".into()),
+                Call::GetJob("deploy-a-canary".into()),
+            ]
+        );
+        assert_eq!(exec.job_count(), 1);
+
+        let mut exec = RecordingExecutor::new();
+        let plan = plan_apply(&mut exec, &jobs).unwrap();
+        exec.insert_job(as_metronome_shows(&jobs[0]));
+        apply(&mut exec, &plan).unwrap();
+    }
+
     #[test]
     fn a_failure_says_what_was_done_and_how_to_resume() {
         let mut exec = RecordingExecutor::new();
         let jobs = [job("deploy-a-canary", "x"), job("rollout-a-canary", "y")];
         let plan = plan_apply(&mut exec, &jobs).unwrap();
-        exec.create_job(&jobs[0]).unwrap(); // created by someone meanwhile
+        // Created meanwhile by someone else, differently.
+        exec.create_job(&job("deploy-a-canary", "other")).unwrap();
         let err = apply(&mut exec, &plan).unwrap_err();
         assert_eq!(err.job, "deploy-a-canary");
         assert!(matches!(err.source, ExecError::Conflict { .. }));

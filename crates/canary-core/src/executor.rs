@@ -59,12 +59,32 @@ pub enum ExecError {
         /// What failed.
         message: String,
     },
+    /// The cluster's TLS certificate could not be verified against the
+    /// trusted roots: it was not reached, and retrying cannot help.
+    #[error("cannot verify the TLS certificate of {target}: {message}")]
+    Untrusted {
+        /// The URL.
+        target: String,
+        /// What the TLS library said.
+        message: String,
+    },
     /// Anything else, with the server's or tool's own words.
     #[error("{message}")]
     Other {
         /// The message.
         message: String,
     },
+}
+
+impl ExecError {
+    /// An answer that could not be read as what it should be: `what` is
+    /// what it was about (`job deploy-web-canary`, `Marathon apps`, a
+    /// command), `detail` what was wrong with it.
+    pub fn unexpected(what: &str, detail: &str) -> ExecError {
+        ExecError::Other {
+            message: format!("unexpected answer about {what}: {detail}"),
+        }
+    }
 }
 
 /// How errors name a job (`job deploy-web-canary`): the same words from
@@ -195,7 +215,16 @@ pub struct RecordingExecutor {
     finished: BTreeMap<(String, String), RunStatus>,
     calls: Vec<Call>,
     next_run: u64,
-    fail_next: Option<ExecError>,
+    fail_next: Option<Failing>,
+}
+
+/// A failure the fake was told to give on its next call.
+#[derive(Debug, Clone)]
+struct Failing {
+    error: ExecError,
+    /// Whether the call is carried out before it fails, as when a
+    /// request reached the cluster and only its answer was lost.
+    applied: bool,
 }
 
 fn job_id_of(spec: &Value) -> String {
@@ -248,9 +277,22 @@ impl RecordingExecutor {
         self.apps.insert(app.id.clone(), app);
     }
 
-    /// Makes the next call fail with `error`.
+    /// Makes the next call fail with `error`, changing nothing.
     pub fn fail_next(&mut self, error: ExecError) {
-        self.fail_next = Some(error);
+        self.fail_next = Some(Failing {
+            error,
+            applied: false,
+        });
+    }
+
+    /// Makes the next call take effect and then report `error`, as an
+    /// executor does when its request reached the cluster but the answer
+    /// was lost and a repeat met what the first attempt did.
+    pub fn apply_then_fail_next(&mut self, error: ExecError) {
+        self.fail_next = Some(Failing {
+            error,
+            applied: true,
+        });
     }
 
     /// Ends an active run with `status` (`Success` or `Failed`); its job's
@@ -284,9 +326,23 @@ impl RecordingExecutor {
             .insert((job_id.to_owned(), run_id.to_owned()), status);
     }
 
-    fn record(&mut self, call: Call) -> Result<(), ExecError> {
+    /// Records `call`, then carries it out with `op` unless it was told
+    /// to fail; a failure told to be applied first runs `op` too.
+    fn call<T>(
+        &mut self,
+        call: Call,
+        op: impl FnOnce(&mut Self) -> Result<T, ExecError>,
+    ) -> Result<T, ExecError> {
         self.calls.push(call);
-        self.fail_next.take().map_or(Ok(()), Err)
+        match self.fail_next.take() {
+            None => op(self),
+            Some(Failing { error, applied }) => {
+                if applied {
+                    let _ = op(self);
+                }
+                Err(error)
+            }
+        }
     }
 
     fn missing(job_id: &str) -> ExecError {
@@ -298,78 +354,86 @@ impl RecordingExecutor {
 
 impl Executor for RecordingExecutor {
     fn list_apps(&mut self) -> Result<Vec<LiveApp>, ExecError> {
-        self.record(Call::ListApps)?;
-        Ok(self.apps.values().cloned().collect())
+        self.call(Call::ListApps, |me| Ok(me.apps.values().cloned().collect()))
     }
 
     fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError> {
-        self.record(Call::GetJob(id.to_owned()))?;
-        Ok(self.jobs.get(id).cloned())
+        self.call(Call::GetJob(id.to_owned()), |me| {
+            Ok(me.jobs.get(id).cloned())
+        })
     }
 
     fn create_job(&mut self, spec: &Value) -> Result<(), ExecError> {
         let id = job_id_of(spec);
-        self.record(Call::CreateJob(id.clone()))?;
-        if self.jobs.contains_key(&id) {
-            return Err(ExecError::Conflict {
-                what: job_what(&id),
-                message: "Job with this id already exists".into(),
-            });
-        }
-        self.insert_job(spec.clone());
-        Ok(())
+        self.call(Call::CreateJob(id.clone()), |me| {
+            if me.jobs.contains_key(&id) {
+                return Err(ExecError::Conflict {
+                    what: job_what(&id),
+                    message: "Job with this id already exists".into(),
+                });
+            }
+            me.insert_job(spec.clone());
+            Ok(())
+        })
     }
 
     fn replace_job(&mut self, spec: &Value) -> Result<(), ExecError> {
         let id = job_id_of(spec);
-        self.record(Call::ReplaceJob(id.clone()))?;
-        let job = self.jobs.get_mut(&id).ok_or_else(|| Self::missing(&id))?;
-        job.spec = spec.clone();
-        Ok(())
+        self.call(Call::ReplaceJob(id.clone()), |me| {
+            let job = me.jobs.get_mut(&id).ok_or_else(|| Self::missing(&id))?;
+            job.spec = spec.clone();
+            Ok(())
+        })
     }
 
     fn stop_run(&mut self, job_id: &str, run_id: &str) -> Result<(), ExecError> {
-        self.record(Call::StopRun(job_id.to_owned(), run_id.to_owned()))?;
-        let job = self.jobs.get(job_id).ok_or_else(|| Self::missing(job_id))?;
-        if !job.active_runs.iter().any(|r| r.run_id == run_id) {
-            return Err(ExecError::NotFound {
-                what: run_what(job_id, run_id),
-            });
-        }
-        self.finish_run(job_id, run_id, RunStatus::Failed);
-        Ok(())
+        self.call(Call::StopRun(job_id.to_owned(), run_id.to_owned()), |me| {
+            let job = me.jobs.get(job_id).ok_or_else(|| Self::missing(job_id))?;
+            if !job.active_runs.iter().any(|r| r.run_id == run_id) {
+                return Err(ExecError::NotFound {
+                    what: run_what(job_id, run_id),
+                });
+            }
+            me.finish_run(job_id, run_id, RunStatus::Failed);
+            Ok(())
+        })
     }
 
     fn start_run(&mut self, job_id: &str) -> Result<RunInfo, ExecError> {
-        self.record(Call::StartRun(job_id.to_owned()))?;
-        self.next_run += 1;
-        let run = RunInfo {
-            job_id: job_id.to_owned(),
-            run_id: format!("run{:05}", self.next_run),
-            status: RunStatus::Active,
-        };
-        let job = self
-            .jobs
-            .get_mut(job_id)
-            .ok_or_else(|| Self::missing(job_id))?;
-        job.active_runs.push(run.clone());
-        Ok(run)
+        self.call(Call::StartRun(job_id.to_owned()), |me| {
+            let job = me
+                .jobs
+                .get_mut(job_id)
+                .ok_or_else(|| Self::missing(job_id))?;
+            me.next_run += 1;
+            let run = RunInfo {
+                job_id: job_id.to_owned(),
+                run_id: format!("run{:05}", me.next_run),
+                status: RunStatus::Active,
+            };
+            job.active_runs.push(run.clone());
+            Ok(run)
+        })
     }
 
     fn run_status(&mut self, job_id: &str, run_id: &str) -> Result<RunInfo, ExecError> {
-        self.record(Call::RunStatus(job_id.to_owned(), run_id.to_owned()))?;
-        if let Some(status) = self.finished.get(&(job_id.to_owned(), run_id.to_owned())) {
-            return Ok(RunInfo {
-                job_id: job_id.to_owned(),
-                run_id: run_id.to_owned(),
-                status: *status,
-            });
-        }
-        self.jobs
-            .get(job_id)
-            .and_then(|j| j.active_runs.iter().find(|r| r.run_id == run_id).cloned())
-            .ok_or_else(|| ExecError::NotFound {
-                what: run_what(job_id, run_id),
-            })
+        self.call(
+            Call::RunStatus(job_id.to_owned(), run_id.to_owned()),
+            |me| {
+                if let Some(status) = me.finished.get(&(job_id.to_owned(), run_id.to_owned())) {
+                    return Ok(RunInfo {
+                        job_id: job_id.to_owned(),
+                        run_id: run_id.to_owned(),
+                        status: *status,
+                    });
+                }
+                me.jobs
+                    .get(job_id)
+                    .and_then(|j| j.active_runs.iter().find(|r| r.run_id == run_id).cloned())
+                    .ok_or_else(|| ExecError::NotFound {
+                        what: run_what(job_id, run_id),
+                    })
+            },
+        )
     }
 }

@@ -39,9 +39,7 @@ pub struct LiveApp {
 }
 
 fn unexpected(what: &str, detail: &str) -> ExecError {
-    ExecError::Other {
-        message: format!("unexpected answer about {what}: {detail}"),
-    }
+    ExecError::unexpected(what, detail)
 }
 
 fn count(app: &Value, key: &str, what: &str) -> Result<u64, ExecError> {

@@ -1,10 +1,14 @@
-//! The `run` use case, written once against [`Executor`]: start a phase's
-//! job and, if asked, follow the run until it finishes.
+//! The `run` use case, written once against [`Executor`]: check that the
+//! deployment group is in a state for a phase ([`preflight`]), start the
+//! phase's job ([`start`]) and, if asked, follow the run until it finishes
+//! ([`follow`]).
 //!
 //! Waiting needs time, which this crate does not take for itself: the caller
-//! hands in a [`Waiter`] (real sleeps in the binary, a fake in tests).
+//! hands in a [`Clock`] (the system's in the binary, a manual one in tests).
 
+use crate::clock::Clock;
 use crate::executor::{ExecError, Executor, RunInfo, RunStatus};
+use crate::ids::AppName;
 use crate::job::Phase;
 use crate::status::GroupStatus;
 use std::time::Duration;
@@ -95,12 +99,69 @@ pub fn preflight(phase: Phase, status: &GroupStatus) -> Result<(), Refusal> {
     }
 }
 
-/// Time as the caller provides it.
-pub trait Waiter {
-    /// How long the follow has been going.
-    fn elapsed(&self) -> Duration;
-    /// Waits `for_` before the next poll.
-    fn wait(&mut self, for_: Duration);
+/// Why a phase's run was not started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    /// The group is not in a state for the phase; nothing was started.
+    #[error("not starting {job_id}: {refusal}")]
+    Refused {
+        /// The phase's job.
+        job_id: String,
+        /// Why not.
+        refusal: Refusal,
+    },
+    /// Reading the group's state failed; nothing was started.
+    #[error("checking {app}'s deployment group: {source}")]
+    Check {
+        /// The app.
+        app: String,
+        /// What the executor reported.
+        source: ExecError,
+    },
+    /// Starting the run failed.
+    #[error("starting job {job_id}: {source}")]
+    Start {
+        /// The phase's job.
+        job_id: String,
+        /// What the executor reported.
+        source: ExecError,
+    },
+}
+
+impl StartError {
+    /// The executor's error behind it, if any.
+    pub fn exec_error(&self) -> Option<&ExecError> {
+        match self {
+            StartError::Refused { .. } => None,
+            StartError::Check { source, .. } | StartError::Start { source, .. } => Some(source),
+        }
+    }
+}
+
+/// Starts a run of `phase`'s job for `app`: first [`preflight`] on the
+/// group's state as [`crate::status::gather`] reads it (skipped with
+/// `force`), then the run.
+pub fn start(
+    executor: &mut dyn Executor,
+    app: &AppName,
+    phase: Phase,
+    force: bool,
+) -> Result<RunInfo, StartError> {
+    let job_id = app.job_id(phase);
+    if !force {
+        let status =
+            crate::status::gather(executor, app.as_str()).map_err(|source| StartError::Check {
+                app: app.to_string(),
+                source,
+            })?;
+        preflight(phase, &status).map_err(|refusal| StartError::Refused {
+            job_id: job_id.clone(),
+            refusal,
+        })?;
+    }
+    executor
+        .start_run(&job_id)
+        .map_err(|source| StartError::Start { job_id, source })
 }
 
 /// Why following a run stopped without a success.
@@ -122,16 +183,18 @@ pub enum FollowError {
     Exec(#[from] ExecError),
 }
 
-/// Polls a run every `interval` until it finishes or `timeout` passes;
-/// `on_change` sees every new status (for a progress display).
+/// Polls a run every `interval` until it finishes or `timeout` passes on
+/// `clock`; `on_change` sees every new status (for a progress display).
 pub fn follow(
     executor: &mut dyn Executor,
     run: &RunInfo,
-    waiter: &mut dyn Waiter,
+    clock: &dyn Clock,
     interval: Duration,
     timeout: Duration,
     on_change: &mut dyn FnMut(&RunInfo),
 ) -> Result<RunInfo, FollowError> {
+    let started = clock.now();
+    let elapsed = || clock.now().since(started);
     let mut last = run.clone();
     on_change(&last);
     loop {
@@ -145,12 +208,12 @@ pub fn follow(
             RunStatus::Failed => return Err(FollowError::Failed(last)),
             _ => {}
         }
-        if waiter.elapsed() >= timeout {
+        if elapsed() >= timeout {
             return Err(FollowError::TimedOut { last, timeout });
         }
-        waiter.wait(
+        clock.sleep(
             interval
-                .min(timeout.saturating_sub(waiter.elapsed()))
+                .min(timeout.saturating_sub(elapsed()))
                 .max(Duration::from_millis(1)),
         );
     }
@@ -162,19 +225,7 @@ mod tests {
     use crate::executor::RecordingExecutor;
     use serde_json::json;
 
-    /// A fake clock: waiting only moves it.
-    struct FakeTime {
-        now: Duration,
-    }
-
-    impl Waiter for FakeTime {
-        fn elapsed(&self) -> Duration {
-            self.now
-        }
-        fn wait(&mut self, for_: Duration) {
-            self.now += for_;
-        }
-    }
+    use crate::clock::{ManualClock, Timestamp};
 
     fn started() -> (RecordingExecutor, RunInfo) {
         let mut exec = RecordingExecutor::new();
@@ -263,19 +314,17 @@ mod tests {
         run: &RunInfo,
         timeout: Duration,
     ) -> (Result<RunInfo, FollowError>, Vec<RunStatus>, Duration) {
-        let mut time = FakeTime {
-            now: Duration::ZERO,
-        };
+        let clock = ManualClock::starting_at(Timestamp::from_unix_secs(1_000));
         let mut seen = Vec::new();
         let outcome = follow(
             exec,
             run,
-            &mut time,
+            &clock,
             Duration::from_secs(2),
             timeout,
             &mut |r| seen.push(r.status),
         );
-        (outcome, seen, time.now)
+        (outcome, seen, clock.slept())
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::Path;
 /// One run of `dcos`: what it is for and what it needs. [`argv`] turns it
 /// into arguments; nothing else decides what is passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation<'a> {
+pub(crate) enum Operation<'a> {
     /// `dcos marathon app list --json`: every app (`GET /v2/apps`).
     ListApps,
     /// `dcos job list --json`: every job with its active runs and history
@@ -63,7 +63,7 @@ impl Operation<'_> {
     /// reached the cluster: every one may, except starting a run (that
     /// could start a second run). A create or a stop repeated so is
     /// reconciled by the executor (its own job, a run already gone).
-    pub fn replay(&self) -> Replay {
+    pub(crate) fn replay(&self) -> Replay {
         match self {
             Operation::StartRun { .. } => Replay::OnlyIfNotSent,
             _ => Replay::Safe,
@@ -72,14 +72,14 @@ impl Operation<'_> {
 
     /// Whether a failure "deployment already in progress" means a Marathon
     /// deployment lock (`true`) rather than Metronome's duplicate job.
-    pub fn is_marathon(&self) -> bool {
+    pub(crate) fn is_marathon(&self) -> bool {
         matches!(self, Operation::ListApps)
     }
 }
 
 /// The arguments (without the program) of one `dcos` run. Ids are passed
 /// as they are; the executor refuses ids the CLI would read as options.
-pub fn argv(op: &Operation<'_>) -> Vec<OsString> {
+pub(crate) fn argv(op: &Operation<'_>) -> Vec<OsString> {
     let words = |list: &[&str]| list.iter().map(OsString::from).collect::<Vec<_>>();
     match *op {
         Operation::ListApps => words(&["marathon", "app", "list", "--json"]),
@@ -111,7 +111,7 @@ pub fn argv(op: &Operation<'_>) -> Vec<OsString> {
 }
 
 /// `dcos ARGS...` as text, for messages (argv holds no secret).
-pub fn command_line(op: &Operation<'_>) -> String {
+pub(crate) fn command_line(op: &Operation<'_>) -> String {
     struct Line<'a, 'b>(&'a Operation<'b>);
     impl fmt::Display for Line<'_, '_> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,6 +1,7 @@
 //! How the executor runs `dcos`.
 
-use canary_core::retry::{RetryPolicy, Sleeper};
+use canary_core::clock::Clock;
+use canary_core::retry::RetryPolicy;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -27,17 +28,6 @@ pub fn find_program(program: &Path) -> Option<PathBuf> {
         .flat_map(std::env::split_paths)
         .map(|dir| dir.join(program))
         .find(|path| path.is_file())
-}
-
-/// Sleeps the current thread: how the executor waits between attempts
-/// unless told otherwise ([`CliConfig::with_sleeper`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ThreadSleeper;
-
-impl Sleeper for ThreadSleeper {
-    fn sleep(&self, duration: Duration) {
-        std::thread::sleep(duration);
-    }
 }
 
 /// The executor's configuration: which `dcos`, how long a run may take,
@@ -75,9 +65,18 @@ pub struct CliConfig {
     /// retried: the HTTP executor's policy, [`RetryPolicy::default`] unless
     /// set.
     pub retry: RetryPolicy,
-    /// How the executor waits between attempts ([`ThreadSleeper`] unless
-    /// set; tests record the waits instead).
-    pub sleeper: Arc<dyn Sleeper>,
+    /// What time it is and how to wait between attempts (the system's
+    /// clock unless set; tests hand in one that records the waits, or a
+    /// simulated cluster's).
+    pub clock: Arc<dyn Clock>,
+    /// Seed of the backoff jitter; `None` seeds it from the system's entropy.
+    pub jitter_seed: Option<u64>,
+    /// The DC/OS URL for the child (`DCOS_URL`), when set; else the
+    /// attached cluster's. While the attached cluster has a stored token
+    /// (and no `DCOS_ACS_TOKEN` replaces it), a URL other than its own is
+    /// refused by [`crate::DcosCliExecutor::new`]: the CLI would send that
+    /// token there.
+    pub dcos_url: Option<String>,
 }
 
 impl fmt::Debug for CliConfig {
@@ -91,6 +90,8 @@ impl fmt::Debug for CliConfig {
             .field("inherit_env", &self.inherit_env)
             .field("temp_dir", &self.temp_dir)
             .field("retry", &self.retry)
+            .field("jitter_seed", &self.jitter_seed)
+            .field("dcos_url", &self.dcos_url)
             .finish_non_exhaustive()
     }
 }
@@ -114,7 +115,9 @@ impl CliConfig {
             inherit_env: true,
             temp_dir: None,
             retry: RetryPolicy::default(),
-            sleeper: Arc::new(ThreadSleeper),
+            clock: Arc::new(canary_system::SystemClock::new()),
+            jitter_seed: None,
+            dcos_url: None,
         }
     }
 
@@ -130,10 +133,43 @@ impl CliConfig {
         self
     }
 
-    /// Waiting between attempts through `sleeper`.
-    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = sleeper;
+    /// Measuring and waiting between attempts on `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
+    }
+
+    /// With a fixed jitter seed (reproducible waits).
+    pub fn with_jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter_seed = Some(seed);
+        self
+    }
+
+    /// Against the cluster at `url` (`DCOS_URL` for the child).
+    pub fn with_dcos_url(mut self, url: impl Into<String>) -> Self {
+        self.dcos_url = Some(url.into());
+        self
+    }
+
+    /// The value the child sees for `key`: set here (`env` last, as the
+    /// child gets them), else inherited when the environment is.
+    pub(crate) fn child_var(&self, key: &str) -> Option<OsString> {
+        let set = match key {
+            "DCOS_DIR" => self.dcos_dir.as_ref().map(|d| d.as_os_str().to_owned()),
+            "DCOS_CLUSTER" => self.cluster.as_ref().map(OsString::from),
+            "DCOS_URL" => self.dcos_url.as_ref().map(OsString::from),
+            "HOME" | "PATH" | "LANG" | "LC_ALL" if !self.inherit_env => std::env::var_os(key),
+            _ => None,
+        };
+        let from_env = self
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone());
+        from_env
+            .or(set)
+            .or_else(|| self.inherit_env.then(|| std::env::var_os(key)).flatten())
     }
 
     /// With this `DCOS_DIR`.

@@ -3,7 +3,8 @@
 use crate::argv::{Operation, command_line};
 use crate::process::Output;
 use canary_core::executor::ExecError;
-use canary_core::retry::RETRYABLE_STATUSES;
+use canary_core::redact::REDACTED;
+use canary_core::retry::{RETRYABLE_STATUSES, TransientKind};
 
 /// What to do when the CLI has no working configuration.
 const SETUP_HINT: &str = "run `dcos cluster setup URL` (or set DCOS_URL), or point DCOS_DIR / DCOS_CLUSTER at a configured cluster";
@@ -47,7 +48,7 @@ fn between<'t>(text: &'t str, start: &str, end: &str) -> Option<&'t str> {
 ///
 /// The CLI's log records (see [`split_log`]) are left out; every message
 /// passes through [`scrub`] first.
-pub fn classify(op: &Operation<'_>, what: &str, output: &Output) -> ExecError {
+pub(crate) fn classify(op: &Operation<'_>, what: &str, output: &Output) -> ExecError {
     let stderr = scrub(split_log(&output.stderr).said.trim());
     // Usage errors go to stdout.
     let said = if stderr.is_empty() {
@@ -143,11 +144,11 @@ pub fn classify(op: &Operation<'_>, what: &str, output: &Output) -> ExecError {
 /// the HTTP status (`DCOS Error: Service Unavailable`) and the connection
 /// error (refused or dropped) the CLI's own message leaves out. At that
 /// level no request (so no `Authorization` header) is logged.
-pub const LOG_LEVEL_ENV: &str = "DCOS_LOG_LEVEL";
+pub(crate) const LOG_LEVEL_ENV: &str = "DCOS_LOG_LEVEL";
 
 /// A failed run's stderr, taken apart.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stderr {
+pub(crate) struct Stderr {
     /// What the CLI said itself (its message), without the log records.
     pub said: String,
     /// The log records, oldest first: each one's message, with the lines
@@ -187,7 +188,7 @@ fn in_traceback(line: &str) -> bool {
 /// records [`LOG_LEVEL_ENV`] asks for: `DCOS Error: REASON` with the
 /// response body on the next line, and `HTTP Connection Error` (or another
 /// logged exception) with its traceback.
-pub fn split_log(stderr: &str) -> Stderr {
+pub(crate) fn split_log(stderr: &str) -> Stderr {
     let lines: Vec<&str> = stderr.lines().collect();
     let mut split = Stderr::default();
     let mut said = Vec::new();
@@ -237,43 +238,27 @@ pub fn split_log(stderr: &str) -> Stderr {
     split
 }
 
-/// A failure of one `dcos` run that trying again may cure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transient {
-    /// The operation's request certainly did not reach the cluster: the
-    /// connection was refused (or failed before it, at the capability
-    /// check every `dcos job` command makes first), or the answer was a
-    /// 503 (not served).
-    NotSent(String),
-    /// It may have: a 502 or 504 from a gateway that may have passed it on,
-    /// a connection dropped without an answer, a read that timed out.
-    Ambiguous(String),
-    /// Marathon's deployment lock: refused, not applied, so any operation
-    /// may be repeated once the deployment is over.
-    Locked(String),
-}
-
 /// Whether a failed run of `op` failed transiently (the failures the HTTP
 /// executor retries), read from the log records in its stderr (see
 /// [`LOG_LEVEL_ENV`]) or, without them, from the CLI's message:
 ///
 /// | the CLI logged or said | transient |
 /// |---|---|
-/// | `DCOS Error: Service Unavailable` (503), `HTTP 503` | [`Transient::NotSent`] |
-/// | `DCOS Error: Bad Gateway` / `Gateway Timeout` (502/504), `HTTP 502` / `HTTP 504` | [`Transient::Ambiguous`] |
-/// | `HTTP Connection Error` with `Connection refused` or `NewConnectionError` in its traceback, or `URL [.../capabilities] is unreachable.` | [`Transient::NotSent`] |
-/// | any other connection error (`RemoteDisconnected`: dropped), `HTTP Timeout`, `Request to URL [...] timed out.` | [`Transient::Ambiguous`] |
-/// | `Changes blocked: deployment already in progress for app.` | [`Transient::Locked`] |
+/// | `DCOS Error: Service Unavailable` (503), `HTTP 503` | [`TransientKind::NotSent`] |
+/// | `DCOS Error: Bad Gateway` / `Gateway Timeout` (502/504), `HTTP 502` / `HTTP 504` | [`TransientKind::MayHaveArrived`] |
+/// | `HTTP Connection Error` with `Connection refused` or `NewConnectionError` in its traceback, or `URL [.../capabilities] is unreachable.` | [`TransientKind::NotSent`] |
+/// | any other connection error (`RemoteDisconnected`: dropped), `HTTP Timeout`, `Request to URL [...] timed out.` | [`TransientKind::MayHaveArrived`] |
+/// | `Changes blocked: deployment already in progress for app.` | [`TransientKind::Locked`] |
 ///
 /// The last status or connection record decides; another status (a 404,
 /// a 409 of Metronome's) is not transient. Messages are scrubbed.
-pub fn transient(op: &Operation<'_>, output: &Output) -> Option<Transient> {
+pub(crate) fn transient(op: &Operation<'_>, output: &Output) -> Option<(TransientKind, String)> {
     let stderr = split_log(&output.stderr);
     let said = scrub(stderr.said.trim());
     if said.contains("Changes blocked: deployment already in progress")
         && (op.is_marathon() || said.contains("for app."))
     {
-        return Some(Transient::Locked(said));
+        return Some((TransientKind::Locked, said));
     }
     let answered = |code: u16, body: &str| {
         let reason = match code {
@@ -289,9 +274,9 @@ pub fn transient(op: &Operation<'_>, output: &Output) -> Option<Transient> {
             .unwrap_or_default();
         let message = format!("answered {code} {reason}{message}");
         Some(if code == 503 {
-            Transient::NotSent(message)
+            (TransientKind::NotSent, message)
         } else {
-            Transient::Ambiguous(message)
+            (TransientKind::MayHaveArrived, message)
         })
     };
     let unreachable = between(&said, "URL [", "] is unreachable");
@@ -306,9 +291,9 @@ pub fn transient(op: &Operation<'_>, output: &Output) -> Option<Transient> {
             .any(|sign| record.contains(sign));
         let before = unreachable.is_some_and(|url| url.ends_with("/capabilities"));
         Some(if refused || before {
-            Transient::NotSent(message)
+            (TransientKind::NotSent, message)
         } else {
-            Transient::Ambiguous(message)
+            (TransientKind::MayHaveArrived, message)
         })
     };
     for record in stderr.records.iter().rev() {
@@ -325,7 +310,7 @@ pub fn transient(op: &Operation<'_>, output: &Output) -> Option<Transient> {
             return connection(record);
         }
         if record.starts_with("HTTP Timeout") {
-            return Some(Transient::Ambiguous(said));
+            return Some((TransientKind::MayHaveArrived, said));
         }
     }
     // No log records: the CLI's message alone.
@@ -338,7 +323,7 @@ pub fn transient(op: &Operation<'_>, output: &Output) -> Option<Transient> {
         return connection("");
     }
     if said.contains("Request to URL [") && said.contains("] timed out") {
-        return Some(Transient::Ambiguous(said));
+        return Some((TransientKind::MayHaveArrived, said));
     }
     None
 }
@@ -360,9 +345,9 @@ fn looks_like_token(word: &str) -> bool {
 }
 
 /// `text` with everything that looks like a credential replaced by
-/// `[redacted]`: JWTs, long token-like words, and the value after
+/// [`REDACTED`]: JWTs, long token-like words, and the value after
 /// `token=`, `Bearer ` or `password`.
-pub fn scrub(text: &str) -> String {
+pub(crate) fn scrub(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut hide_next = false;
     for piece in text.split_inclusive(|c: char| c.is_whitespace() || "\"'`,;()[]{}".contains(c)) {
@@ -377,10 +362,10 @@ pub fn scrub(text: &str) -> String {
             let keep = at + "token=".len();
             out.push_str(&word[..keep]);
             if keep < word.len() {
-                out.push_str("[redacted]");
+                out.push_str(REDACTED);
             }
         } else if (hide_next && !word.is_empty()) || looks_like_token(word) {
-            out.push_str("[redacted]");
+            out.push_str(REDACTED);
         } else {
             out.push_str(word);
         }
@@ -537,44 +522,48 @@ mod tests {
         let of = |stderr: &str| transient(&add, &failed(stderr));
         assert_eq!(
             of(LOGGED_503),
-            Some(Transient::NotSent(
+            Some((
+                TransientKind::NotSent,
                 "answered 503 Service Unavailable: injected fault".into()
             ))
         );
         assert_eq!(
             of(LOGGED_502),
-            Some(Transient::Ambiguous(
+            Some((
+                TransientKind::MayHaveArrived,
                 "answered 502 Bad Gateway: injected fault".into()
             ))
         );
         assert_eq!(of(LOGGED_500), None, "500 fails fast");
         assert!(
-            matches!(of(DROPPED), Some(Transient::Ambiguous(m)) if m.contains("is unreachable"))
+            matches!(of(DROPPED), Some((TransientKind::MayHaveArrived, m)) if m.contains("is unreachable"))
         );
-        assert!(matches!(of(REFUSED), Some(Transient::NotSent(m)) if m.contains("is unreachable")));
+        assert!(
+            matches!(of(REFUSED), Some((TransientKind::NotSent, m)) if m.contains("is unreachable"))
+        );
         // Without log records: the message alone.
         assert!(matches!(
             of("URL [http://127.0.0.1:9/capabilities] is unreachable.\n"),
-            Some(Transient::NotSent(_))
+            Some((TransientKind::NotSent, _))
         ));
         assert!(matches!(
             of("URL [http://127.0.0.1:9/service/metronome/v1/jobs] is unreachable.\n"),
-            Some(Transient::Ambiguous(_))
+            Some((TransientKind::MayHaveArrived, _))
         ));
         assert!(matches!(
             of("Error decoding response from [http://x/v1/jobs]: HTTP 503: Service Unavailable\n"),
-            Some(Transient::NotSent(_))
+            Some((TransientKind::NotSent, _))
         ));
         assert!(matches!(
             of("Request to URL [http://x/v1/jobs] timed out.\n"),
-            Some(Transient::Ambiguous(_))
+            Some((TransientKind::MayHaveArrived, _))
         ));
         assert!(matches!(
             transient(
                 &Operation::ListApps,
                 &failed("Changes blocked: deployment already in progress for app.\n")
             ),
-            Some(Transient::Locked(_))
+            Some((TransientKind::Locked, _))
         ));
         // Metronome's 409 (a duplicate job) and a 404 are not transient.
         assert_eq!(
@@ -637,7 +626,7 @@ mod tests {
         );
         assert_eq!(
             clean,
-            "Authorization: token=[redacted] failed; Bearer [redacted] and \"[redacted]\" password [redacted]"
+            "Authorization: token=<redacted> failed; Bearer <redacted> and \"<redacted>\" password <redacted>"
         );
         let message = classify(&JOB, "job j", &failed(&format!("Error: bad token {jwt}")));
         assert!(!message.to_string().contains(jwt));

@@ -2,25 +2,20 @@
 
 use crate::argv::{Operation, command_line};
 use crate::config::CliConfig;
-use crate::errors::{Transient, classify, transient};
+use crate::errors::{classify, transient};
 use crate::process::{self, Output, RunError};
-use canary_core::apply::strip_metronome_defaults;
 use canary_core::executor::{
     ExecError, Executor, JobHistory, LiveApp, LiveJob, RunInfo, job_what, run_what, spec_job_id,
 };
-use canary_core::retry::{Replay, attempts_note};
+use canary_core::retry::{Attempt, Retrier, Transient, TransientKind};
 use serde_json::{Value, json};
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn unexpected(command: &str, detail: &str) -> ExecError {
-    ExecError::Other {
-        message: format!("unexpected output from `{command}`: {detail}"),
-    }
+    ExecError::unexpected(&format!("`{command}`"), detail)
 }
 
 /// Refuses an id the CLI would read as an option or could not pass.
@@ -48,32 +43,90 @@ fn spec_id(spec: &Value) -> Result<&str, ExecError> {
     Ok(id)
 }
 
-/// The backoff jitter: a number in `[0, 1)` from the standard library's
-/// randomly keyed hasher (a fresh key each time).
-fn jitter_unit() -> f64 {
-    (RandomState::new().hash_one(0u8) >> 11) as f64 / (1u64 << 53) as f64
+/// Whether a run failed, counting `dcos job update`'s "Error updating
+/// job" (printed with exit 0).
+fn failed(output: &Output) -> bool {
+    !output.success() || output.stdout.contains("Error updating job")
 }
 
-/// What an error says of a run that was not repeated.
-fn not_repeated(what_happened: &str) -> String {
-    format!(
-        "{what_happened}; it may have reached the cluster, so it was not repeated: check before trying again"
-    )
+/// One attempt: `op` run once, and how it ended classified for the retry
+/// driver. A run that failed transiently names the URL the CLI named (else
+/// the command) as what could not be reached.
+fn attempt(config: &CliConfig, op: &Operation<'_>, command: &str, number: u32) -> Attempt<Output> {
+    let started = Instant::now();
+    let result = process::run(config, op);
+    crate::log::run(command, number, started.elapsed(), &result);
+    match result {
+        Ok(output) => match failed(&output).then(|| transient(op, &output)).flatten() {
+            None => Attempt::Done(output),
+            Some((kind, said)) => Attempt::Transient(Transient {
+                kind,
+                target: crate::errors::named_url(&said)
+                    .map_or_else(|| command.to_owned(), str::to_owned),
+                message: format!("`{command}`: {said}"),
+            }),
+        },
+        // Killed at its time limit: it may have done its work.
+        Err(e @ RunError::TimedOut { .. }) => Attempt::Transient(Transient {
+            kind: TransientKind::MayHaveArrived,
+            target: command.to_owned(),
+            message: e.to_string(),
+        }),
+        Err(other) => Attempt::Fatal(ExecError::Other {
+            message: other.to_string(),
+        }),
+    }
 }
 
-/// One `dcos` run once retrying is over: its output (a success or a
-/// failure that is not transient), and whether an earlier attempt may have
-/// reached the cluster.
-struct Ran {
-    output: Output,
-    after_ambiguous: bool,
+/// Why an executor could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The URL given is not the attached cluster's, and the CLI would send
+    /// that cluster's stored token to it.
+    #[error(
+        "{url} is not the dcos CLI's attached cluster {attached}: the CLI would send that cluster's token to {url}"
+    )]
+    TokenForAnotherCluster {
+        /// The URL given.
+        url: String,
+        /// The attached cluster's `core.dcos_url`.
+        attached: String,
+    },
+    /// The CLI's configuration could not be read.
+    #[error(transparent)]
+    Config(#[from] dcos_cli_config::DcosConfigError),
 }
 
-impl Ran {
-    /// Whether it failed, counting `dcos job update`'s "Error updating
-    /// job" (printed with exit 0).
-    fn failed(output: &Output) -> bool {
-        !output.success() || output.stdout.contains("Error updating job")
+/// The check [`DcosCliExecutor::new`] makes for a configured URL.
+fn refuse_token_for_another_cluster(config: &CliConfig, url: &str) -> Result<(), SetupError> {
+    let token_env = config
+        .child_var("DCOS_ACS_TOKEN")
+        .is_some_and(|t| !t.to_string_lossy().trim().is_empty());
+    if token_env {
+        return Ok(());
+    }
+    let dir = match config.child_var("DCOS_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => match config.child_var("HOME") {
+            Some(home) => std::path::PathBuf::from(home).join(".dcos"),
+            None => return Ok(()),
+        },
+    };
+    let cluster = config
+        .child_var("DCOS_CLUSTER")
+        .map(|c| c.to_string_lossy().into_owned())
+        .filter(|c| !c.is_empty());
+    let Some(attached) = dcos_cli_config::DcosCliConfig::discover(&dir, cluster.as_deref())? else {
+        return Ok(());
+    };
+    match attached.dcos_url.as_deref() {
+        Some(own) if attached.token().is_some() && !attached.is_for(url) => {
+            Err(SetupError::TokenForAnotherCluster {
+                url: url.to_owned(),
+                attached: own.to_owned(),
+            })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -82,12 +135,27 @@ impl Ran {
 #[derive(Debug, Clone)]
 pub struct DcosCliExecutor {
     config: CliConfig,
+    retrier: Retrier,
 }
 
 impl DcosCliExecutor {
-    /// An executor that runs `dcos` as `config` says. Nothing is run yet.
-    pub fn new(config: CliConfig) -> Self {
-        DcosCliExecutor { config }
+    /// An executor that runs `dcos` as `config` says. Nothing is run yet,
+    /// but with a [`CliConfig::dcos_url`] the CLI's configuration is read
+    /// (where the child will look: `DCOS_DIR`, `DCOS_CLUSTER`): a URL other
+    /// than the attached cluster's, while that cluster holds a token and no
+    /// `DCOS_ACS_TOKEN` replaces it, is refused, because the CLI would send
+    /// the stored token to that URL.
+    pub fn new(config: CliConfig) -> Result<Self, SetupError> {
+        if let Some(url) = &config.dcos_url {
+            refuse_token_for_another_cluster(&config, url)?;
+        }
+        let seed = config
+            .jitter_seed
+            .unwrap_or_else(canary_system::entropy_seed);
+        Ok(DcosCliExecutor {
+            retrier: Retrier::new(config.retry, config.clock.clone(), seed),
+            config,
+        })
     }
 
     /// Its configuration.
@@ -95,89 +163,35 @@ impl DcosCliExecutor {
         &self.config
     }
 
-    /// Runs `op` (about `what`), retrying transient failures per the
-    /// configured [`RetryPolicy`](canary_core::retry::RetryPolicy) as the
-    /// HTTP executor does: the cluster unreachable, 502/503/504, Marathon's
-    /// deployment lock, a `dcos` killed at its time limit. A run that may
-    /// have reached the cluster (502/504, a dropped connection, a timeout)
-    /// is repeated only when [`Operation::replay`] allows it. What is left
-    /// after the budget is [`ExecError::Unreachable`] (or
-    /// [`ExecError::Locked`]) saying how many attempts were made; any other
-    /// finished run is returned for the caller to read.
-    fn run(&self, op: &Operation<'_>, what: &str) -> Result<Ran, ExecError> {
-        let policy = self.config.retry;
-        let replay = op.replay();
+    /// Runs `op` (about `what`) through canary-core's retry driver, one
+    /// classified attempt at a time: the cluster unreachable, 502/503/504,
+    /// Marathon's deployment lock and a `dcos` killed at its time limit are
+    /// retried per the configured policy, as the HTTP executor does; a run
+    /// that may have reached the cluster only when [`Operation::replay`]
+    /// allows it. Any other finished run is returned for the caller to
+    /// read.
+    fn run(&mut self, op: &Operation<'_>, what: &str) -> Result<Output, ExecError> {
         let command = command_line(op);
-        let (mut busy, mut slept) = (Duration::ZERO, Duration::ZERO);
-        let mut after_ambiguous = false;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let started = Instant::now();
-            let result = process::run(&self.config, op);
-            busy += started.elapsed();
-            let (failure, ambiguous) = match result {
-                Ok(output) => match Ran::failed(&output)
-                    .then(|| transient(op, &output))
-                    .flatten()
-                {
-                    None => {
-                        return Ok(Ran {
-                            output,
-                            after_ambiguous,
-                        });
-                    }
-                    Some(Transient::Ambiguous(said)) => (Transient::Ambiguous(said), true),
-                    Some(other) => (other, false),
-                },
-                Err(e @ RunError::TimedOut { .. }) => (Transient::Ambiguous(e.to_string()), true),
-                Err(other) => {
-                    return Err(ExecError::Other {
-                        message: other.to_string(),
-                    });
-                }
-            };
-            let locked = matches!(failure, Transient::Locked(_));
-            let (last, retry) = match failure {
-                Transient::Ambiguous(said) if replay == Replay::OnlyIfNotSent => {
-                    (not_repeated(&said), false)
-                }
-                Transient::NotSent(said) | Transient::Ambiguous(said) | Transient::Locked(said) => {
-                    after_ambiguous |= ambiguous;
-                    (said, true)
-                }
-            };
-            // Time spent: the runs' real time plus the waits (which a test's
-            // sleeper does not really spend).
-            let spent = busy + slept;
-            let wait = if retry {
-                policy.next_wait(attempt, spent, jitter_unit())
-            } else {
-                None
-            };
-            let Some(delay) = wait else {
-                let message = format!("`{command}`: {last}{}", attempts_note(attempt, spent));
-                return Err(if locked {
-                    ExecError::Locked {
-                        what: what.to_owned(),
-                        message,
-                    }
-                } else {
-                    ExecError::Unreachable {
-                        // As classify names it: the URL, else the command.
-                        target: crate::errors::named_url(&last).map_or(command, str::to_owned),
-                        message,
-                    }
-                });
-            };
-            self.config.sleeper.sleep(delay);
-            slept += delay;
-        }
+        let DcosCliExecutor { config, retrier } = self;
+        retrier.run(
+            what,
+            op.replay(),
+            |number| attempt(config, op, &command, number),
+            &mut |event| {
+                tracing::info!(
+                    command = %command,
+                    attempt = event.attempt,
+                    wait_ms = event.wait.as_millis() as u64,
+                    reason = %event.failure.message,
+                    "retrying"
+                );
+            },
+        )
     }
 
     /// Runs `op` and returns its stdout; a failure mapped by [`classify`].
-    fn expect_success(&self, op: &Operation<'_>, what: &str) -> Result<String, ExecError> {
-        let Ran { output, .. } = self.run(op, what)?;
+    fn expect_success(&mut self, op: &Operation<'_>, what: &str) -> Result<String, ExecError> {
+        let output = self.run(op, what)?;
         if output.success() {
             Ok(output.stdout)
         } else {
@@ -186,20 +200,19 @@ impl DcosCliExecutor {
     }
 
     /// Runs `op` and parses its stdout as JSON.
-    fn json(&self, op: &Operation<'_>, what: &str) -> Result<Value, ExecError> {
+    fn json(&mut self, op: &Operation<'_>, what: &str) -> Result<Value, ExecError> {
         let stdout = self.expect_success(op, what)?;
         serde_json::from_str(&stdout).map_err(|e| {
             unexpected(
                 &command_line(op),
-                &format!("not JSON ({e}): {}", crate::scrub(stdout.trim())),
+                &format!("not JSON ({e}): {}", crate::errors::scrub(stdout.trim())),
             )
         })
     }
 
     /// Runs `dcos job add|update FILE` with `spec` in a private 0600 file.
     /// A create repeated after an attempt that may have reached the cluster
-    /// and then refused as a duplicate succeeds when the job there equals
-    /// `spec` (Metronome's defaults set aside), as with the HTTP executor.
+    /// may meet its own job (`Conflict`): the apply use case reconciles it.
     fn with_spec_file(
         &mut self,
         spec: &Value,
@@ -229,25 +242,9 @@ impl DcosCliExecutor {
         file.write_all(spec.to_string().as_bytes()).map_err(io)?;
         file.flush().map_err(io)?;
         let op = op(file.path());
-        let Ran {
-            output,
-            after_ambiguous,
-        } = self.run(&op, what)?;
+        let output = self.run(&op, what)?;
         if !output.success() {
-            let error = classify(&op, what, &output);
-            // A create repeated after an attempt that may have reached the
-            // cluster, meeting a job equal to its own: that attempt made it.
-            let repeated_create = matches!(op, Operation::AddJob { .. })
-                && after_ambiguous
-                && matches!(error, ExecError::Conflict { .. });
-            if repeated_create
-                && self.get_job(id)?.is_some_and(|job| {
-                    strip_metronome_defaults(&job.spec) == strip_metronome_defaults(spec)
-                })
-            {
-                return Ok(output.stdout);
-            }
-            return Err(error);
+            return Err(classify(&op, what, &output));
         }
         let stdout = output.stdout;
         // `dcos job update` prints this and exits 0 for some HTTP errors
@@ -256,7 +253,11 @@ impl DcosCliExecutor {
             return Err(self.diagnose(
                 id,
                 ExecError::Other {
-                    message: format!("`{}`: {}", command_line(&op), crate::scrub(stdout.trim())),
+                    message: format!(
+                        "`{}`: {}",
+                        command_line(&op),
+                        crate::errors::scrub(stdout.trim())
+                    ),
                 },
             ));
         }
@@ -267,7 +268,7 @@ impl DcosCliExecutor {
     /// HTTP status of `job run`, `job update` and `job kill`): the error a
     /// read-only `dcos job show runs ID --json` gets (auth, unreachable, a
     /// missing job), else `fallback`.
-    fn diagnose(&self, job_id: &str, fallback: ExecError) -> ExecError {
+    fn diagnose(&mut self, job_id: &str, fallback: ExecError) -> ExecError {
         match self.json(&Operation::ListRuns { job_id }, &job_what(job_id)) {
             Ok(_) => fallback,
             Err(cause) => cause,
@@ -275,7 +276,7 @@ impl DcosCliExecutor {
     }
 
     /// A job's finished runs, successful or failed (`dcos job history`).
-    fn finished_runs(&self, job_id: &str, failures: bool) -> Result<Value, ExecError> {
+    fn finished_runs(&mut self, job_id: &str, failures: bool) -> Result<Value, ExecError> {
         let op = Operation::History { job_id, failures };
         let runs = self.json(&op, &job_what(job_id))?;
         if !runs.is_array() {
@@ -351,39 +352,28 @@ impl Executor for DcosCliExecutor {
     }
 
     /// `dcos job kill ID RUN`. Its catch-all failure ("Unable stop run")
-    /// is told apart by `dcos job show runs ID --run-id RUN --json`; a run
-    /// not found after an attempt that may have stopped it counts as
-    /// stopped.
+    /// is told apart by `dcos job show runs ID --run-id RUN --json`. A run
+    /// not found (after an attempt that may have stopped it, too) is
+    /// `NotFound`, which the use cases take as stopped.
     fn stop_run(&mut self, job_id: &str, run_id: &str) -> Result<(), ExecError> {
         check_id("job", job_id)?;
         check_id("run", run_id)?;
         let what = run_what(job_id, run_id);
         let op = Operation::KillRun { job_id, run_id };
-        let Ran {
-            output,
-            after_ambiguous,
-        } = self.run(&op, &what)?;
+        let output = self.run(&op, &what)?;
         if output.success() {
             return Ok(());
         }
         let error = classify(&op, &what, &output);
-        let missing = if output.stderr.contains("Unable stop run") {
-            match self.json(&Operation::ShowRun { job_id, run_id }, &what) {
-                // The run is there and still could not be stopped.
-                Ok(_) => return Err(error),
-                Err(ExecError::NotFound { .. }) => ExecError::NotFound { what },
-                Err(other) => return Err(other),
-            }
-        } else if matches!(error, ExecError::NotFound { .. }) {
-            error
-        } else {
+        if !output.stderr.contains("Unable stop run") {
             return Err(error);
-        };
-        // Repeated after an attempt that may have stopped it: that one did.
-        if after_ambiguous {
-            return Ok(());
         }
-        Err(missing)
+        match self.json(&Operation::ShowRun { job_id, run_id }, &what) {
+            // The run is there and still could not be stopped.
+            Ok(_) => Err(error),
+            Err(ExecError::NotFound { .. }) => Err(ExecError::NotFound { what }),
+            Err(other) => Err(other),
+        }
     }
 
     /// `dcos job run ID --json`. Repeated only when the cluster certainly
@@ -392,7 +382,7 @@ impl Executor for DcosCliExecutor {
         check_id("job", job_id)?;
         let what = job_what(job_id);
         let op = Operation::StartRun { job_id };
-        let Ran { output, .. } = self.run(&op, &what)?;
+        let output = self.run(&op, &what)?;
         if !output.success() {
             let error = classify(&op, &what, &output);
             // "Error running job" (then a crash): the cause is not said.
@@ -405,7 +395,10 @@ impl Executor for DcosCliExecutor {
         let run = serde_json::from_str(&output.stdout).map_err(|e| {
             unexpected(
                 &command_line(&op),
-                &format!("not JSON ({e}): {}", crate::scrub(output.stdout.trim())),
+                &format!(
+                    "not JSON ({e}): {}",
+                    crate::errors::scrub(output.stdout.trim())
+                ),
             )
         })?;
         RunInfo::from_metronome(&run, job_id, &what)

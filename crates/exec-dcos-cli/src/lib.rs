@@ -3,10 +3,14 @@
 //! configured: it drives `dcos` as a subprocess and behaves like the HTTP
 //! executor (`exec-http`).
 //!
+//! The public surface is what a user of the crate needs: the
+//! [`DcosCliExecutor`], its [`CliConfig`] and [`find_program`]. How it talks
+//! to the CLI is private: one pure argument builder per `dcos` run, the
+//! reading of the CLI's messages into errors, and the subprocess handling.
+//!
 //! # The model
 //!
-//! Every trait operation is one or a few `dcos` runs, each described by an
-//! [`Operation`] whose argument vector [`argv`] builds as a pure function:
+//! Every trait operation is one or a few `dcos` runs:
 //!
 //! | operation | `dcos` runs |
 //! |---|---|
@@ -17,7 +21,6 @@
 //! | `stop_run` | `job kill ID RUN` (on its catch-all failure, `job show runs ID --run-id RUN --json` tells a missing run or job from the rest) |
 //! | `start_run` | `job run ID --json` (when it prints "Error running job" and crashes, the diagnosis below) |
 //! | `run_status` | `job show runs ID --run-id RUN --json`; once the run has left the active runs, `job history ID --json [--failures]` |
-//!
 //!
 //! Three commands swallow the cause of a failure (the CLI catches the HTTP
 //! error and prints a fixed sentence). After them, one read-only
@@ -40,55 +43,51 @@
 //!   a temporary file created with mode 0600 in a private (0700) temporary
 //!   directory, removed after the run; the token is the CLI's own business
 //!   (its configuration in `DCOS_DIR`, or `DCOS_ACS_TOKEN` in the
-//!   environment).
-//! * Give up at the first transient failure: a run that failed because
-//!   the cluster was unreachable, answered 502/503/504, Marathon's
-//!   deployment lock, or a `dcos` killed at its time limit is run again per
-//!   [`CliConfig::retry`] (canary-core's [`RetryPolicy`], the HTTP
-//!   executor's: capped, jittered exponential backoff, 5 attempts and 60 s
-//!   by default), waiting through [`CliConfig::sleeper`]. Every run sets
-//!   [`LOG_LEVEL_ENV`]`=error`, so the CLI's stderr also logs the HTTP status
-//!   and the connection error its message leaves out; [`transient`] reads
-//!   them. Repeats follow the HTTP executor's rules: reads and `job update`
-//!   are safe; `job add` repeated after an attempt that may have reached
-//!   the cluster (a 502/504, a dropped connection, a killed `dcos`) that
-//!   then meets "already exists" succeeds only when the job there equals
-//!   the spec; `job kill` repeated so that finds the run gone succeeds;
-//!   `job run` is repeated only when it certainly did not reach the cluster
-//!   (connection refused, 503), else the error says it may have started.
-//!   What is left after the budget is [`ExecError::Unreachable`] (or
-//!   [`ExecError::Locked`]) ending `(after N attempts in X s)`.
+//!   environment). A [`CliConfig::dcos_url`] other than the attached
+//!   cluster's, while that cluster holds a token, is refused at
+//!   [`DcosCliExecutor::new`]: the CLI would send that token there.
+//! * Give up at the first transient failure: each `dcos` run is one attempt
+//!   for canary-core's retry driver ([`canary_core::retry`]), classified from
+//!   the CLI's output: the cluster unreachable, 502/503/504, Marathon's
+//!   deployment lock, or a `dcos` killed at its time limit are retried per
+//!   [`CliConfig::retry`] (the HTTP executor's policy, up to 60 s by
+//!   default), waiting on [`CliConfig::clock`]. Every run sets
+//!   `DCOS_LOG_LEVEL=error`, so the CLI's stderr also logs the HTTP status
+//!   and the connection error its message leaves out. Repeats follow the
+//!   HTTP executor's rules: `job run` is repeated only when it certainly did
+//!   not reach the cluster (connection refused, 503), else the error says it
+//!   may have started; what a repeated `job add` or `job kill` meets (its
+//!   own job, a run gone) is reconciled by the use cases. What is left after
+//!   the budget is `Unreachable` (or `Locked`) ending `(after N attempts in
+//!   X s)`.
 //! * Wait forever: each run has a time limit ([`CliConfig::timeout`]); a
 //!   `dcos` still running then is killed with its process group; that run
-//!   counts as one that may have reached the cluster (see above), and the
-//!   operation fails with [`ExecError::Unreachable`] naming the command.
+//!   counts as one that may have reached the cluster.
 //! * Read a terminal: standard input is empty, so a CLI that wants to
 //!   prompt fails instead of hanging.
 //!
-//! # Errors
+//! # Errors and logs
 //!
-//! The CLI exits 1 for every failure and says why on stderr.
-//! [`classify`] reads those messages (dcoscli 0.6.1's, see
-//! `shared/docs/dcoscli.md`) into the same [`ExecError`] kinds the HTTP
-//! executor gives: not found, conflict (a duplicate job), locked (a Marathon
-//! deployment), invalid, auth, unreachable; anything else is
-//! [`ExecError::Other`] with the command and the CLI's own words. Whatever
-//! looks like a token is removed from those words first ([`scrub`]).
+//! The CLI exits 1 for every failure and says why on stderr. Its messages
+//! (dcoscli 0.6.1's, see `shared/docs/dcoscli.md`) map to the same
+//! [`ExecError`](canary_core::executor::ExecError) kinds the HTTP executor
+//! gives: not found, conflict (a duplicate job), locked (a Marathon
+//! deployment), invalid, auth, unreachable; anything else is `Other` with the
+//! command and the CLI's own words, with whatever looks like a token
+//! replaced by [`REDACTED`](canary_core::redact::REDACTED).
 //!
-//! [`ExecError`]: canary_core::executor::ExecError
-//! [`ExecError::Unreachable`]: canary_core::executor::ExecError::Unreachable
-//! [`ExecError::Locked`]: canary_core::executor::ExecError::Locked
-//! [`ExecError::Other`]: canary_core::executor::ExecError::Other
+//! Each run is logged with [`tracing`](https://docs.rs/tracing), as the
+//! HTTP executor logs its requests: at `info` the command, the attempt, how
+//! long it took and its exit code, and each retry with its wait; at `debug`
+//! what the CLI logged on stderr, scrubbed.
 
 mod argv;
 mod config;
 mod errors;
 mod executor;
+mod log;
 mod process;
 
-pub use argv::{Operation, argv, command_line};
-pub use canary_core::retry::{RetryPolicy, Sleeper};
-pub use config::{CliConfig, DEFAULT_PROGRAM, DEFAULT_TIMEOUT, ThreadSleeper, find_program};
-pub use errors::{LOG_LEVEL_ENV, Stderr, Transient, classify, scrub, split_log, transient};
-pub use executor::DcosCliExecutor;
-pub use process::{Output, RunError};
+pub use canary_core::retry::RetryPolicy;
+pub use config::{CliConfig, DEFAULT_PROGRAM, DEFAULT_TIMEOUT, find_program};
+pub use executor::{DcosCliExecutor, SetupError};

@@ -11,27 +11,27 @@ use std::time::{Duration, Instant};
 
 /// What one finished `dcos` run printed and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Output {
+pub(crate) struct Output {
     /// Its exit code (`None`: ended by a signal).
-    pub code: Option<i32>,
+    pub(crate) code: Option<i32>,
     /// Its standard output (lossy UTF-8).
-    pub stdout: String,
+    pub(crate) stdout: String,
     /// Its standard error (lossy UTF-8).
-    pub stderr: String,
+    pub(crate) stderr: String,
 }
 
 impl Output {
     /// Whether it exited 0.
-    pub fn success(&self) -> bool {
+    pub(crate) fn success(&self) -> bool {
         self.code == Some(0)
     }
 }
 
 /// Why a `dcos` run did not finish.
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub(crate) enum RunError {
     /// The program could not be started (missing, not executable).
-    #[error("cannot run `{program}`: {source} (install the dcos CLI, or point --dcos-bin at it)")]
+    #[error("cannot run `{program}`: {source}")]
     Spawn {
         /// The configured program.
         program: String,
@@ -102,6 +102,9 @@ pub(crate) fn run(config: &CliConfig, op: &Operation<'_>) -> Result<Output, RunE
     }
     if let Some(cluster) = &config.cluster {
         command.env("DCOS_CLUSTER", cluster);
+    }
+    if let Some(url) = &config.dcos_url {
+        command.env("DCOS_URL", url);
     }
     command.envs(config.env.iter().map(|(k, v)| (k, v)));
     let mut child = command.spawn().map_err(|source| RunError::Spawn {

@@ -2,6 +2,8 @@
 //! reaches the command line, the job file's mode, the environment, a
 //! missing program, and a hung `dcos` killed at its time limit.
 
+use canary_core::apply::{JobAction, apply, plan_apply};
+use canary_core::clock::{ManualClock, Timestamp};
 use canary_core::executor::{ExecError, Executor};
 use exec_dcos_cli::{CliConfig, DcosCliExecutor};
 use serde_json::json;
@@ -40,7 +42,8 @@ fn job_documents_go_through_a_private_file_never_argv() {
             .with_dcos_dir("/nowhere/dcos-dir")
             .with_cluster("sim-cluster")
             .with_temp_dir(&temp),
-    );
+    )
+    .unwrap();
     let spec = json!({"id": "deploy-web-canary", "run": {"cmd": "echo 'secret-ish'", "cpus": 0.1, "mem": 32, "disk": 0}});
     executor.create_job(&spec).unwrap();
 
@@ -82,7 +85,8 @@ fn a_hung_dcos_is_killed_at_its_time_limit_with_what_it_started() {
     // never exits: both must go.
     let program = script(dir.path(), "sleep 300 &\nsleep 300");
     let mut executor =
-        DcosCliExecutor::new(CliConfig::new(&program).with_timeout(Duration::from_millis(300)));
+        DcosCliExecutor::new(CliConfig::new(&program).with_timeout(Duration::from_millis(300)))
+            .unwrap();
     let started = Instant::now();
     let error = executor.start_run("deploy-web-canary").unwrap_err();
     assert!(
@@ -103,15 +107,17 @@ fn a_hung_dcos_is_killed_at_its_time_limit_with_what_it_started() {
 }
 
 #[test]
-fn a_missing_program_says_how_to_get_one() {
-    let mut executor = DcosCliExecutor::new(CliConfig::new("/nonexistent/dcos"));
+fn a_missing_program_is_named_with_the_systems_reason() {
+    let mut executor = DcosCliExecutor::new(CliConfig::new("/nonexistent/dcos")).unwrap();
     match executor.list_apps().unwrap_err() {
         ExecError::Other { message } => {
             assert!(
                 message.contains("cannot run `/nonexistent/dcos`"),
                 "{message}"
             );
-            assert!(message.contains("--dcos-bin"), "{message}");
+            assert!(message.contains("No such file"), "{message}");
+            // The library names no flag of the binary's (which words the hint).
+            assert!(!message.contains("--"), "{message}");
         }
         other => panic!("{other:?}"),
     }
@@ -125,7 +131,7 @@ fn unrecognised_failures_keep_the_clis_stderr_without_tokens() {
         dir.path(),
         &format!("echo 'Something odd happened near token={jwt}' >&2\nexit 3"),
     );
-    let mut executor = DcosCliExecutor::new(CliConfig::new(&program));
+    let mut executor = DcosCliExecutor::new(CliConfig::new(&program)).unwrap();
     match executor.get_job("deploy-web-canary").unwrap_err() {
         ExecError::Other { message } => {
             assert!(
@@ -143,7 +149,7 @@ fn an_isolated_child_sees_only_the_basics_and_its_configuration() {
     let dir = tempfile::tempdir().unwrap();
     // Prints its environment as a failure's message (which keeps stderr).
     let program = script(dir.path(), "env | sort >&2\nexit 1");
-    let env_of = |config: CliConfig| match DcosCliExecutor::new(config).list_apps() {
+    let env_of = |config: CliConfig| match DcosCliExecutor::new(config).unwrap().list_apps() {
         Err(ExecError::Other { message }) => message,
         other => panic!("{other:?}"),
     };
@@ -164,27 +170,22 @@ fn an_isolated_child_sees_only_the_basics_and_its_configuration() {
     assert!(isolated.contains("PATH="), "{isolated}");
 }
 
-/// A sleeper that records the waits and returns at once.
-#[derive(Debug, Default)]
-struct Waits(std::sync::Mutex<Vec<Duration>>);
-
-impl exec_dcos_cli::Sleeper for Waits {
-    fn sleep(&self, duration: Duration) {
-        self.0.lock().unwrap().push(duration);
-    }
-}
-
 /// A 502 as dcoscli logs it with `DCOS_LOG_LEVEL=error`.
 const LOGGED_502: &str = "MainThread: 2026-11-27 13:30:40,323 /venv/dcos/rpcclient.py:http_req:130 - DCOS Error: Bad Gateway\n{\"message\":\"injected fault\"}\nError: injected fault";
 
+/// `dcos job add` meets a 502 (the job was made all the same), is
+/// repeated, and meets its own job: the executor reports the conflict, and
+/// the apply use case reads the job and, equal to its own, counts it as
+/// created. Another job under that id stays a conflict.
 #[test]
-fn a_create_repeated_after_a_502_that_meets_its_own_job_succeeds() {
+fn a_create_repeated_after_a_502_that_meets_its_own_job_is_reconciled_by_apply() {
     let dir = tempfile::tempdir().unwrap();
     let spec = json!({"id": "deploy-web-canary", "run": {"cmd": "sleep 5", "cpus": 0.1, "mem": 32, "disk": 0}});
     let mut listed = spec.clone();
     listed["description"] = json!("as it stands");
     // `job add`: a 502 (the job was made all the same), then a duplicate;
-    // `job list`: the job as the first attempt made it, or another one.
+    // `job list`: nothing before the first add, then the job as the first
+    // attempt made it, or another one.
     let program = |listed: &serde_json::Value| {
         script(
             dir.path(),
@@ -194,14 +195,14 @@ fn a_create_repeated_after_a_502_that_meets_its_own_job_succeeds() {
                    if [ ! -e {count} ]; then touch {count}; printf '%s\\n' '{logged}' >&2; exit 1; fi\n\
                    echo 'Changes blocked: deployment already in progress for resource.' >&2; exit 1\n\
                  fi\n\
-                 echo '[{listed}]'",
+                 if [ -e {count} ]; then echo '[{listed}]'; else echo '[]'; fi",
                 count = dir.path().join("added").display(),
                 logged = LOGGED_502,
                 listed = listed,
             ),
         )
     };
-    let waits = std::sync::Arc::new(Waits::default());
+    let waits = std::sync::Arc::new(ManualClock::starting_at(Timestamp::from_unix_secs(1)));
     let config = |program: &Path| {
         CliConfig::new(program)
             .with_retry(exec_dcos_cli::RetryPolicy {
@@ -210,25 +211,24 @@ fn a_create_repeated_after_a_502_that_meets_its_own_job_succeeds() {
                 max_delay: Duration::from_millis(4),
                 max_total: Duration::from_secs(30),
             })
-            .with_sleeper(waits.clone())
+            .with_clock(waits.clone())
     };
     let same = program(&spec);
-    DcosCliExecutor::new(config(&same))
-        .create_job(&spec)
-        .expect("the first attempt made it");
-    assert_eq!(waits.0.lock().unwrap().len(), 1);
+    let mut exec = DcosCliExecutor::new(config(&same)).unwrap();
+    let plan = plan_apply(&mut exec, std::slice::from_ref(&spec)).unwrap();
+    assert_eq!(plan[0].action, JobAction::Create);
+    match exec.create_job(&spec) {
+        Err(ExecError::Conflict { what, .. }) => assert_eq!(what, "job deploy-web-canary"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(waits.sleeps().len(), 1, "the 502 was repeated");
+    apply(&mut exec, &plan).expect("the first attempt made it");
 
     // Another job with that id: a conflict after all.
     std::fs::remove_file(dir.path().join("added")).unwrap();
     let other = program(&listed);
-    match DcosCliExecutor::new(config(&other)).create_job(&spec) {
-        Err(ExecError::Conflict { what, .. }) => assert_eq!(what, "job deploy-web-canary"),
-        other => panic!("{other:?}"),
-    }
-    // Without an ambiguous attempt first, a duplicate is a conflict even
-    // when the job there is equal.
-    match DcosCliExecutor::new(config(&same)).create_job(&spec) {
-        Err(ExecError::Conflict { .. }) => {}
-        other => panic!("{other:?}"),
-    }
+    let mut exec = DcosCliExecutor::new(config(&other)).unwrap();
+    let plan = plan_apply(&mut exec, std::slice::from_ref(&spec)).unwrap();
+    let err = apply(&mut exec, &plan).unwrap_err();
+    assert!(matches!(err.source, ExecError::Conflict { .. }), "{err}");
 }

@@ -13,7 +13,10 @@ use base64::Engine;
 use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use canary_core::clock::{Clock, Timestamp};
 use canary_core::executor::ExecError;
+use canary_core::redact::REDACTED;
+pub(crate) use canary_core::redact::redact;
 use rsa::RsaPrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
@@ -23,7 +26,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// IAM's login path under the DC/OS URL.
 pub const LOGIN_PATH: &str = "/acs/api/v1/auth/login";
@@ -39,23 +42,6 @@ const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(
     &alphabet::URL_SAFE,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
-
-/// Where the time comes from: the expiry of tokens and of service login
-/// tokens is measured against it. Tests replace it with a cluster's clock.
-pub trait Clock: Send + Sync {
-    /// Now.
-    fn now(&self) -> SystemTime;
-}
-
-/// The system's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-}
 
 /// A service-account credential that cannot be used. The messages name
 /// the field that is wrong and never quote the private key.
@@ -109,7 +95,7 @@ impl fmt::Debug for ServiceAccount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServiceAccount")
             .field("uid", &self.uid)
-            .field("private_key", &"<redacted>")
+            .field("private_key", &REDACTED)
             .field("login_endpoint", &self.login_endpoint)
             .finish()
     }
@@ -196,8 +182,8 @@ impl ServiceAccount {
 
     /// A service login token: an RS256 JWT `{"uid", "exp"}` that expires
     /// [`LOGIN_TOKEN_LIFETIME`] after `now`.
-    pub(crate) fn login_token(&self, now: SystemTime) -> String {
-        let exp = epoch_secs(now) + LOGIN_TOKEN_LIFETIME.as_secs();
+    pub(crate) fn login_token(&self, now: Timestamp) -> String {
+        let exp = now.unix().as_secs() + LOGIN_TOKEN_LIFETIME.as_secs();
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","typ":"JWT"}"#);
         let claims = URL_SAFE_NO_PAD.encode(json!({"uid": self.uid, "exp": exp}).to_string());
         let signed = format!("{header}.{claims}");
@@ -205,10 +191,6 @@ impl ServiceAccount {
             SigningKey::<Sha256>::new(RsaPrivateKey::clone(&self.key)).sign(signed.as_bytes());
         format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
     }
-}
-
-fn epoch_secs(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// How a [`Login`] proves who it is.
@@ -223,30 +205,20 @@ enum Method {
 /// it expires or is refused).
 ///
 /// `Debug` shows the uid and the method, never a secret.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Login {
     method: Method,
     token: Option<String>,
-    clock: Arc<dyn Clock>,
 }
-
-impl PartialEq for Login {
-    /// Equal methods and tokens (the clock is not compared).
-    fn eq(&self, other: &Self) -> bool {
-        self.method == other.method && self.token == other.token
-    }
-}
-
-impl Eq for Login {}
 
 impl fmt::Debug for Login {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("Login");
         match &self.method {
             Method::ServiceAccount(account) => s.field("service_account", account),
-            Method::Password { uid, .. } => s.field("uid", uid).field("password", &"<redacted>"),
+            Method::Password { uid, .. } => s.field("uid", uid).field("password", &REDACTED),
         };
-        s.field("token", &self.token.as_ref().map(|_| "<redacted>"))
+        s.field("token", &self.token.as_ref().map(|_| REDACTED))
             .finish_non_exhaustive()
     }
 }
@@ -257,7 +229,6 @@ impl Login {
         Login {
             method: Method::ServiceAccount(account),
             token: None,
-            clock: Arc::new(SystemClock),
         }
     }
 
@@ -269,7 +240,6 @@ impl Login {
                 password: password.into(),
             },
             token: None,
-            clock: Arc::new(SystemClock),
         }
     }
 
@@ -277,12 +247,6 @@ impl Login {
     /// refused.
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into()).filter(|t| !t.is_empty());
-        self
-    }
-
-    /// Measure expiry against this clock (tests: the cluster's).
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
         self
     }
 
@@ -315,18 +279,9 @@ impl Login {
     }
 }
 
-/// `text` with every occurrence of a (non-empty) secret replaced.
-pub(crate) fn redact(text: &str, secret: &str) -> String {
-    if secret.is_empty() {
-        text.to_owned()
-    } else {
-        text.replace(secret, "<redacted>")
-    }
-}
-
 /// The `exp` claim of a JWT, read without checking the signature; `None`
 /// when the token is not a JWT or has no numeric `exp`.
-pub(crate) fn token_expiry(token: &str) -> Option<SystemTime> {
+pub(crate) fn token_expiry(token: &str) -> Option<Timestamp> {
     let mut parts = token.split('.');
     let (Some(_), Some(claims), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -338,7 +293,7 @@ pub(crate) fn token_expiry(token: &str) -> Option<SystemTime> {
     let secs = exp
         .as_u64()
         .or_else(|| exp.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))?;
-    Some(UNIX_EPOCH + Duration::from_secs(secs))
+    Some(Timestamp::from_unix_secs(secs))
 }
 
 /// The client's state of authentication: the token in use, when it
@@ -347,7 +302,9 @@ pub(crate) struct Session {
     credentials: crate::Credentials,
     login: Option<Login>,
     token: Option<String>,
-    expires: Option<SystemTime>,
+    expires: Option<Timestamp>,
+    /// What expiry is measured against.
+    clock: Arc<dyn Clock>,
     /// Where to log in, when a login is possible.
     login_url: Option<String>,
     /// Every token this session has held: scrubbed from messages.
@@ -356,8 +313,12 @@ pub(crate) struct Session {
 
 impl Session {
     /// The session for these credentials; `dcos_url` gives the default
-    /// login URL.
-    pub(crate) fn new(credentials: &crate::Credentials, dcos_url: Option<&str>) -> Self {
+    /// login URL; token expiry is measured on `clock`.
+    pub(crate) fn new(
+        credentials: &crate::Credentials,
+        dcos_url: Option<&str>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let (login, token) = match credentials {
             crate::Credentials::None => (None, None),
             crate::Credentials::Token(token) => (None, Some(token.clone())),
@@ -377,6 +338,7 @@ impl Session {
             login,
             token,
             login_url,
+            clock,
         }
     }
 
@@ -404,16 +366,18 @@ impl Session {
     /// should: it can, and it has no token or one that expires within
     /// [`REFRESH_MARGIN`].
     pub(crate) fn login_due(&self) -> Option<String> {
-        let login = self.login.as_ref()?;
+        self.login.as_ref()?;
         if self.token.is_none() {
             return Some("no token yet".to_owned());
         }
         let expires = self.expires?;
-        let now = login.clock.now();
-        match expires.duration_since(now) {
-            Ok(left) if left > REFRESH_MARGIN => None,
-            Ok(left) => Some(format!("the token expires in {} s", left.as_secs())),
-            Err(_) => Some("the token has expired".to_owned()),
+        let now = self.clock.now();
+        if expires <= now {
+            return Some("the token has expired".to_owned());
+        }
+        match expires.since(now) {
+            left if left > REFRESH_MARGIN => None,
+            left => Some(format!("the token expires in {} s", left.as_secs())),
         }
     }
 
@@ -423,14 +387,14 @@ impl Session {
         Some(match &login.method {
             Method::ServiceAccount(account) => json!({
                 "uid": account.uid,
-                "token": account.login_token(login.clock.now()),
+                "token": account.login_token(self.clock.now()),
             }),
             Method::Password { uid, password } => json!({"uid": uid, "password": password}),
         })
     }
 
     /// Takes the token a login returned; returns its expiry, if known.
-    pub(crate) fn set_token(&mut self, token: String) -> Option<SystemTime> {
+    pub(crate) fn set_token(&mut self, token: String) -> Option<Timestamp> {
         self.expires = token_expiry(&token);
         self.spent.push(token.clone());
         self.token = Some(token);
@@ -439,8 +403,8 @@ impl Session {
 
     /// How long until the token expires, by the login's clock.
     pub(crate) fn expires_in(&self) -> Option<Duration> {
-        let now = self.login.as_ref()?.clock.now();
-        self.expires?.duration_since(now).ok()
+        self.login.as_ref()?;
+        Some(self.expires?.since(self.clock.now()))
     }
 
     /// `text` with every secret the session knows replaced.
@@ -549,7 +513,7 @@ mod tests {
         let claims = URL_SAFE_NO_PAD.encode(r#"{"uid":"u","exp":1700000000}"#);
         assert_eq!(
             token_expiry(&format!("h.{claims}.s")),
-            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+            Some(Timestamp::from_unix_secs(1_700_000_000))
         );
         assert_eq!(token_expiry("opaque-token"), None);
         assert_eq!(token_expiry("a.b.c"), None);

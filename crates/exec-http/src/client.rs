@@ -1,14 +1,14 @@
-//! One request, with its time limits, its retries, and the mapping of a
-//! failed answer to [`ExecError`].
+//! One request: one attempt at a time, classified for canary-core's retry
+//! driver (which decides whether and when to try again), with its time
+//! limits, and the mapping of a failed answer to [`ExecError`].
 
 use crate::auth::Session;
 use crate::config::{ConfigError, HttpConfig};
-use crate::retry::{Jitter, RETRYABLE_STATUSES};
 use canary_core::executor::ExecError;
-use canary_core::retry::attempts_note;
+use canary_core::retry::{Attempt, RETRYABLE_STATUSES, Retrier, Transient};
 use serde_json::Value;
 use std::io::ErrorKind;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// How much of a non-JSON body an error quotes.
 const QUOTE_LIMIT: usize = 300;
@@ -53,15 +53,14 @@ pub(crate) struct Request<'a> {
     pub replay: Replay,
 }
 
-/// A server's answer.
+/// A server's answer that is not transient: whatever its status, for the
+/// caller to read.
 #[derive(Debug, Clone)]
 pub(crate) struct Reply {
     pub status: u16,
     pub body: String,
     /// The `Location` header (of a redirect).
     pub location: Option<String>,
-    /// Whether an earlier attempt may have reached the server.
-    pub after_ambiguous: bool,
 }
 
 impl Reply {
@@ -72,47 +71,41 @@ impl Reply {
 
     /// The body as JSON.
     pub fn json(&self, url_what: &str) -> Result<Value, ExecError> {
-        serde_json::from_str(&self.body).map_err(|e| ExecError::Other {
-            message: format!(
-                "unexpected answer about {url_what} (status {}): not JSON ({e}): {}",
-                self.status,
-                quote(&self.body)
-            ),
+        serde_json::from_str(&self.body).map_err(|e| {
+            ExecError::unexpected(
+                url_what,
+                &format!(
+                    "(status {}) not JSON ({e}): {}",
+                    self.status,
+                    quote(&self.body)
+                ),
+            )
         })
     }
 }
 
-/// Why one attempt got no answer.
-pub(crate) enum Failure {
-    /// The request certainly did not reach the server.
-    NotSent(String),
-    /// It may have reached the server (dropped, reset, timed out waiting).
-    Ambiguous(String),
-    /// Retrying cannot help (a malformed request).
-    Fatal(String),
-    /// The TLS handshake failed (a certificate that could not be verified):
-    /// the cluster is not reached, and retrying cannot help.
-    Tls(String),
-}
-
-impl Failure {
-    /// What happened.
-    pub(crate) fn message(&self) -> &str {
-        match self {
-            Failure::NotSent(m) | Failure::Ambiguous(m) | Failure::Fatal(m) | Failure::Tls(m) => m,
-        }
-    }
-}
-
-fn classify(error: ureq::Error) -> Failure {
+/// How one attempt that got no answer stands: ureq's error classified for
+/// the retry driver. `target` is `METHOD URL`.
+fn classify(error: ureq::Error, target: &str, url: &str) -> Attempt<Reply> {
     use ureq::Error as E;
     use ureq::Timeout as T;
-    if let Some(message) = crate::tls::handshake_failure(&error) {
-        return Failure::Tls(message);
+    if let Some(failure) = crate::tls::handshake_failure(&error) {
+        return Attempt::Fatal(match failure {
+            crate::tls::Handshake::Untrusted(message) => ExecError::Untrusted {
+                target: url.to_owned(),
+                message,
+            },
+            crate::tls::Handshake::Failed(message) => ExecError::Unreachable {
+                target: target.to_owned(),
+                message,
+            },
+        });
     }
+    let message = error.to_string();
     match error {
-        E::ConnectionFailed | E::HostNotFound => Failure::NotSent(error.to_string()),
-        E::Timeout(T::Connect | T::Resolve) => Failure::NotSent(error.to_string()),
+        E::ConnectionFailed | E::HostNotFound | E::Timeout(T::Connect | T::Resolve) => {
+            Attempt::Transient(Transient::not_sent(target, message))
+        }
         E::Io(ref io)
             if matches!(
                 io.kind(),
@@ -122,12 +115,14 @@ fn classify(error: ureq::Error) -> Failure {
                     | ErrorKind::HostUnreachable
             ) =>
         {
-            Failure::NotSent(error.to_string())
+            Attempt::Transient(Transient::not_sent(target, message))
         }
         E::Io(_) | E::Timeout(_) | E::Protocol(_) | E::BodyStalled => {
-            Failure::Ambiguous(error.to_string())
+            Attempt::Transient(Transient::may_have_arrived(target, message))
         }
-        other => Failure::Fatal(other.to_string()),
+        _ => Attempt::Fatal(ExecError::Other {
+            message: format!("{target}: {message}"),
+        }),
     }
 }
 
@@ -206,21 +201,6 @@ pub(crate) fn server_message(body: &str) -> Option<String> {
     }
 }
 
-/// One attempt's answer.
-pub(crate) struct Answer {
-    pub(crate) status: u16,
-    body: String,
-    location: Option<String>,
-}
-
-/// Why a request that may have arrived was not sent again.
-fn not_repeated(what_happened: &str, method: &str, service: Service) -> String {
-    format!(
-        "{what_happened}; the {method} may have reached {}, so it was not repeated: check before trying again",
-        service.name()
-    )
-}
-
 /// Whether an answer is Marathon's 409 "App is locked by one or more
 /// deployments": the change was refused, not made, and can be tried again
 /// once the deployment finishes. Metronome's own 409s (a job that exists,
@@ -246,11 +226,108 @@ pub(crate) fn status_line(status: u16) -> String {
     format!("{status} {}", reason(status)).trim_end().to_owned()
 }
 
+/// One attempt: the request sent once, its answer read, and how it ended
+/// classified for the retry driver (messages scrubbed of the session's
+/// secrets).
+fn once(
+    agent: &ureq::Agent,
+    session: &Session,
+    request: &Request<'_>,
+    url: &str,
+    target: &str,
+    attempt: u32,
+) -> Attempt<Reply> {
+    let mut builder = ureq::http::Request::builder()
+        .method(request.method)
+        .uri(url)
+        .header("accept", "application/json");
+    if let Some(value) = session.authorization() {
+        if request.service != Service::Iam {
+            builder = builder.header("authorization", value);
+        }
+    }
+    let bytes = match request.body {
+        Some(body) => {
+            builder = builder.header("content-type", "application/json");
+            body.to_string().into_bytes()
+        }
+        None => Vec::new(),
+    };
+    let http_request = match builder.body(bytes) {
+        Ok(http_request) => http_request,
+        Err(e) => {
+            return Attempt::Fatal(ExecError::Other {
+                message: format!("{target}: cannot build the request: {e}"),
+            });
+        }
+    };
+    tracing::debug!(
+        method = request.method,
+        url,
+        attempt,
+        headers = %crate::log::RedactedHeaders(http_request.headers()),
+        "sending"
+    );
+    let response = match agent.run(http_request) {
+        Ok(response) => response,
+        Err(error) => return scrubbed(classify(error, target, url), session),
+    };
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match response.into_body().read_to_string() {
+        Ok(body) => body,
+        Err(e) => {
+            return Attempt::Transient(Transient::may_have_arrived(
+                target,
+                format!("reading the answer failed: {e}"),
+            ));
+        }
+    };
+    if is_deployment_lock(status, &body) {
+        // Refused, not applied: safe to send again for any request.
+        let said = server_message(&body).unwrap_or_default();
+        return Attempt::Transient(Transient::locked(target, session.scrub(&said)));
+    }
+    if RETRYABLE_STATUSES.contains(&status) {
+        let said = server_message(&body)
+            .map(|m| format!(": {}", session.scrub(&m)))
+            .unwrap_or_default();
+        let message = format!("answered {}{said}", status_line(status));
+        // 503: not served. 502/504: a gateway that may have passed the
+        // request on before it failed.
+        return Attempt::Transient(if status == 503 {
+            Transient::not_sent(target, message)
+        } else {
+            Transient::may_have_arrived(target, message)
+        });
+    }
+    Attempt::Done(Reply {
+        status,
+        body,
+        location,
+    })
+}
+
+/// `outcome` with its messages scrubbed of the session's secrets.
+fn scrubbed(outcome: Attempt<Reply>, session: &Session) -> Attempt<Reply> {
+    match outcome {
+        Attempt::Transient(mut failure) => {
+            failure.message = session.scrub(&failure.message);
+            Attempt::Transient(failure)
+        }
+        other => other,
+    }
+}
+
 /// The blocking HTTP client behind the executor.
 pub(crate) struct Client {
     agent: ureq::Agent,
     config: HttpConfig,
-    jitter: Jitter,
+    retrier: Retrier,
     /// The token in use and how to get another.
     pub(crate) session: Session,
 }
@@ -268,10 +345,17 @@ impl Client {
             .tls_config(config.tls.ureq_config())
             .build()
             .into();
+        let seed = config
+            .jitter_seed
+            .unwrap_or_else(canary_system::entropy_seed);
         Ok(Client {
             agent,
-            jitter: Jitter::new(config.jitter_seed),
-            session: Session::new(&config.credentials, config.endpoints.dcos_url()),
+            retrier: Retrier::new(config.retry, config.clock.clone(), seed),
+            session: Session::new(
+                &config.credentials,
+                config.endpoints.dcos_url(),
+                config.clock.clone(),
+            ),
             config,
         })
     }
@@ -300,57 +384,12 @@ impl Client {
         format!("{base}{}", request.path)
     }
 
-    fn once(&self, request: &Request<'_>, url: &str, attempt: u32) -> Result<Answer, Failure> {
-        let mut builder = ureq::http::Request::builder()
-            .method(request.method)
-            .uri(url)
-            .header("accept", "application/json");
-        if let Some(value) = self.session.authorization() {
-            if request.service != Service::Iam {
-                builder = builder.header("authorization", value);
-            }
-        }
-        let bytes = match request.body {
-            Some(body) => {
-                builder = builder.header("content-type", "application/json");
-                body.to_string().into_bytes()
-            }
-            None => Vec::new(),
-        };
-        let http_request = builder
-            .body(bytes)
-            .map_err(|e| Failure::Fatal(format!("cannot build the request: {e}")))?;
-        tracing::debug!(
-            method = request.method,
-            url,
-            attempt,
-            headers = %crate::log::RedactedHeaders(http_request.headers()),
-            "sending"
-        );
-        let response = self.agent.run(http_request).map_err(classify)?;
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response
-            .into_body()
-            .read_to_string()
-            .map_err(|e| Failure::Ambiguous(format!("reading the answer failed: {e}")))?;
-        Ok(Answer {
-            status,
-            body,
-            location,
-        })
-    }
-
     /// Sends `request` with a valid token: logs in first when the session
     /// has no token or one about to expire and can log in, and once more
     /// after a 401, repeating the request once (a 401 was not acted on, so
-    /// repeating it is safe for any request). Retries per the policy; any
-    /// answer that is not a retryable status is returned, whatever its
-    /// status.
+    /// repeating it is safe for any request). Transient failures are
+    /// retried by the shared driver; any other answer is returned, whatever
+    /// its status.
     pub(crate) fn send(&mut self, request: &Request<'_>) -> Result<Reply, ExecError> {
         self.base(request.service)?;
         let mut logged_in = false;
@@ -366,116 +405,39 @@ impl Client {
         Ok(reply)
     }
 
-    /// Sends `request`, retrying per the policy; any answer that is not a
-    /// retryable status is returned, whatever its status.
+    /// Sends `request` through the retry driver, one classified attempt at
+    /// a time; any answer that is not transient is returned, whatever its
+    /// status.
     pub(crate) fn send_retrying(&mut self, request: &Request<'_>) -> Result<Reply, ExecError> {
         self.base(request.service)?;
         let url = self.url(request);
-        let policy = self.config.retry;
-        let mut busy = Duration::ZERO;
-        let mut slept = Duration::ZERO;
-        let mut after_ambiguous = false;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let mut locked = false;
-            let attempt_started = Instant::now();
-            let result = self.once(request, &url, attempt);
-            let elapsed = attempt_started.elapsed();
-            busy += elapsed;
-            crate::log::attempt(
-                request.method,
-                &url,
-                attempt,
-                elapsed,
-                &result,
-                &self.session,
-            );
-            let (last, retry) = match result {
-                Ok(answer) if is_deployment_lock(answer.status, &answer.body) => {
-                    // Refused, not applied: safe to send again for any request.
-                    locked = true;
-                    let said = server_message(&answer.body).unwrap_or_default();
-                    (self.session.scrub(&said), true)
-                }
-                Ok(answer) if !RETRYABLE_STATUSES.contains(&answer.status) => {
-                    return Ok(Reply {
-                        status: answer.status,
-                        body: answer.body,
-                        location: answer.location,
-                        after_ambiguous,
-                    });
-                }
-                Ok(answer) => {
-                    let said = server_message(&answer.body)
-                        .map(|m| format!(": {}", self.session.scrub(&m)))
-                        .unwrap_or_default();
-                    let last = format!("answered {}{said}", status_line(answer.status));
-                    // 503: not served. 502/504: a gateway that may have
-                    // passed the request on before it failed.
-                    let unsure = answer.status != 503;
-                    if unsure && request.replay == Replay::OnlyIfNotSent {
-                        (not_repeated(&last, request.method, request.service), false)
-                    } else {
-                        after_ambiguous |= unsure;
-                        (last, true)
-                    }
-                }
-                Err(Failure::NotSent(message)) => (message, true),
-                Err(Failure::Ambiguous(message)) if request.replay == Replay::Safe => {
-                    after_ambiguous = true;
-                    (message, true)
-                }
-                Err(Failure::Ambiguous(message)) => (
-                    not_repeated(&message, request.method, request.service),
-                    false,
-                ),
-                Err(Failure::Tls(message)) => {
-                    return Err(ExecError::Unreachable {
-                        target: format!("{} {url}", request.method),
-                        message,
-                    });
-                }
-                Err(Failure::Fatal(message)) => {
-                    return Err(ExecError::Other {
-                        message: format!("{} {url}: {message}", request.method),
-                    });
-                }
-            };
-            // Time spent: the attempts' real time plus the waits (which a
-            // test's sleeper does not really spend).
-            let spent = busy + slept;
-            // Drawn whether or not it is used: the same seed, the same waits.
-            let unit = self.jitter.unit();
-            let wait = if retry {
-                policy.next_wait(attempt, spent, unit)
-            } else {
-                None
-            };
-            let Some(delay) = wait else {
-                let message = format!("{last}{}", attempts_note(attempt, spent));
-                if locked {
-                    return Err(ExecError::Locked {
-                        what: request.what.clone(),
-                        message,
-                    });
-                }
-                return Err(ExecError::Unreachable {
-                    target: format!("{} {url}", request.method),
-                    message,
-                });
-            };
-            tracing::info!(
-                method = request.method,
-                url,
-                attempt,
-                wait_ms = delay.as_millis() as u64,
-                reason = %last,
-                "retrying"
-            );
-            self.config.sleeper.sleep(delay);
-            slept += delay;
-        }
+        let target = format!("{} {url}", request.method);
+        let Client {
+            agent,
+            retrier,
+            session,
+            ..
+        } = self;
+        retrier.run(
+            &request.what,
+            request.replay,
+            |attempt| {
+                let started = Instant::now();
+                let outcome = once(agent, session, request, &url, &target, attempt);
+                crate::log::attempt(request.method, &url, attempt, started.elapsed(), &outcome);
+                outcome
+            },
+            &mut |event| {
+                tracing::info!(
+                    method = request.method,
+                    url,
+                    attempt = event.attempt,
+                    wait_ms = event.wait.as_millis() as u64,
+                    reason = %event.failure.message,
+                    "retrying"
+                );
+            },
+        )
     }
 
     /// The error for a non-2xx answer about `what`.

@@ -2,8 +2,10 @@
 //! long it waits and how it retries.
 
 use crate::auth::Login;
-use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
 use crate::tls::Tls;
+use canary_core::clock::Clock;
+use canary_core::redact::REDACTED;
+use canary_core::retry::RetryPolicy;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,7 +137,7 @@ impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Credentials::None => f.write_str("None"),
-            Credentials::Token(_) => f.write_str("Token(<redacted>)"),
+            Credentials::Token(_) => write!(f, "Token({REDACTED})"),
             Credentials::Login(login) => f.debug_tuple("Login").field(login).finish(),
         }
     }
@@ -143,7 +145,7 @@ impl fmt::Debug for Credentials {
 
 impl Credentials {
     /// `text` with the token or password, if any, replaced by
-    /// `<redacted>`: for anything the server says that ends up in an error.
+    /// [`REDACTED`]: for anything the server says that ends up in an error.
     pub(crate) fn scrub(&self, text: &str) -> String {
         match self {
             Credentials::None => text.to_owned(),
@@ -189,10 +191,11 @@ pub struct HttpConfig {
     pub tls: Tls,
     /// Which failures are retried, how often and how long.
     pub retry: RetryPolicy,
-    /// How the executor waits between attempts (tests inject one that does
-    /// not sleep).
-    pub sleeper: Arc<dyn Sleeper>,
-    /// Seed of the backoff jitter; `None` seeds it from the clock.
+    /// What time it is and how to wait: retries wait on it and token
+    /// expiry is measured against it (the system's clock unless set; tests
+    /// hand in a simulated cluster's).
+    pub clock: Arc<dyn Clock>,
+    /// Seed of the backoff jitter; `None` seeds it from the system's entropy.
     pub jitter_seed: Option<u64>,
 }
 
@@ -211,7 +214,7 @@ impl fmt::Debug for HttpConfig {
 
 impl HttpConfig {
     /// No credentials, default timeouts and retry policy, certificates
-    /// verified against the default roots, real sleeps.
+    /// verified against the default roots, the system's clock.
     pub fn new(endpoints: Endpoints) -> Self {
         HttpConfig {
             endpoints,
@@ -219,7 +222,7 @@ impl HttpConfig {
             timeouts: Timeouts::default(),
             tls: Tls::Verify,
             retry: RetryPolicy::default(),
-            sleeper: Arc::new(ThreadSleeper),
+            clock: Arc::new(canary_system::SystemClock::new()),
             jitter_seed: None,
         }
     }
@@ -248,9 +251,9 @@ impl HttpConfig {
         self
     }
 
-    /// With this way of waiting between attempts.
-    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = sleeper;
+    /// With this clock (retry waits, token expiry).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -296,12 +299,12 @@ mod tests {
     fn debug_never_shows_the_token() {
         let secret = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.c2ln";
         let credentials = Credentials::Token(secret.into());
-        assert_eq!(format!("{credentials:?}"), "Token(<redacted>)");
+        assert_eq!(format!("{credentials:?}"), format!("Token({REDACTED})"));
         let config = HttpConfig::new(Endpoints::dcos("http://x").unwrap())
             .with_credentials(credentials.clone());
         let debug = format!("{config:?} {config:#?}");
         assert!(!debug.contains(secret), "{debug}");
-        assert!(debug.contains("<redacted>"), "{debug}");
+        assert!(debug.contains(REDACTED), "{debug}");
         assert_eq!(
             credentials.scrub(&format!("bad token {secret}!")),
             "bad token <redacted>!"

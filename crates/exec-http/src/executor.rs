@@ -2,7 +2,6 @@
 
 use crate::client::{Client, Replay, Reply, Request, Service};
 use crate::config::{ConfigError, HttpConfig};
-use canary_core::apply::strip_metronome_defaults;
 use canary_core::executor::{
     ExecError, Executor, JobHistory, LiveApp, LiveJob, RunInfo, job_what, run_what, spec_job_id,
 };
@@ -23,17 +22,13 @@ fn segment(text: &str) -> String {
     out
 }
 
-fn unexpected(what: &str, detail: &str) -> ExecError {
-    ExecError::Other {
-        message: format!("unexpected answer about {what}: {detail}"),
-    }
-}
-
 /// canary-core's [`Executor`] over Metronome's HTTP API, blocking.
 ///
-/// Every request has the configured time limits; connection failures and
-/// 502/503/504 are retried per the [`crate::RetryPolicy`]; any other
-/// failure is mapped to an [`ExecError`] at once, with Metronome's message.
+/// Every request has the configured time limits and is one attempt at a
+/// time through canary-core's retry driver ([`canary_core::retry`]): connection
+/// failures, 502/503/504 and Marathon's deployment lock are retried per the
+/// [`canary_core::retry::RetryPolicy`]; any other failure is mapped to an
+/// [`ExecError`] at once, with the server's message.
 pub struct HttpExecutor {
     client: Client,
 }
@@ -90,7 +85,10 @@ impl HttpExecutor {
         }
         let job = reply.json(&what)?;
         if !job.is_object() {
-            return Err(unexpected(&what, &format!("not a job object: {job}")));
+            return Err(ExecError::unexpected(
+                &what,
+                &format!("not a job object: {job}"),
+            ));
         }
         Ok(Some(job))
     }
@@ -119,31 +117,20 @@ impl Executor for HttpExecutor {
         LiveJob::from_metronome(job, id, &job_what(id)).map(Some)
     }
 
-    /// `POST /v1/jobs`. A create repeated after a dropped connection that
-    /// meets a job equal to `spec` (its own first attempt) succeeds.
+    /// `POST /v1/jobs`. Repeated after an attempt that may have reached
+    /// Metronome, it may meet its own job (409 `Conflict`): the use case
+    /// ([`canary_core::apply`]) reconciles that.
     fn create_job(&mut self, spec: &Value) -> Result<(), ExecError> {
         let id = spec_job_id(spec)?.to_owned();
-        let request = Request {
+        self.expect_success(&Request {
             service: Service::Metronome,
             method: "POST",
             path: "/v1/jobs".to_owned(),
             body: Some(spec),
             what: job_what(&id),
             replay: Replay::Safe,
-        };
-        let reply = self.client.send(&request)?;
-        if reply.is_success() {
-            return Ok(());
-        }
-        if reply.status == 409 && reply.after_ambiguous {
-            let live = self.get_job(&id)?;
-            if live.is_some_and(|job| {
-                strip_metronome_defaults(&job.spec) == strip_metronome_defaults(spec)
-            }) {
-                return Ok(());
-            }
-        }
-        Err(self.client.error_for(&request, &reply))
+        })
+        .map(drop)
     }
 
     /// `PUT /v1/jobs/{id}`.
@@ -160,10 +147,11 @@ impl Executor for HttpExecutor {
         .map(drop)
     }
 
-    /// `POST /v1/jobs/{id}/runs/{run}/actions/stop`. Repeated after a
-    /// dropped connection, a 404 means the first attempt stopped it.
+    /// `POST /v1/jobs/{id}/runs/{run}/actions/stop`. Repeated after an
+    /// attempt that may have stopped it, it may find the run gone
+    /// (`NotFound`), which the use cases take as stopped.
     fn stop_run(&mut self, job_id: &str, run_id: &str) -> Result<(), ExecError> {
-        let request = Request {
+        self.expect_success(&Request {
             service: Service::Metronome,
             method: "POST",
             path: format!(
@@ -174,12 +162,8 @@ impl Executor for HttpExecutor {
             body: None,
             what: run_what(job_id, run_id),
             replay: Replay::Safe,
-        };
-        let reply = self.client.send(&request)?;
-        if reply.is_success() || (reply.status == 404 && reply.after_ambiguous) {
-            return Ok(());
-        }
-        Err(self.client.error_for(&request, &reply))
+        })
+        .map(drop)
     }
 
     /// `POST /v1/jobs/{id}/runs` (201). Not repeated once it may have

@@ -24,12 +24,16 @@
 //!   CLI's `core.ssl_verify`), or, only when asked, not at all. A
 //!   certificate that cannot be verified fails at once (no retries) as
 //!   `Unreachable`, naming the URL and how to trust the cluster's CA.
-//! * [`DcosCliConfig`]: where the URL and token come from when the user ran
-//!   `dcos cluster setup` and gave nothing else.
-//! * [`RetryPolicy`]: connection failures and 502/503/504 are retried with
-//!   capped exponential backoff and jitter, bounded in attempts and in total
-//!   time; the wait goes through a [`Sleeper`] that tests replace. Everything
-//!   else fails fast.
+//! * [`Tls::from_ssl_verify`]: the dcos CLI's `core.ssl_verify`, as the
+//!   `dcos-cli-config` crate reads it, when the user ran `dcos cluster
+//!   setup` and gave nothing else.
+//! * [`RetryPolicy`] and a [`Clock`](canary_core::clock::Clock): every
+//!   request is one attempt at a time, classified for canary-core's retry
+//!   driver ([`canary_core::retry`]), which retries connection failures,
+//!   502/503/504 and Marathon's deployment lock with capped exponential
+//!   backoff and jitter, up to 60 s by default, waiting on the clock (the
+//!   system's unless tests hand in a simulated cluster's). Everything else
+//!   fails fast.
 //!
 //! # Logs
 //!
@@ -52,12 +56,12 @@
 //! # Repeating requests safely
 //!
 //! A request that may have reached the server before its connection broke
-//! is only repeated when that is harmless: GET and PUT; a create, whose
-//! repeat that meets a job equal to its own (409) counts as done; a stop,
-//! whose repeat that finds the run gone (404) counts as done. Starting a
-//! run is repeated only when it certainly did not reach Metronome
-//! (connection refused, 503), never after a dropped connection: that could
-//! start the run twice.
+//! is only repeated when that is harmless: GET, PUT, a create and a stop
+//! (what their repeat may meet, a job equal to its own or a run already
+//! gone, is reconciled by canary-core's use cases). Starting a run is
+//! repeated only when it certainly did not reach Metronome (connection
+//! refused, 503), never after a dropped connection: that could start the
+//! run twice.
 //!
 //! ```no_run
 //! use canary_core::executor::Executor;
@@ -74,18 +78,14 @@
 mod auth;
 mod client;
 mod config;
-mod dcos_config;
 mod executor;
 mod log;
-mod retry;
 mod tls;
 
 pub use auth::{
-    Clock, CredentialError, LOGIN_PATH, LOGIN_TOKEN_LIFETIME, Login, REFRESH_MARGIN,
-    ServiceAccount, SystemClock,
+    CredentialError, LOGIN_PATH, LOGIN_TOKEN_LIFETIME, Login, REFRESH_MARGIN, ServiceAccount,
 };
+pub use canary_core::retry::RetryPolicy;
 pub use config::{ConfigError, Credentials, Endpoints, HttpConfig, Timeouts};
-pub use dcos_config::{DcosCliConfig, DcosConfigError};
 pub use executor::HttpExecutor;
-pub use retry::{RETRYABLE_STATUSES, RetryPolicy, Sleeper, ThreadSleeper};
 pub use tls::{CaBundle, CaCertError, Tls};

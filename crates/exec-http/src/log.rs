@@ -1,12 +1,13 @@
 //! What the client logs: one line per attempt, its headers with the
 //! secrets redacted. Bodies are never logged.
 
-use crate::auth::Session;
-use crate::client::{Answer, Failure};
+use crate::client::Reply;
+use canary_core::redact::REDACTED;
+use canary_core::retry::Attempt;
 use std::fmt;
 use std::time::Duration;
 
-/// Headers that carry secrets: their values are shown as `<redacted>`.
+/// Headers that carry secrets: their values are shown as [`REDACTED`].
 const SECRET_HEADERS: [&str; 3] = ["authorization", "cookie", "set-cookie"];
 
 /// Request headers, `name: value` separated by `, `, with the values of
@@ -21,7 +22,7 @@ impl fmt::Display for RedactedHeaders<'_> {
             }
             let name = name.as_str();
             if SECRET_HEADERS.contains(&name) {
-                write!(f, "{name}: <redacted>")?;
+                write!(f, "{name}: {REDACTED}")?;
             } else {
                 write!(f, "{name}: {}", value.to_str().unwrap_or("<binary>"))?;
             }
@@ -31,31 +32,38 @@ impl fmt::Display for RedactedHeaders<'_> {
 }
 
 /// Logs one attempt's outcome at `info` (failures to get an answer at
-/// `warn`), scrubbed of the session's secrets.
+/// `warn`); the outcome's messages are already scrubbed of secrets.
 pub(crate) fn attempt(
     method: &str,
     url: &str,
     attempt: u32,
     elapsed: Duration,
-    result: &Result<Answer, Failure>,
-    session: &Session,
+    outcome: &Attempt<Reply>,
 ) {
     let elapsed_ms = elapsed.as_millis() as u64;
-    match result {
-        Ok(answer) => tracing::info!(
+    match outcome {
+        Attempt::Done(reply) => tracing::info!(
             method,
             url,
             attempt,
-            status = answer.status,
+            status = reply.status,
             elapsed_ms,
             "request"
         ),
-        Err(failure) => tracing::warn!(
+        Attempt::Transient(failure) => tracing::warn!(
             method,
             url,
             attempt,
             elapsed_ms,
-            error = %session.scrub(failure.message()),
+            error = %failure.message,
+            "request failed"
+        ),
+        Attempt::Fatal(error) => tracing::warn!(
+            method,
+            url,
+            attempt,
+            elapsed_ms,
+            error = %error,
             "request failed"
         ),
     }

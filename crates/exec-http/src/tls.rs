@@ -8,11 +8,6 @@ use std::path::Path;
 use std::sync::Arc;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
-/// What a certificate failure suggests.
-const CA_HINT: &str = "if the cluster uses its own CA, pass its certificate with --ca-cert FILE \
-                       (or set core.ssl_verify in the dcos CLI configuration); --insecure skips \
-                       the check";
-
 /// A CA bundle that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum CaCertError {
@@ -155,6 +150,17 @@ pub enum Tls {
 }
 
 impl Tls {
+    /// What the dcos CLI's `core.ssl_verify` asks for, its CA bundle (if
+    /// it names one) loaded.
+    pub fn from_ssl_verify(setting: &dcos_cli_config::SslVerify) -> Result<Tls, CaCertError> {
+        use dcos_cli_config::SslVerify;
+        Ok(match setting {
+            SslVerify::Verify => Tls::Verify,
+            SslVerify::DoNotVerify => Tls::Insecure,
+            SslVerify::CaBundle(path) => Tls::CaCert(CaBundle::from_file(path)?),
+        })
+    }
+
     /// The ureq TLS configuration: rustls on `ring`.
     pub(crate) fn ureq_config(&self) -> TlsConfig {
         let builder = TlsConfig::builder()
@@ -168,20 +174,34 @@ impl Tls {
     }
 }
 
-/// When `error` is a failed TLS handshake, what to tell the user: a
-/// certificate that could not be verified comes with the `--ca-cert` hint.
-pub(crate) fn handshake_failure(error: &ureq::Error) -> Option<String> {
+/// A TLS handshake that failed.
+pub(crate) enum Handshake {
+    /// The server's certificate could not be verified against the roots.
+    Untrusted(String),
+    /// Anything else.
+    Failed(String),
+}
+
+/// When `error` is a failed TLS handshake, which kind, and what the TLS
+/// library said.
+pub(crate) fn handshake_failure(error: &ureq::Error) -> Option<Handshake> {
     let rustls_error = match error {
         ureq::Error::Rustls(e) => e,
         ureq::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>()?,
-        ureq::Error::Tls(message) => return Some(format!("the TLS handshake failed: {message}")),
+        ureq::Error::Tls(message) => {
+            return Some(Handshake::Failed(format!(
+                "the TLS handshake failed: {message}"
+            )));
+        }
         _ => return None,
     };
     Some(match rustls_error {
-        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => format!(
-            "the server's TLS certificate could not be verified ({rustls_error}); {CA_HINT}"
-        ),
-        other => format!("the TLS handshake failed: {other}"),
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+            Handshake::Untrusted(format!(
+                "the server's TLS certificate could not be verified ({rustls_error})"
+            ))
+        }
+        other => Handshake::Failed(format!("the TLS handshake failed: {other}")),
     })
 }
 
@@ -223,6 +243,22 @@ mod tests {
                 .starts_with("cannot read the CA certificate file /nonexistent/ca.pem: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn ssl_verify_settings_map_to_tls() {
+        use dcos_cli_config::SslVerify;
+        assert_eq!(
+            Tls::from_ssl_verify(&SslVerify::Verify).unwrap(),
+            Tls::Verify
+        );
+        assert_eq!(
+            Tls::from_ssl_verify(&SslVerify::DoNotVerify).unwrap(),
+            Tls::Insecure
+        );
+        let missing = SslVerify::CaBundle("/nonexistent/dcos-ca.crt".into());
+        let err = Tls::from_ssl_verify(&missing).unwrap_err();
+        assert!(err.is_io() && err.to_string().contains("/nonexistent/dcos-ca.crt"));
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //! cluster's manual clock; the logs are captured to see when logins happen
 //! and that no secret is ever written.
 
+use canary_core::clock::{Clock, Timestamp};
 use canary_core::executor::{ExecError, Executor};
 use dcos_sim::{ServiceAccount as SimAccount, Shared, SimConfig, SimHandle};
 use exec_http::{
-    Clock, Credentials, Endpoints, HttpConfig, HttpExecutor, Login, RetryPolicy, ServiceAccount,
+    Credentials, Endpoints, HttpConfig, HttpExecutor, Login, RetryPolicy, ServiceAccount,
 };
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
@@ -15,7 +16,7 @@ use serde_json::json;
 use std::cell::RefCell;
 use std::io::Write;
 use std::sync::{Arc, Once, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 const SERVICE: &str = "canary-sa";
 /// Past the 5 days a sim token lives.
@@ -52,12 +53,15 @@ fn start(seed: u64) -> SimHandle {
     .expect("the sim starts")
 }
 
-/// The cluster's clock, as the client's.
+/// The cluster's manual clock, as the client's: waiting moves it.
 struct ClusterClock(Shared);
 
 impl Clock for ClusterClock {
-    fn now(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(self.0.clock.now_ms())
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix(Duration::from_millis(self.0.clock.now_ms()))
+    }
+    fn sleep(&self, duration: Duration) {
+        self.0.clock.advance(duration);
     }
 }
 
@@ -65,14 +69,15 @@ fn credential(key: &RsaPrivateKey) -> String {
     json!({"scheme": "RS256", "uid": SERVICE, "private_key": private_pem(key)}).to_string()
 }
 
-fn service_login(sim: &SimHandle, key: &RsaPrivateKey) -> Login {
+fn service_login(key: &RsaPrivateKey) -> Login {
     let account = ServiceAccount::from_json(&credential(key)).expect("a valid credential");
-    Login::service_account(account).with_clock(Arc::new(ClusterClock(sim.sim().clone())))
+    Login::service_account(account)
 }
 
 fn executor(sim: &SimHandle, credentials: Credentials) -> HttpExecutor {
     let config = HttpConfig::new(Endpoints::dcos(sim.dcos_url()).unwrap())
         .with_retry(RetryPolicy::no_retries())
+        .with_clock(Arc::new(ClusterClock(sim.sim().clone())))
         .with_credentials(credentials);
     HttpExecutor::new(config).unwrap()
 }
@@ -129,7 +134,7 @@ fn auth_message(result: Result<impl std::fmt::Debug, ExecError>) -> String {
 #[test]
 fn a_service_account_logs_in_once_and_its_secrets_stay_out_of_the_logs() {
     let sim = start(0);
-    let mut exec = executor(&sim, Credentials::Login(service_login(&sim, &keys()[0])));
+    let mut exec = executor(&sim, Credentials::Login(service_login(&keys()[0])));
     let (result, log) = logged(|| {
         exec.get_job("deploy-web-canary")?;
         exec.get_job("rollout-web-canary")
@@ -175,7 +180,7 @@ fn uid_and_password_log_in_and_a_wrong_password_is_refused_by_name() {
 #[test]
 fn a_token_about_to_expire_is_refreshed_before_the_request() {
     let sim = start(0);
-    let mut exec = executor(&sim, Credentials::Login(service_login(&sim, &keys()[0])));
+    let mut exec = executor(&sim, Credentials::Login(service_login(&keys()[0])));
     let (result, log) = logged(|| exec.get_job("deploy-web-canary"));
     result.unwrap();
     assert_eq!(logins(&log), 1, "{log}");
@@ -196,7 +201,7 @@ fn a_refused_token_is_replaced_by_logging_in_once() {
     let foreign = other.with_cluster(|c| c.iam.issue_token("bootstrapuser", c.now_ms));
     let sim = start(0);
     for token in [foreign.as_str(), "opaque-not-a-jwt"] {
-        let login = service_login(&sim, &keys()[0]).with_token(token);
+        let login = service_login(&keys()[0]).with_token(token);
         let mut exec = executor(&sim, Credentials::Login(login));
         let (result, log) = logged(|| exec.get_job("deploy-web-canary"));
         assert_eq!(result.unwrap(), None, "{log}");
@@ -211,7 +216,7 @@ fn a_refused_token_is_replaced_by_logging_in_once() {
 fn a_refused_token_and_a_refused_login_give_one_clear_error() {
     let sim = start(0);
     // The stranger's key: the login itself is refused, after one try.
-    let login = service_login(&sim, &keys()[1]).with_token("expired-S3CR3T");
+    let login = service_login(&keys()[1]).with_token("expired-S3CR3T");
     let mut exec = executor(&sim, Credentials::Login(login));
     let (result, log) = logged(|| exec.get_job("deploy-web-canary"));
     let message = auth_message(result);

@@ -1,35 +1,24 @@
 //! The HTTP executor against dcos-sim over loopback: every operation's
 //! success and error cases, canary-core's apply through it, auth and faults.
-//! The cluster clock is manual and retry waits are recorded, not slept.
+//! The cluster clock is manual and retry waits happen on a manual clock
+//! that records them.
 
 use canary_core::apply::{JobAction, apply, plan_apply};
+use canary_core::clock::{ManualClock, Timestamp};
 use canary_core::executor::{ExecError, Executor, RunStatus};
 use canary_core::{AppName, CanaryRequest};
 use canary_render::Renderer;
 use dcos_sim::{SimConfig, SimHandle};
-use exec_http::{Credentials, Endpoints, HttpConfig, HttpExecutor, RetryPolicy, Sleeper, Timeouts};
+use exec_http::{Credentials, Endpoints, HttpConfig, HttpExecutor, RetryPolicy, Timeouts};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 const JOBS: &str = "/service/metronome/v1/jobs";
 
-/// A sleeper that records the waits and returns at once.
-#[derive(Debug, Default)]
-struct Waits(Mutex<Vec<Duration>>);
-
-impl Sleeper for Waits {
-    fn sleep(&self, duration: Duration) {
-        self.0.lock().unwrap().push(duration);
-    }
-}
-
-impl Waits {
-    fn taken(&self) -> Vec<Duration> {
-        self.0.lock().unwrap().clone()
-    }
-}
+/// The executor's clock: waits are recorded and return at once.
+type Waits = ManualClock;
 
 fn start(auth: bool) -> SimHandle {
     SimHandle::start(SimConfig {
@@ -52,10 +41,12 @@ fn tiny_retries(max_attempts: u32) -> RetryPolicy {
 }
 
 fn config_for(endpoints: Endpoints, retry: RetryPolicy) -> (HttpConfig, Arc<Waits>) {
-    let waits = Arc::new(Waits::default());
+    let waits = Arc::new(ManualClock::starting_at(Timestamp::from_unix_secs(
+        1_700_000_000,
+    )));
     let config = HttpConfig::new(endpoints)
         .with_retry(retry)
-        .with_sleeper(waits.clone())
+        .with_clock(waits.clone())
         .with_jitter_seed(1);
     (config, waits)
 }
@@ -166,7 +157,7 @@ fn create_conflict_and_invalid_carry_metronomes_words() {
         Err(ExecError::Invalid { .. })
     ));
     assert_eq!(job_ids(&sim), ["a"]);
-    assert!(waits.taken().is_empty(), "nothing was retried");
+    assert!(waits.sleeps().is_empty(), "nothing was retried");
 }
 
 #[test]
@@ -337,7 +328,7 @@ fn auth_a_token_works_and_its_absence_says_how_to_log_in() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(waits.taken().is_empty(), "401 is not retried");
+    assert!(waits.sleeps().is_empty(), "401 is not retried");
 
     let wrong = "not-a-valid-token-S3CR3T";
     let (mut bad, _) = executor_with(&sim, Credentials::Token(wrong.into()));
@@ -380,7 +371,7 @@ fn two_503s_then_success_converge_without_duplicates() {
     apply(&mut exec, &plan).unwrap();
     assert_eq!(job_ids(&sim).len(), 3, "exactly three jobs");
     assert!(faults_left(&sim).is_empty(), "both 503s were met");
-    let taken = waits.taken();
+    let taken = waits.sleeps();
     assert_eq!(taken.len(), 2, "{taken:?}");
     assert!(
         taken.iter().all(|d| *d <= Duration::from_millis(4)),
@@ -406,31 +397,44 @@ fn a_dropped_connection_once_then_success() {
     exec.create_job(&job("a")).unwrap();
     assert_eq!(job_ids(&sim), ["a"]);
     assert!(faults_left(&sim).is_empty());
-    assert_eq!(waits.taken().len(), 2);
+    assert_eq!(waits.sleeps().len(), 2);
 }
 
+/// The executor reports the 409 a repeated create meets; the apply use
+/// case reads the job and, equal to its own, counts it as created.
 #[test]
-fn a_create_repeated_after_a_drop_that_meets_its_own_job_is_done() {
+fn an_apply_whose_repeated_create_meets_its_own_job_is_done() {
     let sim = start(false);
-    let (mut exec, _) = executor(&sim);
+    let (mut exec, waits) = executor(&sim);
+    let jobs = rendered_jobs("nginx:1.25");
+    let plan = plan_apply(&mut exec, &jobs[..1]).unwrap();
     // As if the first POST had created the job before the connection broke.
-    exec.create_job(&job("a")).unwrap();
+    exec.create_job(&jobs[0]).unwrap();
     fault(
         &sim,
         json!({"path_prefix": JOBS, "method": "POST", "action": "drop", "times": 1}),
     );
-    exec.create_job(&job("a")).unwrap();
-    // A different job under that id is still a conflict.
-    fault(
-        &sim,
-        json!({"path_prefix": JOBS, "method": "POST", "action": "drop", "times": 1}),
-    );
-    let mut other = job("a");
-    other["run"]["cmd"] = json!("echo other");
     assert!(matches!(
-        exec.create_job(&other),
+        exec.create_job(&jobs[0]),
         Err(ExecError::Conflict { .. })
     ));
+    assert_eq!(waits.sleeps().len(), 1, "the dropped POST was repeated");
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "POST", "action": "drop", "times": 1}),
+    );
+    let done = apply(&mut exec, &plan).unwrap();
+    assert_eq!(done[0].1, JobAction::Create);
+    assert_eq!(job_ids(&sim).len(), 1);
+    // A different job under that id is still a conflict.
+    let mut other = jobs[0].clone();
+    other["run"]["cmd"] = json!("echo other");
+    let plan = vec![canary_core::apply::JobPlan {
+        desired: other,
+        ..plan[0].clone()
+    }];
+    let err = apply(&mut exec, &plan).unwrap_err();
+    assert!(matches!(err.source, ExecError::Conflict { .. }), "{err}");
 }
 
 #[test]
@@ -451,7 +455,7 @@ fn a_permanent_500_fails_fast_with_the_servers_message() {
         other => panic!("{other:?}"),
     }
     assert_eq!(faults_left(&sim), [Some(9)], "one request only");
-    assert!(waits.taken().is_empty());
+    assert!(waits.sleeps().is_empty());
 }
 
 #[test]
@@ -475,7 +479,7 @@ fn retries_are_bounded_in_count() {
         other => panic!("{other:?}"),
     }
     assert_eq!(faults_left(&sim), [Some(7)], "three attempts");
-    let taken = waits.taken();
+    let taken = waits.sleeps();
     assert_eq!(taken.len(), 2, "{taken:?}");
     // Capped exponential backoff with jitter in the upper half.
     assert!(taken[0] >= Duration::from_micros(500) && taken[0] <= Duration::from_millis(1));
@@ -502,7 +506,7 @@ fn retries_are_bounded_in_total_time() {
         exec.get_job("a"),
         Err(ExecError::Unreachable { .. })
     ));
-    let taken = waits.taken();
+    let taken = waits.sleeps();
     let total: Duration = taken.iter().sum();
     assert!(total <= Duration::from_secs(5), "{taken:?}");
     assert!(taken.len() >= 2 && taken.len() < 10, "{taken:?}");
@@ -531,7 +535,7 @@ fn starting_a_run_is_not_repeated_once_it_may_have_arrived() {
         other => panic!("{other:?}"),
     }
     assert_eq!(faults_left(&sim), [Some(4)]);
-    assert!(waits.taken().is_empty());
+    assert!(waits.sleeps().is_empty());
     sim.with_cluster(|c| c.faults.clear());
     // A gateway timeout may have passed it on: not repeated either.
     fault(
@@ -580,7 +584,7 @@ fn a_refused_connection_is_unreachable_with_the_url_after_retries() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(waits.taken().len(), 3);
+    assert_eq!(waits.sleeps().len(), 3);
     // A refused connection certainly did not start a run: retried too.
     match exec.start_run("a") {
         Err(ExecError::Unreachable { message, .. }) => {
@@ -588,7 +592,7 @@ fn a_refused_connection_is_unreachable_with_the_url_after_retries() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(waits.taken().len(), 6);
+    assert_eq!(waits.sleeps().len(), 6);
 }
 
 #[test]
@@ -606,7 +610,7 @@ fn a_slow_answer_times_out_and_is_retried() {
                "action": {"delay": {"ms": 3000}}, "times": 1}),
     );
     assert_eq!(exec.get_job("a").unwrap(), None);
-    assert_eq!(waits.taken().len(), 1);
+    assert_eq!(waits.sleeps().len(), 1);
 }
 
 #[test]
@@ -647,7 +651,7 @@ fn a_redirect_is_not_followed() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(waits.taken().is_empty());
+    assert!(waits.sleeps().is_empty());
 }
 
 #[test]
@@ -672,7 +676,7 @@ fn forbidden_is_an_auth_error_naming_the_operation() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(waits.taken().is_empty());
+    assert!(waits.sleeps().is_empty());
 }
 
 /// Marathon's answer to a change while a deployment holds the app.
@@ -775,7 +779,7 @@ fn a_deployment_lock_is_retried_until_it_clears() {
     );
     assert_eq!(exec.list_apps().unwrap(), []);
     assert!(faults_left(&sim).is_empty(), "both locks were met");
-    assert_eq!(waits.taken().len(), 2);
+    assert_eq!(waits.sleeps().len(), 2);
 }
 
 #[test]
@@ -797,7 +801,7 @@ fn a_lasting_lock_is_a_locked_error_after_the_retry_budget() {
         "{message}"
     );
     assert!(message.contains("after 3 attempts"), "{message}");
-    assert_eq!(waits.taken().len(), 2);
+    assert_eq!(waits.sleeps().len(), 2);
 }
 
 #[test]
@@ -807,5 +811,67 @@ fn metronomes_own_conflicts_are_not_locks_and_not_retried() {
     exec.create_job(&job("a")).unwrap();
     let err = exec.create_job(&job("a")).unwrap_err();
     assert!(matches!(err, ExecError::Conflict { .. }), "{err:?}");
-    assert!(waits.taken().is_empty());
+    assert!(waits.sleeps().is_empty());
+}
+
+/// The cluster's manual clock as the executor's: every retry wait moves
+/// cluster time, so a leader election of 10 s takes no real time.
+struct ClusterClock(dcos_sim::Shared);
+
+impl canary_core::clock::Clock for ClusterClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix(Duration::from_millis(self.0.clock.now_ms()))
+    }
+    fn sleep(&self, duration: Duration) {
+        self.0.clock.advance(duration);
+    }
+}
+
+/// `list_apps` during a Marathon leader election of `seconds` (503 on
+/// every Marathon path), retrying per `policy` on the cluster's clock;
+/// returns the outcome and the cluster time it took.
+fn list_apps_during_a_leader_election(
+    seconds: u64,
+    policy: RetryPolicy,
+) -> (Result<Vec<canary_core::executor::LiveApp>, ExecError>, u64) {
+    let sim = start(false);
+    let clock = Arc::new(ClusterClock(sim.sim().clone()));
+    let config = HttpConfig::new(Endpoints::dcos(sim.dcos_url()).unwrap())
+        .with_retry(policy)
+        .with_clock(clock)
+        .with_jitter_seed(7);
+    let mut exec = HttpExecutor::new(config).unwrap();
+    let url = format!("{}/__sim/faults/leader-change", sim.dcos_url());
+    let reply = ureq::post(&url)
+        .send_json(json!({"seconds": seconds}))
+        .expect("the leader change starts");
+    assert!(reply.status().is_success());
+    let before = sim.sim().clock.now_ms();
+    let outcome = exec.list_apps();
+    (outcome, sim.sim().clock.now_ms() - before)
+}
+
+/// Marathon answers 503 for 10 s while it elects a leader; the default
+/// retry policy (60 s in all) outlasts it, and the waits it took add up to
+/// the election's length. The control: the old policy of 5 quick attempts
+/// gives up after about 3 s, so the test can tell them apart.
+#[test]
+fn a_ten_second_marathon_leader_election_is_outlasted_by_the_default_policy() {
+    let (outcome, waited) = list_apps_during_a_leader_election(10, RetryPolicy::default());
+    assert_eq!(outcome.unwrap(), []);
+    assert!((10_000..20_000).contains(&waited), "waited {waited} ms");
+
+    let five_attempts = RetryPolicy {
+        max_attempts: 5,
+        ..RetryPolicy::default()
+    };
+    let (outcome, waited) = list_apps_during_a_leader_election(10, five_attempts);
+    match outcome {
+        Err(ExecError::Unreachable { message, .. }) => {
+            assert!(message.contains("after 5 attempts"), "{message}");
+            assert!(message.contains("503"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(waited < 10_000, "gave up after {waited} ms");
 }

@@ -9,24 +9,28 @@
 //! it, and the few controls a case needs that are not executor operations
 //! (letting runs finish, adding a Marathon app, an executor without
 //! credentials or pointed at nothing). A harness that cannot provide a
-//! control says so with [`NotApplicable`], and the case is reported as not
-//! applicable (on stderr, naming the harness and the reason) instead of
-//! passing silently.
+//! control says so with [`NotApplicable`].
 //!
 //! Each case in [`cases`] checks one operation's success or one of its
 //! errors, by kind ([`ExecError`]'s variant), never by the wording an
 //! implementation chose. [`conformance_suite!`] turns every case into one
-//! `#[test]` for a harness.
+//! `#[test]` for a harness, which lists each case as applicable or as not
+//! applicable with its reason: a case not applicable is compiled
+//! `#[ignore = "not applicable: REASON"]`, so the test summary counts it as
+//! ignored, with the reason, never as passed. The lists are checked: every
+//! case of [`CASES`] must be in exactly one; an applicable case that answers
+//! not applicable fails; and `cargo test -- --ignored` runs the
+//! not-applicable ones to check that the harness indeed cannot run them.
 //!
 //! Runs end as their job says: a job labelled [`OUTCOME_LABEL`]`=failure`
 //! fails, any other succeeds, once the harness is asked to
 //! [`Harness::finish_runs`].
 
+use canary_core::clock::{ManualClock, Timestamp};
 use canary_core::executor::{ExecError, Executor, RecordingExecutor, RunStatus};
-use canary_core::retry::{RetryPolicy, Sleeper};
+use canary_core::retry::RetryPolicy;
 use serde_json::{Value, json};
-use std::io::Write;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub mod cases;
@@ -86,7 +90,7 @@ pub trait Harness {
 }
 
 /// The retry policy of the executors under test: 3 attempts, waits of a
-/// few milliseconds (recorded by [`RecordedWaits`], not slept), and time
+/// few milliseconds (recorded by a [`ManualClock`], not slept), and time
 /// enough in all for three runs of the real CLI.
 pub fn tiny_retries() -> RetryPolicy {
     RetryPolicy {
@@ -97,24 +101,12 @@ pub fn tiny_retries() -> RetryPolicy {
     }
 }
 
-/// A [`Sleeper`] that records the waits and returns at once.
-#[derive(Debug, Default)]
-pub struct RecordedWaits(Mutex<Vec<Duration>>);
-
-impl RecordedWaits {
-    /// The waits so far, in order.
-    pub fn taken(&self) -> Vec<Duration> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-impl Sleeper for RecordedWaits {
-    fn sleep(&self, duration: Duration) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(duration);
-    }
+/// A clock for the executors under test: it records the waits and returns
+/// at once.
+pub fn recorded_waits() -> Arc<ManualClock> {
+    Arc::new(ManualClock::starting_at(Timestamp::from_unix_secs(
+        1_700_000_000,
+    )))
 }
 
 /// A job spec as canary writes them (everything explicit that Metronome
@@ -141,78 +133,163 @@ pub fn should_fail(spec: &Value) -> bool {
         == Some("failure")
 }
 
-/// Runs one case on the harness `make` builds, or reports why it is
-/// skipped (`make` failed: e.g. the real CLI is not installed) or not
-/// applicable. Panics (fails the test) when a check fails.
+/// Every case of [`cases`], by name: what a harness's lists must cover.
+pub const CASES: &[&str] = &[
+    "list_apps_on_an_empty_cluster",
+    "list_apps_reads_apps",
+    "get_job_of_a_missing_job_is_none",
+    "create_job_then_get_job_reads_it_back",
+    "create_job_twice_conflicts",
+    "create_job_refused_as_invalid",
+    "replace_job_changes_the_spec",
+    "replace_job_of_a_missing_job_is_not_found",
+    "start_run_shows_in_get_job_and_run_status",
+    "start_run_of_a_missing_job_is_not_found",
+    "stop_run_fails_the_run",
+    "stop_run_of_an_unknown_run_is_not_found",
+    "stop_run_of_a_missing_job_is_not_found",
+    "run_status_of_a_successful_run",
+    "run_status_of_a_failed_run",
+    "run_status_of_an_unknown_run_is_not_found",
+    "run_status_of_a_missing_job_is_not_found",
+    "get_job_reads_history_and_active_runs",
+    "unauthenticated_is_an_auth_error",
+    "unreachable_is_an_unreachable_error",
+    "create_job_retries_503s",
+    "reads_retry_a_dropped_connection_and_a_502",
+    "a_lasting_503_is_unreachable_after_the_attempts",
+    "start_run_retries_a_503",
+    "start_run_meeting_a_502_is_not_repeated",
+    "stop_run_retries_a_502",
+];
+
+/// Runs one applicable case on the harness `make` builds. Panics (fails
+/// the test) when a check fails, when the harness cannot be built, or when
+/// the case answers that it is not applicable after all.
 pub fn run_case(
     name: &str,
     case: fn(&mut dyn Harness) -> Verdict,
     make: impl FnOnce() -> Result<Box<dyn Harness>, String>,
 ) {
-    let mut harness = match make() {
-        Ok(harness) => harness,
-        Err(reason) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "conformance case {name} skipped: {reason}"
-            );
-            return;
-        }
-    };
-    match case(harness.as_mut()) {
-        Verdict::Passed => {}
-        Verdict::NotApplicable(reason) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "conformance case {name} NOT APPLICABLE to {}: {reason}",
-                harness.name()
-            );
-        }
+    let mut harness = make().unwrap_or_else(|reason| panic!("no harness for {name}: {reason}"));
+    if let Verdict::NotApplicable(reason) = case(harness.as_mut()) {
+        panic!(
+            "conformance case {name} is listed as applicable to {}, but it answered: not applicable ({reason})",
+            harness.name()
+        );
     }
+}
+
+/// Runs a case listed as not applicable (only with `--ignored`): it must
+/// answer not applicable, proving the listing.
+pub fn check_not_applicable(
+    name: &str,
+    case: fn(&mut dyn Harness) -> Verdict,
+    make: impl FnOnce() -> Result<Box<dyn Harness>, String>,
+) {
+    let mut harness = make().unwrap_or_else(|reason| panic!("no harness for {name}: {reason}"));
+    let verdict = case(harness.as_mut());
+    assert!(
+        matches!(verdict, Verdict::NotApplicable(_)),
+        "conformance case {name} is listed as not applicable to {}, but it ran: {verdict:?}",
+        harness.name()
+    );
+}
+
+/// Checks that a harness's lists cover [`CASES`] exactly once each.
+pub fn assert_lists_every_case(applicable: &[&str], not_applicable: &[&str]) {
+    let mut listed: Vec<&str> = applicable.iter().chain(not_applicable).copied().collect();
+    listed.sort_unstable();
+    let mut all = CASES.to_vec();
+    all.sort_unstable();
+    assert_eq!(listed, all, "every case listed exactly once");
 }
 
 /// Defines one `#[test]` per conformance case, each on a fresh harness from
 /// `$make`, an expression of type
-/// `fn() -> Result<Box<dyn Harness>, String>`.
+/// `fn() -> Result<Box<dyn Harness>, String>`:
+///
+/// ```text
+/// conformance_suite!(make_harness;
+///     attributes: [#[cfg_attr(not(canary_dcos_cli), ignore = "needs the real dcos CLI")]];
+///     applicable: [list_apps_reads_apps, ...];
+///     not_applicable: [unauthenticated_is_an_auth_error => "not applicable: the fake has no authentication"]);
+/// ```
+///
+/// The `attributes` (`[]` for none) go on every applicable case's test;
+/// each not-applicable case is ignored with its reason; one more test
+/// checks the two lists against [`CASES`]. A target that runs every case
+/// says `every_case_applicable` instead of the two lists.
 #[macro_export]
 macro_rules! conformance_suite {
-    ($make:expr) => {
-        $crate::conformance_suite!(@cases $make;
-            list_apps_on_an_empty_cluster,
-            list_apps_reads_apps,
-            get_job_of_a_missing_job_is_none,
-            create_job_then_get_job_reads_it_back,
-            create_job_twice_conflicts,
-            create_job_refused_as_invalid,
-            replace_job_changes_the_spec,
-            replace_job_of_a_missing_job_is_not_found,
-            start_run_shows_in_get_job_and_run_status,
-            start_run_of_a_missing_job_is_not_found,
-            stop_run_fails_the_run,
-            stop_run_of_an_unknown_run_is_not_found,
-            stop_run_of_a_missing_job_is_not_found,
-            run_status_of_a_successful_run,
-            run_status_of_a_failed_run,
-            run_status_of_an_unknown_run_is_not_found,
-            run_status_of_a_missing_job_is_not_found,
-            get_job_reads_history_and_active_runs,
-            unauthenticated_is_an_auth_error,
-            unreachable_is_an_unreachable_error,
-            create_job_retries_503s,
-            reads_retry_a_dropped_connection_and_a_502,
-            a_lasting_503_is_unreachable_after_the_attempts,
-            start_run_retries_a_503,
-            start_run_meeting_a_502_is_not_repeated,
-            stop_run_retries_a_502,
+    (
+        $make:expr;
+        attributes: $attributes:tt;
+        every_case_applicable $(;)?
+    ) => {
+        $crate::conformance_suite!($make;
+            attributes: $attributes;
+            applicable: [
+                list_apps_on_an_empty_cluster,
+                list_apps_reads_apps,
+                get_job_of_a_missing_job_is_none,
+                create_job_then_get_job_reads_it_back,
+                create_job_twice_conflicts,
+                create_job_refused_as_invalid,
+                replace_job_changes_the_spec,
+                replace_job_of_a_missing_job_is_not_found,
+                start_run_shows_in_get_job_and_run_status,
+                start_run_of_a_missing_job_is_not_found,
+                stop_run_fails_the_run,
+                stop_run_of_an_unknown_run_is_not_found,
+                stop_run_of_a_missing_job_is_not_found,
+                run_status_of_a_successful_run,
+                run_status_of_a_failed_run,
+                run_status_of_an_unknown_run_is_not_found,
+                run_status_of_a_missing_job_is_not_found,
+                get_job_reads_history_and_active_runs,
+                unauthenticated_is_an_auth_error,
+                unreachable_is_an_unreachable_error,
+                create_job_retries_503s,
+                reads_retry_a_dropped_connection_and_a_502,
+                a_lasting_503_is_unreachable_after_the_attempts,
+                start_run_retries_a_503,
+                start_run_meeting_a_502_is_not_repeated,
+                stop_run_retries_a_502,
+            ];
+            not_applicable: [];
         );
     };
-    (@cases $make:expr; $($case:ident),* $(,)?) => {
+    (
+        $make:expr;
+        attributes: $attributes:tt;
+        applicable: [$($case:ident),* $(,)?];
+        not_applicable: [$($na:ident => $why:literal),* $(,)?] $(;)?
+    ) => {
+        $(
+            $crate::conformance_suite!(@applicable $make; $attributes; $case);
+        )*
         $(
             #[test]
-            fn $case() {
-                $crate::run_case(stringify!($case), $crate::cases::$case, $make);
+            #[ignore = $why]
+            fn $na() {
+                $crate::check_not_applicable(stringify!($na), $crate::cases::$na, $make);
             }
         )*
+        #[test]
+        fn every_conformance_case_is_listed_once() {
+            $crate::assert_lists_every_case(
+                &[$(stringify!($case)),*],
+                &[$(stringify!($na)),*],
+            );
+        }
+    };
+    (@applicable $make:expr; [$(#[$meta:meta])*]; $case:ident) => {
+        #[test]
+        $(#[$meta])*
+        fn $case() {
+            $crate::run_case(stringify!($case), $crate::cases::$case, $make);
+        }
     };
 }
 
@@ -311,6 +388,7 @@ pub fn assert_kind<T: std::fmt::Debug>(result: Result<T, ExecError>, expected: &
         ExecError::Locked { .. } => "Locked",
         ExecError::Auth { .. } => "Auth",
         ExecError::Unreachable { .. } => "Unreachable",
+        ExecError::Untrusted { .. } => "Untrusted",
         ExecError::Other { .. } => "Other",
     };
     assert_eq!(kind, expected, "{error:?}");

@@ -1,4 +1,6 @@
-//! The conformance suite against canary-core's recording fake.
+//! The conformance suite against canary-core's recording fake. It has no
+//! validation, authentication or network, so the cases about those are
+//! listed as not applicable (ignored, with the reason).
 
 use executor_conformance::{FakeHarness, Harness};
 
@@ -6,4 +8,36 @@ fn fake() -> Result<Box<dyn Harness>, String> {
     Ok(Box::new(FakeHarness::new()))
 }
 
-executor_conformance::conformance_suite!(fake);
+executor_conformance::conformance_suite!(fake;
+    attributes: [];
+    applicable: [
+        list_apps_on_an_empty_cluster,
+        list_apps_reads_apps,
+        get_job_of_a_missing_job_is_none,
+        create_job_then_get_job_reads_it_back,
+        create_job_twice_conflicts,
+        replace_job_changes_the_spec,
+        replace_job_of_a_missing_job_is_not_found,
+        start_run_shows_in_get_job_and_run_status,
+        start_run_of_a_missing_job_is_not_found,
+        stop_run_fails_the_run,
+        stop_run_of_an_unknown_run_is_not_found,
+        stop_run_of_a_missing_job_is_not_found,
+        run_status_of_a_successful_run,
+        run_status_of_a_failed_run,
+        run_status_of_an_unknown_run_is_not_found,
+        run_status_of_a_missing_job_is_not_found,
+        get_job_reads_history_and_active_runs,
+    ];
+    not_applicable: [
+        create_job_refused_as_invalid => "not applicable to the recording fake: it stores any spec as given",
+        unauthenticated_is_an_auth_error => "not applicable to the recording fake: it has no authentication to refuse",
+        unreachable_is_an_unreachable_error => "not applicable to the recording fake: it has no network to fail",
+        create_job_retries_503s => "not applicable to the recording fake: it has no network to fail and does not retry",
+        reads_retry_a_dropped_connection_and_a_502 => "not applicable to the recording fake: it has no network to fail and does not retry",
+        a_lasting_503_is_unreachable_after_the_attempts => "not applicable to the recording fake: it has no network to fail and does not retry",
+        start_run_retries_a_503 => "not applicable to the recording fake: it has no network to fail and does not retry",
+        start_run_meeting_a_502_is_not_repeated => "not applicable to the recording fake: it has no network to fail and does not retry",
+        stop_run_retries_a_502 => "not applicable to the recording fake: it has no network to fail and does not retry",
+    ];
+);

@@ -2,28 +2,25 @@
 
 mod common;
 
+use canary_core::clock::ManualClock;
 use canary_core::executor::Executor;
 use common::{Cluster, SimHarness};
 use exec_http::{Credentials, Endpoints, HttpConfig, HttpExecutor};
-use executor_conformance::{Harness, RecordedWaits, tiny_retries};
+use executor_conformance::{Harness, recorded_waits, tiny_retries};
 use std::sync::Arc;
 
 /// With the conformance retry policy, waiting through `waits`.
-fn executor_for(
-    url: &str,
-    credentials: Credentials,
-    waits: Arc<RecordedWaits>,
-) -> Box<dyn Executor> {
+fn executor_for(url: &str, credentials: Credentials, waits: Arc<ManualClock>) -> Box<dyn Executor> {
     let config = HttpConfig::new(Endpoints::dcos(url).expect("a DC/OS URL"))
         .with_credentials(credentials)
         .with_retry(tiny_retries())
-        .with_sleeper(waits);
+        .with_clock(waits);
     Box::new(HttpExecutor::new(config).expect("an HTTP executor"))
 }
 
 fn http() -> Result<Box<dyn Harness>, String> {
     let cluster = Cluster::start();
-    let waits = Arc::new(RecordedWaits::default());
+    let waits = recorded_waits();
     let executor = executor_for(
         cluster.sim.dcos_url(),
         Credentials::Token(cluster.token()),
@@ -34,12 +31,15 @@ fn http() -> Result<Box<dyn Harness>, String> {
         cluster,
         executor,
         unauthenticated: Box::new(|c| {
-            executor_for(c.sim.dcos_url(), Credentials::None, Arc::default())
+            executor_for(c.sim.dcos_url(), Credentials::None, recorded_waits())
         }),
-        unreachable: Box::new(|url| executor_for(url, Credentials::None, Arc::default())),
+        unreachable: Box::new(|url| executor_for(url, Credentials::None, recorded_waits())),
         keep: None,
         waits,
     }))
 }
 
-executor_conformance::conformance_suite!(http);
+executor_conformance::conformance_suite!(http;
+    attributes: [];
+    every_case_applicable;
+);

@@ -3,11 +3,12 @@
 
 #![allow(dead_code)]
 
+use canary_core::clock::ManualClock;
 use canary_core::executor::Executor;
 use dcos_sim::faults::FaultRule;
 use dcos_sim::metronome::{RunHook, RunPlan};
 use dcos_sim::{SimConfig, SimHandle};
-use executor_conformance::{Harness, NotApplicable, OUTCOME_LABEL, RecordedWaits};
+use executor_conformance::{Harness, NotApplicable, OUTCOME_LABEL};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,8 +99,8 @@ pub struct SimHarness {
     pub unreachable: MakeExecutor<str>,
     /// Dropped with the harness.
     pub keep: Option<tempfile::TempDir>,
-    /// The waits of the executor under test (its sleeper).
-    pub waits: Arc<RecordedWaits>,
+    /// The waits of the executor under test (its clock).
+    pub waits: Arc<ManualClock>,
 }
 
 impl Harness for SimHarness {
@@ -138,7 +139,7 @@ impl Harness for SimHarness {
     }
 
     fn retry_waits(&self) -> Vec<Duration> {
-        self.waits.taken()
+        self.waits.sleeps()
     }
 
     fn job_count(&self) -> usize {

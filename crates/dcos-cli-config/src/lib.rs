@@ -1,6 +1,9 @@
 //! The dcos CLI's own configuration, so a user who ran `dcos cluster setup`
 //! needs nothing else: the attached cluster's `core.dcos_url`,
-//! `core.dcos_acs_token` and `core.ssl_verify` (apis.md §3.3).
+//! `core.dcos_acs_token` and `core.ssl_verify` (apis.md §3.3). One reader
+//! for both of canary's backends and the binary: the HTTP backend takes its
+//! URL, token and TLS setting from it, and the dcos-cli backend its rule
+//! that a stored token is never sent to another URL.
 //!
 //! Layout: `DCOS_DIR` (default `~/.dcos`) holds `clusters/<cluster-id>/dcos.toml`
 //! per cluster; the current one has an empty `attached` file beside it, or is
@@ -8,7 +11,6 @@
 //! layout, a single `DCOS_DIR/dcos.toml`, is read when there is no cluster
 //! directory.
 
-use crate::tls::{CaBundle, CaCertError, Tls};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -46,6 +48,17 @@ pub enum DcosConfigError {
         /// The configured clusters, as `name (id)`.
         clusters: Vec<String>,
     },
+}
+
+/// What `core.ssl_verify` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SslVerify {
+    /// `"true"`: verify against the default roots.
+    Verify,
+    /// `"false"`: do not verify.
+    DoNotVerify,
+    /// A path: verify against the CA bundle (PEM) there.
+    CaBundle(PathBuf),
 }
 
 /// What the dcos CLI configuration says about the current cluster.
@@ -114,17 +127,24 @@ impl DcosCliConfig {
     /// What `core.ssl_verify` says about verifying the cluster's
     /// certificate, as the dcos CLI reads it: `"true"` (any case) verifies
     /// against the default roots, `"false"` not at all, anything else is the
-    /// path of a CA bundle (PEM), loaded here. `None` when it is not set.
-    /// Like the token, it applies only to this configuration's `dcos_url`.
-    pub fn tls(&self) -> Result<Option<Tls>, CaCertError> {
-        let Some(value) = self.ssl_verify.as_deref() else {
-            return Ok(None);
-        };
-        Ok(Some(match value.trim() {
-            v if v.eq_ignore_ascii_case("true") => Tls::Verify,
-            v if v.eq_ignore_ascii_case("false") => Tls::Insecure,
-            path => Tls::CaCert(CaBundle::from_file(Path::new(path))?),
-        }))
+    /// path of a CA bundle (PEM). `None` when it is not set. Like the token,
+    /// it applies only to this configuration's `dcos_url`
+    /// ([`DcosCliConfig::is_for`]).
+    pub fn ssl_verify(&self) -> Option<SslVerify> {
+        let value = self.ssl_verify.as_deref()?;
+        Some(match value.trim() {
+            v if v.eq_ignore_ascii_case("true") => SslVerify::Verify,
+            v if v.eq_ignore_ascii_case("false") => SslVerify::DoNotVerify,
+            path => SslVerify::CaBundle(PathBuf::from(path)),
+        })
+    }
+
+    /// Whether `url` is this configuration's own `core.dcos_url` (trailing
+    /// slashes aside): the only URL its token and TLS setting are for.
+    pub fn is_for(&self, url: &str) -> bool {
+        self.dcos_url
+            .as_deref()
+            .is_some_and(|own| own.trim_end_matches('/') == url.trim_end_matches('/'))
     }
 
     fn from_file(path: &Path) -> Result<Self, DcosConfigError> {
@@ -233,7 +253,8 @@ mod tests {
     }
 
     fn tempdir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("exec-http-dcos-{tag}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("dcos-cli-config-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -288,17 +309,23 @@ mod tests {
             ssl_verify: value.map(str::to_owned),
             token: None,
         };
-        assert_eq!(with(None).tls().unwrap(), None);
-        assert_eq!(with(Some("true")).tls().unwrap(), Some(Tls::Verify));
-        assert_eq!(with(Some("True")).tls().unwrap(), Some(Tls::Verify));
-        assert_eq!(with(Some("false")).tls().unwrap(), Some(Tls::Insecure));
-        assert_eq!(with(Some("FALSE")).tls().unwrap(), Some(Tls::Insecure));
-        let err = with(Some("/nonexistent/dcos-ca.crt")).tls().unwrap_err();
-        assert!(err.is_io(), "{err}");
-        assert!(
-            err.to_string().contains("/nonexistent/dcos-ca.crt"),
-            "{err}"
+        assert_eq!(with(None).ssl_verify(), None);
+        assert_eq!(with(Some("true")).ssl_verify(), Some(SslVerify::Verify));
+        assert_eq!(with(Some("True")).ssl_verify(), Some(SslVerify::Verify));
+        assert_eq!(
+            with(Some("false")).ssl_verify(),
+            Some(SslVerify::DoNotVerify)
         );
+        assert_eq!(
+            with(Some("FALSE")).ssl_verify(),
+            Some(SslVerify::DoNotVerify)
+        );
+        assert_eq!(
+            with(Some(" /etc/dcos-ca.crt ")).ssl_verify(),
+            Some(SslVerify::CaBundle(PathBuf::from("/etc/dcos-ca.crt")))
+        );
+        assert!(with(None).is_for("https://dcos.example/"));
+        assert!(!with(None).is_for("https://other.example"));
     }
 
     #[test]
