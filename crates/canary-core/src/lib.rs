@@ -63,6 +63,7 @@ pub mod apply;
 mod bundle;
 mod canary_app;
 pub mod clock;
+pub mod engine;
 pub mod executor;
 mod ids;
 mod image;

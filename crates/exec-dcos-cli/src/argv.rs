@@ -56,6 +56,35 @@ pub(crate) enum Operation<'a> {
         /// The run id.
         run_id: &'a str,
     },
+    /// `dcos marathon app show ID`: one app with its tasks (`GET /v2/apps/ID`).
+    ShowApp {
+        /// The app id.
+        app_id: &'a str,
+    },
+    /// `dcos marathon app add FILE`: creates the app in the file.
+    AddApp {
+        /// The app definition's file.
+        file: &'a Path,
+    },
+    /// `dcos marathon app update ID instances=N`: scales the app (a partial
+    /// `PUT` of `{"instances": N}`).
+    ScaleApp {
+        /// The app id.
+        app_id: &'a str,
+        /// The new count.
+        instances: u32,
+    },
+    /// `dcos marathon task kill --scale --json TASK...`:
+    /// `POST /v2/tasks/delete?scale=True`.
+    KillTasks {
+        /// The tasks.
+        task_ids: &'a [String],
+    },
+    /// `dcos marathon app remove ID`: deletes the app.
+    RemoveApp {
+        /// The app id.
+        app_id: &'a str,
+    },
 }
 
 impl Operation<'_> {
@@ -65,7 +94,7 @@ impl Operation<'_> {
     /// reconciled by the executor (its own job, a run already gone).
     pub(crate) fn replay(&self) -> Replay {
         match self {
-            Operation::StartRun { .. } => Replay::OnlyIfNotSent,
+            Operation::StartRun { .. } | Operation::KillTasks { .. } => Replay::OnlyIfNotSent,
             _ => Replay::Safe,
         }
     }
@@ -73,7 +102,15 @@ impl Operation<'_> {
     /// Whether a failure "deployment already in progress" means a Marathon
     /// deployment lock (`true`) rather than Metronome's duplicate job.
     pub(crate) fn is_marathon(&self) -> bool {
-        matches!(self, Operation::ListApps)
+        matches!(
+            self,
+            Operation::ListApps
+                | Operation::ShowApp { .. }
+                | Operation::AddApp { .. }
+                | Operation::ScaleApp { .. }
+                | Operation::KillTasks { .. }
+                | Operation::RemoveApp { .. }
+        )
     }
 }
 
@@ -107,6 +144,23 @@ pub(crate) fn argv(op: &Operation<'_>) -> Vec<OsString> {
         Operation::ShowRun { job_id, run_id } => {
             words(&["job", "show", "runs", job_id, "--run-id", run_id, "--json"])
         }
+        Operation::ShowApp { app_id } => words(&["marathon", "app", "show", app_id]),
+        Operation::AddApp { file } => {
+            let mut args = words(&["marathon", "app", "add"]);
+            args.push(file.as_os_str().to_owned());
+            args
+        }
+        Operation::ScaleApp { app_id, instances } => {
+            let mut args = words(&["marathon", "app", "update", app_id]);
+            args.push(format!("instances={instances}").into());
+            args
+        }
+        Operation::KillTasks { task_ids } => {
+            let mut args = words(&["marathon", "task", "kill", "--scale", "--json"]);
+            args.extend(task_ids.iter().map(OsString::from));
+            args
+        }
+        Operation::RemoveApp { app_id } => words(&["marathon", "app", "remove", app_id]),
     }
 }
 
@@ -160,6 +214,23 @@ mod tests {
             Operation::ShowRun {
                 job_id: "deploy-web-canary",
                 run_id: "20261127123255TQ54F",
+            },
+            Operation::ShowApp {
+                app_id: "/web-green",
+            },
+            Operation::AddApp { file },
+            Operation::ScaleApp {
+                app_id: "/web-green",
+                instances: 3,
+            },
+            Operation::KillTasks {
+                task_ids: &[
+                    "web-blue.instance-1._app.1".to_owned(),
+                    "web-blue.instance-2._app.1".to_owned(),
+                ],
+            },
+            Operation::RemoveApp {
+                app_id: "/web-blue",
             },
         ];
         let table: String = ops

@@ -39,7 +39,8 @@ fn between<'t>(text: &'t str, start: &str, end: &str) -> Option<&'t str> {
 /// |---|---|
 /// | `Your core.dcos_acs_token is invalid`, `Authentication failed`, `You are not authorized`, `HTTP 401`, `HTTP 403` | [`ExecError::Auth`] |
 /// | `URL [...] is unreachable.`, `Request to URL [...] timed out.` | [`ExecError::Unreachable`] |
-/// | `Error: Job not found`, `Error: Job Run not found`, `... does NOT exist` | [`ExecError::NotFound`] |
+/// | `Error: Job not found`, `Error: Job Run not found`, `... does NOT exist`, Marathon's `Error: App '/x' does not exist` | [`ExecError::NotFound`] |
+/// | `Application '/x' already exists` (`marathon app add`) | [`ExecError::Conflict`] |
 /// | `Changes blocked: deployment already in progress for app.` (Marathon's 409) | [`ExecError::Locked`] |
 /// | `Changes blocked: ... for resource.` (Metronome's 409: the job exists) | [`ExecError::Conflict`] |
 /// | `HTTP 422`, `HTTP 400` | [`ExecError::Invalid`] |
@@ -102,7 +103,16 @@ pub(crate) fn classify(op: &Operation<'_>, what: &str, output: &Output) -> ExecE
             what: what.to_owned(),
         };
     }
-    if said.contains("Job not found") || said.contains("does NOT exist") {
+    if said.contains("Application '") && said.contains("' already exists") {
+        return ExecError::Conflict {
+            what: what.to_owned(),
+            message: said,
+        };
+    }
+    if said.contains("Job not found")
+        || said.contains("does NOT exist")
+        || said.contains("does not exist")
+    {
         return ExecError::NotFound {
             what: job_of(op).map_or_else(|| what.to_owned(), |job| format!("job {job}")),
         };

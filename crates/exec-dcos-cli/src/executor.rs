@@ -5,7 +5,8 @@ use crate::config::CliConfig;
 use crate::errors::{classify, transient};
 use crate::process::{self, Output, RunError};
 use canary_core::executor::{
-    ExecError, Executor, JobHistory, LiveApp, LiveJob, RunInfo, job_what, run_what, spec_job_id,
+    ExecError, Executor, GroupApp, JobHistory, LiveApp, LiveJob, RunInfo, app_what, job_what,
+    run_what, spec_job_id,
 };
 use canary_core::retry::{Attempt, Retrier, Transient, TransientKind};
 use serde_json::{Value, json};
@@ -210,18 +211,19 @@ impl DcosCliExecutor {
         })
     }
 
-    /// Runs `dcos job add|update FILE` with `spec` in a private 0600 file.
-    /// A create repeated after an attempt that may have reached the cluster
-    /// may meet its own job (`Conflict`): the apply use case reconciles it.
-    fn with_spec_file(
+    /// Runs `op(FILE)` with `document` in a private 0600 file (in a 0700
+    /// directory), and hands the run's output to `read` while the file
+    /// still exists (its path is in the command's words); the file is
+    /// removed afterwards. `what` names the document in errors.
+    fn with_document_file<T>(
         &mut self,
-        spec: &Value,
-        id: &str,
+        document: &Value,
+        what: &str,
         op: impl Fn(&Path) -> Operation<'_>,
-    ) -> Result<String, ExecError> {
-        let what = &job_what(id);
+        read: impl FnOnce(&mut Self, &Operation<'_>, Output) -> Result<T, ExecError>,
+    ) -> Result<T, ExecError> {
         let io = |e: std::io::Error| ExecError::Other {
-            message: format!("cannot write the job file for {what}: {e}"),
+            message: format!("cannot write the file for {what}: {e}"),
         };
         let mut builder = tempfile::Builder::new();
         builder
@@ -234,34 +236,50 @@ impl DcosCliExecutor {
         }
         .map_err(io)?;
         let mut file = tempfile::Builder::new()
-            .prefix("job-")
+            .prefix("doc-")
             .suffix(".json")
             .permissions(std::fs::Permissions::from_mode(0o600))
             .tempfile_in(dir.path())
             .map_err(io)?;
-        file.write_all(spec.to_string().as_bytes()).map_err(io)?;
+        file.write_all(document.to_string().as_bytes())
+            .map_err(io)?;
         file.flush().map_err(io)?;
         let op = op(file.path());
         let output = self.run(&op, what)?;
-        if !output.success() {
-            return Err(classify(&op, what, &output));
-        }
-        let stdout = output.stdout;
-        // `dcos job update` prints this and exits 0 for some HTTP errors
-        // (a refused token among them), without saying which.
-        if stdout.contains("Error updating job") {
-            return Err(self.diagnose(
-                id,
-                ExecError::Other {
-                    message: format!(
-                        "`{}`: {}",
-                        command_line(&op),
-                        crate::errors::scrub(stdout.trim())
-                    ),
-                },
-            ));
-        }
-        Ok(stdout)
+        read(self, &op, output)
+    }
+
+    /// Runs `dcos job add|update FILE` with `spec` in a private 0600 file.
+    /// A create repeated after an attempt that may have reached the cluster
+    /// may meet its own job (`Conflict`): the apply use case reconciles it.
+    fn with_spec_file(
+        &mut self,
+        spec: &Value,
+        id: &str,
+        op: impl Fn(&Path) -> Operation<'_>,
+    ) -> Result<String, ExecError> {
+        let what = job_what(id);
+        self.with_document_file(spec, &what, op, |me, op, output| {
+            if !output.success() {
+                return Err(classify(op, &what, &output));
+            }
+            let stdout = output.stdout;
+            // `dcos job update` prints this and exits 0 for some HTTP errors
+            // (a refused token among them), without saying which.
+            if stdout.contains("Error updating job") {
+                return Err(me.diagnose(
+                    id,
+                    ExecError::Other {
+                        message: format!(
+                            "`{}`: {}",
+                            command_line(op),
+                            crate::errors::scrub(stdout.trim())
+                        ),
+                    },
+                ));
+            }
+            Ok(stdout)
+        })
     }
 
     /// After a failure the CLI reported without its cause (it swallows the
@@ -427,6 +445,71 @@ impl Executor for DcosCliExecutor {
             }
         }
         Err(ExecError::NotFound { what })
+    }
+
+    /// `dcos marathon app list --json` for the group's apps, then
+    /// `dcos marathon app show ID` for each (the list has no tasks).
+    fn group_apps(&mut self, group: &str) -> Result<Vec<GroupApp>, ExecError> {
+        let apps = self.json(&Operation::ListApps, "Marathon apps")?;
+        let members = GroupApp::group_from_marathon(&apps, group)?;
+        let mut out = Vec::with_capacity(members.len());
+        for member in members {
+            check_id("app", &member.id)?;
+            let op = Operation::ShowApp { app_id: &member.id };
+            match self.json(&op, &app_what(&member.id)) {
+                Ok(app) => out.push(GroupApp::from_marathon(&app)?),
+                // Deleted since it was listed.
+                Err(ExecError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// `dcos marathon app add FILE` (the definition in a private 0600 file).
+    fn create_app(&mut self, app: &Value) -> Result<(), ExecError> {
+        let id = app.get("id").and_then(Value::as_str).unwrap_or_default();
+        check_id("app", id)?;
+        let what = app_what(id);
+        self.with_document_file(
+            app,
+            &what,
+            |file| Operation::AddApp { file },
+            |_, op, output| {
+                if output.success() {
+                    Ok(())
+                } else {
+                    Err(classify(op, &what, &output))
+                }
+            },
+        )
+    }
+
+    /// `dcos marathon app update ID instances=N`.
+    fn scale_app(&mut self, app_id: &str, instances: u32) -> Result<(), ExecError> {
+        check_id("app", app_id)?;
+        self.expect_success(
+            &Operation::ScaleApp { app_id, instances },
+            &app_what(app_id),
+        )
+        .map(drop)
+    }
+
+    /// `dcos marathon task kill --scale --json TASK...`.
+    fn kill_tasks(&mut self, app_id: &str, task_ids: &[String]) -> Result<(), ExecError> {
+        for id in task_ids {
+            check_id("task", id)?;
+        }
+        let what = format!("tasks {} of {}", task_ids.join(", "), app_what(app_id));
+        self.expect_success(&Operation::KillTasks { task_ids }, &what)
+            .map(drop)
+    }
+
+    /// `dcos marathon app remove ID`.
+    fn delete_app(&mut self, app_id: &str) -> Result<(), ExecError> {
+        check_id("app", app_id)?;
+        self.expect_success(&Operation::RemoveApp { app_id }, &app_what(app_id))
+            .map(drop)
     }
 }
 

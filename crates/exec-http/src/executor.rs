@@ -3,7 +3,8 @@
 use crate::client::{Client, Replay, Reply, Request, Service};
 use crate::config::{ConfigError, HttpConfig};
 use canary_core::executor::{
-    ExecError, Executor, JobHistory, LiveApp, LiveJob, RunInfo, job_what, run_what, spec_job_id,
+    ExecError, Executor, GroupApp, JobHistory, LiveApp, LiveJob, RunInfo, app_what, job_what,
+    run_what, spec_job_id,
 };
 use serde_json::Value;
 use std::fmt;
@@ -20,6 +21,15 @@ fn segment(text: &str) -> String {
         }
     }
     out
+}
+
+/// An app id as a URL path under `/v2/apps`: `/prod/web-green` is
+/// `/prod/web-green`, each segment percent-encoded.
+fn app_path(id: &str) -> String {
+    id.trim_start_matches('/')
+        .split('/')
+        .map(|s| format!("/{}", segment(s)))
+        .collect()
 }
 
 /// canary-core's [`Executor`] over Metronome's HTTP API, blocking.
@@ -209,6 +219,77 @@ impl Executor for HttpExecutor {
             .and_then(|history| JobHistory::find_run(history, job_id, run_id))
             .ok_or(ExecError::NotFound { what })
     }
+
+    /// `GET /v2/apps?embed=apps.tasks`, filtered by the group label (as
+    /// zdd.py does).
+    fn group_apps(&mut self, group: &str) -> Result<Vec<GroupApp>, ExecError> {
+        let reply = self.expect_success(&Request {
+            service: Service::Marathon,
+            method: "GET",
+            path: "/v2/apps?embed=apps.tasks".to_owned(),
+            body: None,
+            what: "Marathon apps".to_owned(),
+            replay: Replay::Safe,
+        })?;
+        GroupApp::group_from_marathon(&reply.json("Marathon apps")?, group)
+    }
+
+    /// `POST /v2/apps`. Repeated after an attempt that may have created it,
+    /// it meets `Conflict`: the engine observes again and finds its app.
+    fn create_app(&mut self, app: &Value) -> Result<(), ExecError> {
+        let id = app.get("id").and_then(Value::as_str).unwrap_or_default();
+        self.expect_success(&Request {
+            service: Service::Marathon,
+            method: "POST",
+            path: "/v2/apps".to_owned(),
+            body: Some(app),
+            what: app_what(id),
+            replay: Replay::Safe,
+        })
+        .map(drop)
+    }
+
+    /// `PUT /v2/apps/{id}` `{"instances": n}` (a partial update: a scale).
+    fn scale_app(&mut self, app_id: &str, instances: u32) -> Result<(), ExecError> {
+        let body = serde_json::json!({ "instances": instances });
+        self.expect_success(&Request {
+            service: Service::Marathon,
+            method: "PUT",
+            path: format!("/v2/apps{}", app_path(app_id)),
+            body: Some(&body),
+            what: app_what(app_id),
+            replay: Replay::Safe,
+        })
+        .map(drop)
+    }
+
+    /// `POST /v2/tasks/delete?scale=true` `{"ids": [...]}`. Not repeated
+    /// once it may have reached Marathon: the engine observes again.
+    fn kill_tasks(&mut self, app_id: &str, task_ids: &[String]) -> Result<(), ExecError> {
+        let body = serde_json::json!({ "ids": task_ids });
+        self.expect_success(&Request {
+            service: Service::Marathon,
+            method: "POST",
+            path: "/v2/tasks/delete?scale=true".to_owned(),
+            body: Some(&body),
+            what: format!("tasks {} of {}", task_ids.join(", "), app_what(app_id)),
+            replay: Replay::OnlyIfNotSent,
+        })
+        .map(drop)
+    }
+
+    /// `DELETE /v2/apps/{id}`.
+    fn delete_app(&mut self, app_id: &str) -> Result<(), ExecError> {
+        self.expect_success(&Request {
+            service: Service::Marathon,
+            method: "DELETE",
+            path: format!("/v2/apps{}", app_path(app_id)),
+            body: None,
+            what: app_what(app_id),
+            replay: Replay::Safe,
+        })
+        .map(drop)
+    }
 }
 
 #[cfg(test)]
@@ -219,6 +300,9 @@ mod tests {
     fn path_segments_are_encoded() {
         assert_eq!(segment("deploy-web.canary_1~"), "deploy-web.canary_1~");
         assert_eq!(segment("a/b c?"), "a%2Fb%20c%3F");
+        assert_eq!(app_path("/prod/web-green"), "/prod/web-green");
+        assert_eq!(app_path("web"), "/web");
+        assert_eq!(app_path("/a b"), "/a%20b");
     }
 
     #[test]

@@ -1,188 +1,11 @@
-//! The executor port: the few operations canary needs on a cluster's
-//! Metronome jobs and runs and its Marathon apps, as a trait with typed
-//! results and errors, and a recording in-memory fake. Executors (HTTP, the
-//! `dcos` CLI) implement the trait; use cases such as [`crate::apply`],
-//! [`crate::run`] and [`crate::status`] are written once against it.
+//! [`RecordingExecutor`]: the in-memory fake of the executor port.
 
-pub use crate::live::{FinishedRun, JobHistory, LiveApp};
+use super::{
+    ExecError, Executor, FinishedRun, GroupApp, JobHistory, LiveApp, LiveJob, RunInfo, RunStatus,
+    app_what, job_what, run_what,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::fmt;
-
-/// Why an executor operation failed, independent of how it talked to the
-/// cluster.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ExecError {
-    /// The job or run does not exist.
-    #[error("{what} not found")]
-    NotFound {
-        /// What was looked for, e.g. `job deploy-web-canary`.
-        what: String,
-    },
-    /// The change conflicts with the cluster's state (a job that already
-    /// exists, active runs on a delete).
-    #[error("conflict on {what}: {message}")]
-    Conflict {
-        /// What the change was about.
-        what: String,
-        /// The server's message.
-        message: String,
-    },
-    /// The cluster refused the document.
-    #[error("{what} was refused as invalid: {message}")]
-    Invalid {
-        /// What was refused.
-        what: String,
-        /// The server's message and details.
-        message: String,
-    },
-    /// A Marathon app is locked by a deployment in progress, and stayed so
-    /// for as long as the executor retried.
-    #[error("{what} is locked by a deployment in progress: {message}")]
-    Locked {
-        /// What the change was about.
-        what: String,
-        /// The server's message.
-        message: String,
-    },
-    /// Authentication failed or expired.
-    #[error("not authorized: {message}")]
-    Auth {
-        /// What the cluster or client said.
-        message: String,
-    },
-    /// The cluster could not be reached (after any retries).
-    #[error("cannot reach {target}: {message}")]
-    Unreachable {
-        /// The URL or command.
-        target: String,
-        /// What failed.
-        message: String,
-    },
-    /// The cluster's TLS certificate could not be verified against the
-    /// trusted roots: it was not reached, and retrying cannot help.
-    #[error("cannot verify the TLS certificate of {target}: {message}")]
-    Untrusted {
-        /// The URL.
-        target: String,
-        /// What the TLS library said.
-        message: String,
-    },
-    /// Anything else, with the server's or tool's own words.
-    #[error("{message}")]
-    Other {
-        /// The message.
-        message: String,
-    },
-}
-
-impl ExecError {
-    /// An answer that could not be read as what it should be: `what` is
-    /// what it was about (`job deploy-web-canary`, `Marathon apps`, a
-    /// command), `detail` what was wrong with it.
-    pub fn unexpected(what: &str, detail: &str) -> ExecError {
-        ExecError::Other {
-            message: format!("unexpected answer about {what}: {detail}"),
-        }
-    }
-}
-
-/// How errors name a job (`job deploy-web-canary`): the same words from
-/// every executor, so their errors compare equal.
-pub fn job_what(id: &str) -> String {
-    format!("job {id}")
-}
-
-/// How errors name a run (`run 20160715130259A34HX of job deploy-web-canary`).
-pub fn run_what(job_id: &str, run_id: &str) -> String {
-    format!("run {run_id} of job {job_id}")
-}
-
-/// The `id` of a job spec about to be sent: `Invalid` when it has none.
-pub fn spec_job_id(spec: &Value) -> Result<&str, ExecError> {
-    spec.get("id")
-        .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| ExecError::Invalid {
-            what: "job spec".to_owned(),
-            message: "it has no `id` string".to_owned(),
-        })
-}
-
-/// The state of a job run, as Metronome reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum RunStatus {
-    /// Created, not yet started.
-    Initial,
-    /// Its task is being launched.
-    Starting,
-    /// Its task runs.
-    Active,
-    /// Finished successfully.
-    Success,
-    /// Finished with a failure (or stopped).
-    Failed,
-}
-
-impl RunStatus {
-    /// Whether the run has finished.
-    pub fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Success | RunStatus::Failed)
-    }
-}
-
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RunStatus::Initial => "INITIAL",
-            RunStatus::Starting => "STARTING",
-            RunStatus::Active => "ACTIVE",
-            RunStatus::Success => "SUCCESS",
-            RunStatus::Failed => "FAILED",
-        })
-    }
-}
-
-/// One job run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunInfo {
-    /// The job it belongs to.
-    pub job_id: String,
-    /// Its id, e.g. `20160715130259A34HX`.
-    pub run_id: String,
-    /// Where it stands.
-    pub status: RunStatus,
-}
-
-/// A job as it exists on the cluster.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LiveJob {
-    /// The job spec as the cluster returns it (with its defaults).
-    pub spec: Value,
-    /// Its runs that have not finished.
-    pub active_runs: Vec<RunInfo>,
-    /// Its finished runs.
-    pub history: JobHistory,
-}
-
-/// The operations canary needs on Metronome and Marathon. Small on purpose:
-/// the HTTP executor and the `dcos` CLI executor implement exactly this.
-pub trait Executor {
-    /// Every Marathon app, with its task counts and deployments.
-    fn list_apps(&mut self) -> Result<Vec<LiveApp>, ExecError>;
-    /// The job with this id, if it exists, with its active runs and history.
-    fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError>;
-    /// Creates a job.
-    fn create_job(&mut self, spec: &Value) -> Result<(), ExecError>;
-    /// Replaces an existing job's spec.
-    fn replace_job(&mut self, spec: &Value) -> Result<(), ExecError>;
-    /// Stops one active run.
-    fn stop_run(&mut self, job_id: &str, run_id: &str) -> Result<(), ExecError>;
-    /// Starts a run of a job.
-    fn start_run(&mut self, job_id: &str) -> Result<RunInfo, ExecError>;
-    /// Where a run stands, finished or not.
-    fn run_status(&mut self, job_id: &str, run_id: &str) -> Result<RunInfo, ExecError>;
-}
 
 /// One call an executor received, as the [`RecordingExecutor`] records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,6 +24,16 @@ pub enum Call {
     StartRun(String),
     /// [`Executor::run_status`].
     RunStatus(String, String),
+    /// [`Executor::group_apps`].
+    GroupApps(String),
+    /// [`Executor::create_app`], with the app id.
+    CreateApp(String),
+    /// [`Executor::scale_app`].
+    ScaleApp(String, u32),
+    /// [`Executor::kill_tasks`].
+    KillTasks(String, Vec<String>),
+    /// [`Executor::delete_app`].
+    DeleteApp(String),
 }
 
 /// An in-memory executor that records every call: the fake the use cases
@@ -211,6 +44,8 @@ pub enum Call {
 #[derive(Debug, Default, Clone)]
 pub struct RecordingExecutor {
     apps: BTreeMap<String, LiveApp>,
+    /// Marathon apps as JSON (with their tasks), for the engine's operations.
+    marathon: BTreeMap<String, Value>,
     jobs: BTreeMap<String, LiveJob>,
     finished: BTreeMap<(String, String), RunStatus>,
     calls: Vec<Call>,
@@ -275,6 +110,33 @@ impl RecordingExecutor {
     /// Puts a Marathon app in place (replacing one with the same id).
     pub fn insert_app(&mut self, app: LiveApp) {
         self.apps.insert(app.id.clone(), app);
+    }
+
+    /// Puts a Marathon app in place as Marathon's JSON, tasks included
+    /// (what [`Executor::group_apps`] reads and the app operations change).
+    pub fn insert_marathon_app(&mut self, app: Value) {
+        let id = app["id"].as_str().unwrap_or_default().to_owned();
+        if let Ok(live) = LiveApp::from_marathon(&app) {
+            self.apps.insert(id.clone(), live);
+        }
+        self.marathon.insert(id, app);
+    }
+
+    /// A Marathon app as the fake holds it.
+    pub fn marathon_app(&self, id: &str) -> Option<&Value> {
+        self.marathon.get(id)
+    }
+
+    fn missing_app(id: &str) -> ExecError {
+        ExecError::NotFound { what: app_what(id) }
+    }
+
+    fn set_instances(&mut self, id: &str, instances: u32) {
+        if let Some(app) = self.marathon.get_mut(id) {
+            app["instances"] = Value::from(instances);
+            let app = app.clone();
+            self.insert_marathon_app(app);
+        }
     }
 
     /// Makes the next call fail with `error`, changing nothing.
@@ -435,5 +297,77 @@ impl Executor for RecordingExecutor {
                     })
             },
         )
+    }
+
+    fn group_apps(&mut self, group: &str) -> Result<Vec<GroupApp>, ExecError> {
+        self.call(Call::GroupApps(group.to_owned()), |me| {
+            let apps: Vec<Value> = me.marathon.values().cloned().collect();
+            GroupApp::group_from_marathon(&Value::Array(apps), group)
+        })
+    }
+
+    fn create_app(&mut self, app: &Value) -> Result<(), ExecError> {
+        let id = app["id"].as_str().unwrap_or_default().to_owned();
+        self.call(Call::CreateApp(id.clone()), |me| {
+            if me.marathon.contains_key(&id) {
+                return Err(ExecError::Conflict {
+                    what: app_what(&id),
+                    message: format!("An app with id [{id}] already exists."),
+                });
+            }
+            let mut app = app.clone();
+            app["tasks"] = Value::Array(Vec::new());
+            me.insert_marathon_app(app);
+            Ok(())
+        })
+    }
+
+    fn scale_app(&mut self, app_id: &str, instances: u32) -> Result<(), ExecError> {
+        self.call(Call::ScaleApp(app_id.to_owned(), instances), |me| {
+            if !me.marathon.contains_key(app_id) {
+                return Err(Self::missing_app(app_id));
+            }
+            me.set_instances(app_id, instances);
+            Ok(())
+        })
+    }
+
+    fn kill_tasks(&mut self, app_id: &str, task_ids: &[String]) -> Result<(), ExecError> {
+        self.call(
+            Call::KillTasks(app_id.to_owned(), task_ids.to_vec()),
+            |me| {
+                let app = me
+                    .marathon
+                    .get_mut(app_id)
+                    .ok_or_else(|| Self::missing_app(app_id))?;
+                let tasks = app["tasks"]
+                    .as_array_mut()
+                    .map(std::mem::take)
+                    .unwrap_or_default();
+                let before = tasks.len();
+                let kept: Vec<Value> = tasks
+                    .into_iter()
+                    .filter(|t| !task_ids.iter().any(|id| t["id"] == id.as_str()))
+                    .collect();
+                let killed = (before - kept.len()) as u64;
+                let instances = app["instances"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    .saturating_sub(killed);
+                app["tasks"] = Value::Array(kept);
+                me.set_instances(app_id, instances as u32);
+                Ok(())
+            },
+        )
+    }
+
+    fn delete_app(&mut self, app_id: &str) -> Result<(), ExecError> {
+        self.call(Call::DeleteApp(app_id.to_owned()), |me| {
+            me.marathon
+                .remove(app_id)
+                .ok_or_else(|| Self::missing_app(app_id))?;
+            me.apps.remove(app_id);
+            Ok(())
+        })
     }
 }

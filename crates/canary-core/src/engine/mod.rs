@@ -1,0 +1,36 @@
+//! The native zero-downtime engine, as pure data: what a deploy, rollout or
+//! rollback does next, given what the cluster looks like now.
+//!
+//! # The model
+//!
+//! The engine keeps marathon-lb in front and zdd.py's contract with it
+//! ([`labels`]: the same labels, so marathon-lb drains for canary and a
+//! group zdd.py started can be finished by canary and the other way round),
+//! and replaces zdd.py's loop with a planner that never idles:
+//!
+//! * [`observe`]: an [`Observation`] is the group's Marathon apps with their
+//!   tasks and health, and the HAProxy stats of every marathon-lb instance
+//!   (read by column name) with its reload state;
+//! * [`predict`]: marathon-lb's side, predicted: its backend and server
+//!   names, and which old tasks it marks `disabled` (the
+//!   `lastScalingAt` rule included);
+//! * [`prepare`]: the apps a deploy creates (the first app of an empty
+//!   group, or the canary), with the colour, port and labels zdd.py gives
+//!   them;
+//! * [`plan`]: [`next_step`] turns a [`PhaseRequest`], an observation and the
+//!   [`Moment`] into one [`Step`]: create, scale, kill drained tasks, delete,
+//!   wait (saying what for), done, refused, failed.
+//!
+//! A driver outside this crate observes, asks for the next step, carries it
+//! out through the executor, and waits as the step says; `--dry-run` prints
+//! the first step from the live state. All state lives in the cluster, so
+//! any interruption resumes with a rerun.
+
+pub mod labels;
+pub mod observe;
+pub mod plan;
+pub mod predict;
+pub mod prepare;
+
+pub use observe::{GroupApp, LbState, LbView, Observation, StatsRow, Task};
+pub use plan::{DeployInput, KnownCanary, Limits, Moment, PhaseRequest, Step, Wait, next_step};
