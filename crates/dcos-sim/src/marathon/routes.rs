@@ -1,6 +1,7 @@
 //! Marathon's HTTP surface: `/v2/apps`, `/v2/tasks`, `/v2/deployments`,
 //! `/v2/info`, `/v2/queue`.
 
+use super::query::{Query, embed_of, parse_selector, selector_matches};
 use super::validate::{self, canonical_id};
 use super::{Embed, Refusal, Started};
 use crate::http::{json, message};
@@ -45,66 +46,6 @@ async fn no_cache(mut response: Response) -> Response {
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     headers.insert(header::EXPIRES, HeaderValue::from_static("0"));
     response
-}
-
-/// Decoded query parameters, in order.
-struct Query(Vec<(String, String)>);
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-impl Query {
-    fn parse(raw: Option<String>) -> Query {
-        let pairs = raw
-            .unwrap_or_default()
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (percent_decode(k), percent_decode(v))
-            })
-            .collect();
-        Query(pairs)
-    }
-
-    fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn first<'a>(&'a self, key: &'a str) -> Option<&'a str> {
-        self.all(key).next()
-    }
-
-    /// A boolean parameter (`true`/`True`/`TRUE`; a bare `?force` is true).
-    fn flag(&self, key: &str, default: bool) -> bool {
-        match self.first(key) {
-            None => default,
-            Some("") => true,
-            Some(v) => v.eq_ignore_ascii_case("true"),
-        }
-    }
 }
 
 fn refusal(r: Refusal) -> Response {
@@ -169,102 +110,6 @@ fn settle(cluster: &mut Cluster, sim: &Shared) {
         ..
     } = cluster;
     marathon.advance(*now_ms, rng, &sim.config);
-}
-
-fn embed_of(query: &Query) -> Embed {
-    let mut embed = Embed {
-        counts: true,
-        deployments: true,
-        ..Embed::default()
-    };
-    for value in query.all("embed") {
-        let suffix = ["group.apps.", "apps.", "app."]
-            .iter()
-            .find_map(|p| value.strip_prefix(p))
-            .unwrap_or(value);
-        match suffix {
-            "tasks" => embed.tasks = true,
-            "lastTaskFailure" => embed.last_task_failure = true,
-            "failures" => {
-                embed.tasks = true;
-                embed.last_task_failure = true;
-            }
-            "readiness" => embed.readiness = true,
-            _ => {}
-        }
-    }
-    embed
-}
-
-/// One term of a label selector.
-enum Selector {
-    Exists(String),
-    Equals(String, String),
-    NotEquals(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-}
-
-/// Splits on `sep` outside parentheses, honouring `\` escapes.
-fn split_top(text: &str, sep: char) -> Vec<String> {
-    let (mut parts, mut cur, mut depth, mut escaped) = (Vec::new(), String::new(), 0, false);
-    for c in text.chars() {
-        if escaped {
-            cur.push(c);
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' => escaped = true,
-            '(' => {
-                depth += 1;
-                cur.push(c);
-            }
-            ')' => {
-                depth -= 1;
-                cur.push(c);
-            }
-            c if c == sep && depth == 0 => parts.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
-        }
-    }
-    parts.push(cur);
-    parts
-}
-
-fn parse_selector(text: &str) -> Vec<Selector> {
-    split_top(text, ',')
-        .into_iter()
-        .filter(|t| !t.trim().is_empty())
-        .map(|term| {
-            let term = term.trim();
-            let set = |rest: &str| -> Vec<String> {
-                let inner = rest.trim().trim_start_matches('(').trim_end_matches(')');
-                inner.split(',').map(|s| s.trim().to_owned()).collect()
-            };
-            if let Some((k, v)) = term.split_once("!=") {
-                Selector::NotEquals(k.trim().into(), v.trim().into())
-            } else if let Some((k, v)) = term.split_once("==") {
-                Selector::Equals(k.trim().into(), v.trim().into())
-            } else if let Some((k, rest)) = term.split_once(" notin ") {
-                Selector::NotIn(k.trim().into(), set(rest))
-            } else if let Some((k, rest)) = term.split_once(" in ") {
-                Selector::In(k.trim().into(), set(rest))
-            } else {
-                Selector::Exists(term.to_owned())
-            }
-        })
-        .collect()
-}
-
-fn selector_matches(selectors: &[Selector], app: &super::App) -> bool {
-    selectors.iter().all(|s| match s {
-        Selector::Exists(k) => app.labels.contains_key(k),
-        Selector::Equals(k, v) => app.labels.get(k) == Some(v),
-        Selector::NotEquals(k, v) => app.labels.get(k) != Some(v),
-        Selector::In(k, vs) => app.labels.get(k).is_some_and(|l| vs.contains(l)),
-        Selector::NotIn(k, vs) => app.labels.get(k).is_none_or(|l| !vs.contains(l)),
-    })
 }
 
 async fn list_apps(State(sim): State<Shared>, RawQuery(raw): RawQuery) -> Response {
