@@ -8,6 +8,7 @@
 
 mod common;
 
+use dcos_sim::marathon::UpdateOptions;
 use dcos_sim::metronome::{RunContext, RunPlan};
 use dcos_sim::state::Cluster;
 use dcos_sim::{SimConfig, SimHandle};
@@ -67,7 +68,16 @@ fn deploy_like_zdd(ctx: &RunContext, cluster: &mut Cluster) -> RunPlan {
     };
     cluster
         .marathon
-        .update("/web", scale, true, false, false, now, &mut cluster.rng)
+        .update(
+            "/web",
+            scale,
+            UpdateOptions {
+                partial: true,
+                ..UpdateOptions::default()
+            },
+            now,
+            &mut cluster.rng,
+        )
         .expect("the old app is scaled down");
     // Launch the tasks now, as Marathon would, not at the next request.
     cluster

@@ -11,6 +11,54 @@ use crate::rng::SimRng;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// How `PUT`/`PATCH /v2/apps/{id}` applies a body. `Default` is all off:
+/// the body replaces the definition, a deployment lock is a 409, and a
+/// missing app is a 404.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpdateOptions {
+    /// Merge the body into the stored definition (`PATCH`, and `PUT` with
+    /// `partialUpdate=true`, its default); otherwise the body replaces it and
+    /// missing fields get Marathon's defaults.
+    pub partial: bool,
+    /// `force=true`: cancel the deployment that locks the app instead of
+    /// refusing with 409.
+    pub force: bool,
+    /// Create the app when it does not exist (`PUT` does, `PATCH` does not).
+    pub create: bool,
+}
+
+impl UpdateOptions {
+    /// `PUT /v2/apps/{id}` with its default query: merge, no force, create a
+    /// missing app.
+    pub fn put() -> Self {
+        UpdateOptions {
+            partial: true,
+            force: false,
+            create: true,
+        }
+    }
+
+    /// `PATCH /v2/apps/{id}`: merge, no force, 404 for a missing app.
+    pub fn patch() -> Self {
+        UpdateOptions {
+            partial: true,
+            force: false,
+            create: false,
+        }
+    }
+}
+
+/// How a task kill treats the app. `Default`: no scaling, no force.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KillOptions {
+    /// `scale=true`: lower each app's `instances` by the tasks killed, in one
+    /// `ScaleApplication` deployment, so Marathon does not replace them.
+    pub scale: bool,
+    /// `force=true`: with `scale`, cancel a deployment that locks the app
+    /// instead of refusing with 409.
+    pub force: bool,
+}
+
 impl Marathon {
     /// Gives service ports to port definitions / mappings that ask for 0.
     fn assign_service_ports(&mut self, definition: &mut Map<String, Value>) {
@@ -88,31 +136,27 @@ impl Marathon {
         Ok((body, started))
     }
 
-    /// `PUT`/`PATCH /v2/apps/{id}`: updates (merge when `partial`, else
-    /// replace) or, when `may_create`, creates the app. Returns whether it
-    /// was created.
-    #[allow(clippy::too_many_arguments)]
+    /// `PUT`/`PATCH /v2/apps/{id}`: updates the app as `options` say, or
+    /// creates it. Returns whether it was created.
     pub fn update(
         &mut self,
         path_id: &str,
         mut body: Map<String, Value>,
-        partial: bool,
-        force: bool,
-        may_create: bool,
+        options: UpdateOptions,
         now_ms: u64,
         rng: &mut SimRng,
     ) -> Result<(bool, Started), Refusal> {
         let id = validate::canonical_id(path_id);
         let existing = self.apps.get(&id).map(|a| a.definition.clone());
         let Some(old) = existing else {
-            if !may_create {
+            if !options.create {
                 return Err(Refusal::NotFound(format!("App '{id}' does not exist")));
             }
             body.insert("id".into(), json!(id));
             let (_, started) = self.create(body, now_ms, rng)?;
             return Ok((true, started));
         };
-        self.locked(&[&id], force)?;
+        self.locked(&[&id], options.force)?;
         // `{"version": ts}` (with at most an id): roll back to that version.
         let only_version =
             body.contains_key("version") && body.keys().all(|k| k == "version" || k == "id");
@@ -127,7 +171,7 @@ impl Marathon {
             found.ok_or_else(|| {
                 Refusal::NotFound(format!("App '{id}' does not exist in version {wanted}"))
             })?
-        } else if partial {
+        } else if options.partial {
             let mut merged = old.clone();
             for (k, v) in body {
                 merged.insert(k, v);
@@ -224,8 +268,7 @@ impl Marathon {
     pub fn kill(
         &mut self,
         task_ids: &[String],
-        scale: bool,
-        force: bool,
+        options: KillOptions,
         now_ms: u64,
         rng: &mut SimRng,
     ) -> Result<(Vec<Value>, Option<Started>), Refusal> {
@@ -241,6 +284,7 @@ impl Marathon {
                 per_app.insert(app.id.clone(), n);
             }
         }
+        let KillOptions { scale, force } = options;
         if scale {
             let ids: Vec<&str> = per_app.keys().map(String::as_str).collect();
             self.locked(&ids, force)?;

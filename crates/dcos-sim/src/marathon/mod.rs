@@ -57,6 +57,7 @@ use crate::config::SimConfig;
 use std::collections::BTreeMap;
 
 pub use app::{App, Embed};
+pub use changes::{KillOptions, UpdateOptions};
 pub use deployment::{Action, Deployment, Refusal, Started};
 pub use routes::routes;
 pub use task::{Task, TaskState};

@@ -3,7 +3,7 @@
 
 use super::query::{Query, embed_of, parse_selector, selector_matches};
 use super::validate::{self, canonical_id};
-use super::{Embed, Refusal, Started};
+use super::{Embed, KillOptions, Refusal, Started, UpdateOptions};
 use crate::http::{json, message};
 use crate::state::{Cluster, Shared};
 use axum::Router;
@@ -225,8 +225,21 @@ async fn app_path(
             json(StatusCode::OK, json!({ "*": apps }))
         }
         (Target::App(id), Method::GET) => get_app(&sim, &id),
-        (Target::App(id), Method::PUT) => update_app(&sim, &id, &query, &body, true),
-        (Target::App(id), Method::PATCH) => update_app(&sim, &id, &query, &body, false),
+        (Target::App(id), Method::PUT) => {
+            let options = UpdateOptions {
+                partial: query.flag("partialUpdate", true),
+                force: query.flag("force", false),
+                create: true,
+            };
+            update_app(&sim, &id, &body, options)
+        }
+        (Target::App(id), Method::PATCH) => {
+            let options = UpdateOptions {
+                force: query.flag("force", false),
+                ..UpdateOptions::patch()
+            };
+            update_app(&sim, &id, &body, options)
+        }
         (Target::App(id), Method::DELETE) => {
             let mut cluster = sim.cluster();
             let now = cluster.now_ms;
@@ -313,17 +326,15 @@ fn get_app(sim: &Shared, id: &str) -> Response {
     }
 }
 
-fn update_app(sim: &Shared, id: &str, query: &Query, body: &Bytes, put: bool) -> Response {
+fn update_app(sim: &Shared, id: &str, body: &Bytes, options: UpdateOptions) -> Response {
     let raw = match object_body(body) {
         Ok(raw) => raw,
         Err(response) => return response,
     };
-    let partial = !put || query.flag("partialUpdate", true);
-    let force = query.flag("force", false);
     let mut cluster = sim.cluster();
     let now = cluster.now_ms;
     let Cluster { marathon, rng, .. } = &mut *cluster;
-    match marathon.update(id, raw, partial, force, put, now, rng) {
+    match marathon.update(id, raw, options, now, rng) {
         Ok((created, s)) => {
             settle(&mut cluster, sim);
             if created {
@@ -337,15 +348,27 @@ fn update_app(sim: &Shared, id: &str, query: &Query, body: &Bytes, put: bool) ->
     }
 }
 
+/// `scale` and `force` of a kill; `None` for `scale` with `wipe`, which
+/// Marathon refuses.
+fn kill_options(query: &Query) -> Option<KillOptions> {
+    let options = KillOptions {
+        scale: query.flag("scale", false),
+        force: query.flag("force", false),
+    };
+    (!(options.scale && query.flag("wipe", false))).then_some(options)
+}
+
+fn scale_and_wipe() -> Response {
+    message(
+        StatusCode::BAD_REQUEST,
+        "You cannot use scale and wipe at the same time.",
+    )
+}
+
 fn kill_app_tasks(sim: &Shared, id: &str, task: Option<&str>, query: &Query) -> Response {
-    let scale = query.flag("scale", false);
-    if scale && query.flag("wipe", false) {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "You cannot use scale and wipe at the same time.",
-        );
-    }
-    let force = query.flag("force", false);
+    let Some(options) = kill_options(query) else {
+        return scale_and_wipe();
+    };
     let mut cluster = sim.cluster();
     let Some(app) = cluster.marathon.app(id) else {
         return not_found(id);
@@ -369,7 +392,7 @@ fn kill_app_tasks(sim: &Shared, id: &str, task: Option<&str>, query: &Query) -> 
                 .collect()
         }
     };
-    if scale && ids.is_empty() {
+    if options.scale && ids.is_empty() {
         return message(
             StatusCode::NOT_FOUND,
             format!("Path '{}' does not exist", app.id),
@@ -377,7 +400,7 @@ fn kill_app_tasks(sim: &Shared, id: &str, task: Option<&str>, query: &Query) -> 
     }
     let now = cluster.now_ms;
     let Cluster { marathon, rng, .. } = &mut *cluster;
-    match marathon.kill(&ids, scale, force, now, rng) {
+    match marathon.kill(&ids, options, now, rng) {
         Ok((killed, started_deployment)) => {
             settle(&mut cluster, sim);
             match (started_deployment, task) {
@@ -424,13 +447,9 @@ async fn delete_tasks(State(sim): State<Shared>, RawQuery(raw): RawQuery, body: 
         Ok(raw) => raw,
         Err(response) => return response,
     };
-    let scale = query.flag("scale", false);
-    if scale && query.flag("wipe", false) {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "You cannot use scale and wipe at the same time.",
-        );
-    }
+    let Some(options) = kill_options(&query) else {
+        return scale_and_wipe();
+    };
     let ids: Vec<String> = match raw_body.get("ids").and_then(Value::as_array) {
         Some(ids) if ids.iter().all(Value::is_string) => ids
             .iter()
@@ -453,7 +472,7 @@ async fn delete_tasks(State(sim): State<Shared>, RawQuery(raw): RawQuery, body: 
     let mut cluster = sim.cluster();
     let now = cluster.now_ms;
     let Cluster { marathon, rng, .. } = &mut *cluster;
-    match marathon.kill(&ids, scale, query.flag("force", false), now, rng) {
+    match marathon.kill(&ids, options, now, rng) {
         Ok((killed, started_deployment)) => {
             settle(&mut cluster, &sim);
             match started_deployment {
