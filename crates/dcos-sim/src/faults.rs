@@ -70,7 +70,7 @@ impl FaultRule {
 
 /// The active fault rules.
 #[derive(Debug, Clone, Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     rules: Vec<FaultRule>,
 }
 

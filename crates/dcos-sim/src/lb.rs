@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 /// One task as marathon-lb reads it from Marathon.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LbTask {
+pub(crate) struct LbTask {
     /// Marathon's task id (marathon-lb sorts old tasks by it).
     pub id: String,
     /// The agent host.
@@ -31,7 +31,7 @@ pub struct LbTask {
 
 /// One app as marathon-lb reads it from Marathon.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LbApp {
+pub(crate) struct LbApp {
     /// The app id.
     pub id: String,
     /// Its labels.
@@ -121,7 +121,7 @@ impl LbApp {
 
 /// One HAProxy server line of a backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Server {
+pub(crate) struct Server {
     /// `ip_port` or `host_ip_port`, non-`[A-Za-z0-9-]` characters as `_`.
     pub name: String,
     /// Written with ` disabled` (HAProxy reports `MAINT`).
@@ -130,7 +130,7 @@ pub struct Server {
 
 /// One HAProxy backend (and the frontend of the same name).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Backend {
+pub(crate) struct Backend {
     /// `<group or app id, leading '/' stripped, '/' as '_'>_<port>`.
     pub name: String,
     /// Its servers: old tasks first, then new.
@@ -210,7 +210,7 @@ fn merge(a: LbApp, b: LbApp) -> (LbApp, Vec<String>) {
 }
 
 /// The HAProxy backends marathon-lb would write for `apps`.
-pub fn backends(apps: Vec<LbApp>) -> Vec<Backend> {
+pub(crate) fn backends(apps: Vec<LbApp>) -> Vec<Backend> {
     let mut groups: BTreeMap<String, (LbApp, Vec<String>)> = BTreeMap::new();
     for app in apps {
         let key = match app.label("HAPROXY_DEPLOYMENT_GROUP") {
@@ -335,7 +335,7 @@ fn row(fields: &[(&str, String)]) -> String {
 /// Simulated traffic on marathon-lb: sessions and queued requests per
 /// server, and whether an instance is mid-reload.
 #[derive(Debug, Default)]
-pub struct MarathonLb {
+pub(crate) struct MarathonLb {
     /// (scur, qcur) by (LB index, server name); `None` index means every LB.
     traffic: BTreeMap<(Option<usize>, String), (u64, u64)>,
     reloading: BTreeMap<usize, bool>,
@@ -464,7 +464,7 @@ async fn health() -> StatusCode {
 
 /// The routes of marathon-lb instance `index` (its stats listener, `:9090`
 /// in a real cluster).
-pub fn routes(index: usize, sim: Shared) -> Router {
+pub(crate) fn routes(index: usize, sim: Shared) -> Router {
     Router::new()
         .route("/haproxy", get(stats))
         .route("/_haproxy_getpids", get(pids))

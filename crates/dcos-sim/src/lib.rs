@@ -25,21 +25,22 @@
 //! println!("DC/OS at {}, marathon-lb at {:?}", sim.dcos_url(), sim.lb_urls());
 //! ```
 
-pub mod clock;
+mod clock;
 pub mod config;
 pub mod faults;
+mod handle;
 mod http;
 pub mod iam;
 pub mod lb;
 pub mod marathon;
 pub mod metronome;
 mod misc;
-pub mod rng;
+mod rng;
 mod server;
 pub mod state;
 mod tls;
 
 pub use config::{ServiceAccount, SimConfig, UserAccount};
+pub use handle::SimHandle;
 pub use misc::{CAPABILITIES_MEDIA_TYPE, DCOS_VERSION};
-pub use server::SimHandle;
 pub use state::{Cluster, Shared, Sim};

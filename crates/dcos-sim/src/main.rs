@@ -155,7 +155,7 @@ fn main() -> ExitCode {
         }
     }
     for rule in args.faults {
-        sim.with_cluster(|cluster| cluster.faults.add(rule));
+        sim.add_fault(rule);
     }
     let mut line = sim.dcos_url().to_owned();
     for url in sim.lb_urls() {

@@ -166,14 +166,7 @@ async fn set_reloading(State(sim): State<Shared>, Json(body): Json<Value>) -> Re
 /// Loads apps (with their tasks, as given) from a `GET /v2/apps` response,
 /// such as marathon-lb's `zdd_apps.json` fixture.
 async fn load_apps(State(sim): State<Shared>, Json(body): Json<Value>) -> Response {
-    let mut cluster = sim.cluster();
-    let crate::state::Cluster {
-        marathon,
-        rng,
-        now_ms,
-        ..
-    } = &mut *cluster;
-    match marathon.load_apps_response(&body, *now_ms, rng) {
+    match sim.cluster().load_apps_response(&body) {
         Ok(count) => json(StatusCode::CREATED, json!({"loaded": count})),
         Err(invalid) => json(StatusCode::UNPROCESSABLE_ENTITY, invalid.body()),
     }

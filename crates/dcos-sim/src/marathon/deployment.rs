@@ -76,18 +76,24 @@ impl Deployment {
     }
 }
 
-/// Why a change was refused.
-#[derive(Debug, Clone, PartialEq)]
+/// Why Marathon refused a change; each maps to the status and body the real
+/// Marathon answers with (apis.md §1.2).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Refusal {
     /// 404 with this message.
+    #[error("404: {0}")]
     NotFound(String),
     /// 409: locked by these deployments.
+    #[error("409: the app is locked by deployment(s) {}", .0.join(", "))]
     Locked(Vec<String>),
     /// 409 with this message (duplicate id).
+    #[error("409: {0}")]
     Conflict(String),
     /// 422 (or 400) validation failure.
+    #[error("422: {}", .0.body())]
     Invalid(validate::Invalid),
     /// 400 with this message.
+    #[error("400: {0}")]
     BadRequest(String),
 }
 

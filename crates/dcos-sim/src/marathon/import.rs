@@ -6,7 +6,6 @@ use super::app::App;
 use super::task::{Task, TaskState};
 use super::validate;
 use crate::clock::marathon_timestamp;
-use crate::config::SimConfig;
 use crate::rng::SimRng;
 use serde_json::Value;
 
@@ -57,7 +56,7 @@ impl Marathon {
             self.apps.insert(app.id.clone(), app);
             count += 1;
         }
-        self.advance(now_ms, rng, &SimConfig::default());
+        self.advance(now_ms, rng);
         Ok(count)
     }
 }

@@ -7,7 +7,7 @@
 //! back), Marathon's defaults for the missing ones, and `version` /
 //! `versionInfo` stamped with the cluster time.
 //!
-//! The scheduler runs in [`Marathon::advance`] (replaying every task
+//! The scheduler runs as cluster time advances (replaying every task
 //! transition due, in time order) and right after every change: it launches
 //! tasks until the app has `instances` tasks of its current configuration
 //! (`TASK_STAGING`, then `TASK_RUNNING` after
@@ -51,20 +51,25 @@ mod query;
 mod routes;
 mod scheduler;
 mod task;
-pub mod validate;
+pub(crate) mod validate;
+mod view;
 
 use crate::config::SimConfig;
 use std::collections::BTreeMap;
 
-pub use app::{App, Embed};
+pub(crate) use app::{App, Embed};
 pub use changes::{KillOptions, UpdateOptions};
-pub use deployment::{Action, Deployment, Refusal, Started};
-pub use routes::routes;
-pub use task::{Task, TaskState};
+pub(crate) use deployment::Deployment;
+pub use deployment::{Refusal, Started};
+pub(crate) use routes::routes;
+pub(crate) use task::Task;
+pub use task::TaskState;
+pub use validate::{Invalid, Violation};
+pub use view::{AppView, TaskView};
 
 /// Marathon's state.
 #[derive(Debug, Default)]
-pub struct Marathon {
+pub(crate) struct Marathon {
     apps: BTreeMap<String, App>,
     deployments: Vec<Deployment>,
     task_start_ms: u64,

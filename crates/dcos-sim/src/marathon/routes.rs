@@ -101,17 +101,6 @@ fn started(status: StatusCode, s: &Started) -> Response {
     )
 }
 
-/// Runs the scheduler right after a change, so launches happen at once.
-fn settle(cluster: &mut Cluster, sim: &Shared) {
-    let Cluster {
-        marathon,
-        rng,
-        now_ms,
-        ..
-    } = cluster;
-    marathon.advance(*now_ms, rng, &sim.config);
-}
-
 async fn list_apps(State(sim): State<Shared>, RawQuery(raw): RawQuery) -> Response {
     let query = Query::parse(raw);
     let embed = embed_of(&query);
@@ -154,7 +143,7 @@ async fn create_app(State(sim): State<Shared>, body: Bytes) -> Response {
     let Cluster { marathon, rng, .. } = &mut *cluster;
     match marathon.create(raw, now, rng) {
         Ok((body, s)) => {
-            settle(&mut cluster, &sim);
+            cluster.settle();
             let location = body["id"].as_str().unwrap_or("/").to_owned();
             let response = with_header(
                 json(StatusCode::CREATED, body),
@@ -246,7 +235,7 @@ async fn app_path(
             let Cluster { marathon, rng, .. } = &mut *cluster;
             match marathon.delete(&id, query.flag("force", true), now, rng) {
                 Ok(s) => {
-                    settle(&mut cluster, &sim);
+                    cluster.settle();
                     started(StatusCode::OK, &s)
                 }
                 Err(r) => refusal(r),
@@ -258,7 +247,7 @@ async fn app_path(
             let Cluster { marathon, rng, .. } = &mut *cluster;
             match marathon.restart(&id, query.flag("force", false), now, rng) {
                 Ok(s) => {
-                    settle(&mut cluster, &sim);
+                    cluster.settle();
                     started(StatusCode::OK, &s)
                 }
                 Err(r) => refusal(r),
@@ -336,7 +325,7 @@ fn update_app(sim: &Shared, id: &str, body: &Bytes, options: UpdateOptions) -> R
     let Cluster { marathon, rng, .. } = &mut *cluster;
     match marathon.update(id, raw, options, now, rng) {
         Ok((created, s)) => {
-            settle(&mut cluster, sim);
+            cluster.settle();
             if created {
                 let response = started(StatusCode::CREATED, &s);
                 with_header(response, header::LOCATION.as_str(), &canonical_id(id))
@@ -402,7 +391,7 @@ fn kill_app_tasks(sim: &Shared, id: &str, task: Option<&str>, query: &Query) -> 
     let Cluster { marathon, rng, .. } = &mut *cluster;
     match marathon.kill(&ids, options, now, rng) {
         Ok((killed, started_deployment)) => {
-            settle(&mut cluster, sim);
+            cluster.settle();
             match (started_deployment, task) {
                 (Some(s), _) => started(StatusCode::OK, &s),
                 (None, Some(_)) => json(
@@ -474,7 +463,7 @@ async fn delete_tasks(State(sim): State<Shared>, RawQuery(raw): RawQuery, body: 
     let Cluster { marathon, rng, .. } = &mut *cluster;
     match marathon.kill(&ids, options, now, rng) {
         Ok((killed, started_deployment)) => {
-            settle(&mut cluster, &sim);
+            cluster.settle();
             match started_deployment {
                 Some(s) => started(StatusCode::OK, &s),
                 None => json(StatusCode::OK, json!({ "tasks": killed })),
@@ -506,7 +495,7 @@ async fn cancel_deployment(
     let Cluster { marathon, rng, .. } = &mut *cluster;
     match marathon.cancel_deployment(&id, query.flag("force", false), now, rng) {
         Ok(result) => {
-            settle(&mut cluster, &sim);
+            cluster.settle();
             match result {
                 Some(s) => started(StatusCode::OK, &s),
                 None => StatusCode::ACCEPTED.into_response(),

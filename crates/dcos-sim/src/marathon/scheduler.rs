@@ -4,14 +4,13 @@
 use super::Marathon;
 use super::app::App;
 use super::task::{Task, TaskState, launch};
-use crate::config::SimConfig;
 use crate::rng::SimRng;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
 impl Marathon {
     /// Runs the scheduler up to `now_ms`.
-    pub fn advance(&mut self, now_ms: u64, rng: &mut SimRng, _config: &SimConfig) {
+    pub fn advance(&mut self, now_ms: u64, rng: &mut SimRng) {
         let (start, health) = (self.task_start_ms, self.health_ms);
         // Replay every task transition due by `now_ms` in time order, so a
         // large clock jump still lets a rolling restart progress step by step
