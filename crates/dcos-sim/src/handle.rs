@@ -7,18 +7,18 @@
 //! Each call takes the cluster lock and first brings the cluster up to the
 //! current cluster time, exactly as a request does.
 
+use crate::bind::{StartError, bind, bind_lbs, lb_addresses};
 use crate::config::SimConfig;
-use crate::faults::FaultRule;
+use crate::faults::{FaultAction, FaultRule};
 use crate::iam::{Claims, TokenError};
+use crate::lb::{CapacityMark, CapacityTimeline, KillLog, RecordError, SessionDrain, Traffic};
 use crate::marathon::{AppView, Invalid};
 use crate::metronome::{ClusterRunHook, RunHook};
-use crate::server::{dcos_router, serve};
+use crate::server::{Listener, dcos_router, serve};
 use crate::state::{Cluster, Shared, Sim};
-use std::io;
 use std::net::SocketAddr;
 use std::sync::MutexGuard;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 
 /// A running simulated cluster. Dropping it stops the listeners.
@@ -32,23 +32,30 @@ pub struct SimHandle {
 }
 
 impl SimHandle {
-    /// Starts a cluster on free loopback ports (127.0.0.1 only), on its own
-    /// runtime threads, and returns once every listener accepts connections.
-    /// With [`SimConfig::tls`] the DC/OS port speaks HTTPS with a certificate
-    /// made for this run (see [`SimHandle::ca_cert_pem`]).
-    pub fn start(config: SimConfig) -> io::Result<SimHandle> {
+    /// Starts a cluster on loopback (the DC/OS URL on 127.0.0.1, each
+    /// marathon-lb where [`SimConfig::lb_binds`] says, by default 127.0.0.1),
+    /// on ports the OS picks, on its own runtime threads, and returns once
+    /// every listener accepts connections. With [`SimConfig::tls`] the DC/OS
+    /// port speaks HTTPS with a certificate made for this run (see
+    /// [`SimHandle::ca_cert_pem`]).
+    pub fn start(config: SimConfig) -> Result<SimHandle, StartError> {
         Self::start_on(config, 0, &[])
     }
 
-    /// Like [`SimHandle::start`], with a fixed DC/OS port and marathon-lb
-    /// ports (0 or missing: the OS picks).
-    pub fn start_on(config: SimConfig, port: u16, lb_ports: &[u16]) -> io::Result<SimHandle> {
+    /// Like [`SimHandle::start`], with a fixed DC/OS port and, without
+    /// [`SimConfig::lb_binds`], fixed marathon-lb ports on 127.0.0.1 (0 or
+    /// missing: the OS picks).
+    pub fn start_on(
+        config: SimConfig,
+        port: u16,
+        lb_ports: &[u16],
+    ) -> Result<SimHandle, StartError> {
+        let lb_addrs = lb_addresses(&config, lb_ports)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .thread_name("dcos-sim")
             .build()?;
-        let lb_count = config.marathon_lb_count;
         let server_tls = if config.tls {
             Some(crate::tls::server_tls()?)
         } else {
@@ -56,8 +63,7 @@ impl SimHandle {
         };
         let sim = Sim::new(config);
         let (dcos_url, lb_urls) = runtime.block_on(async {
-            let bind = |port: u16| TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)));
-            let listener = bind(port).await?;
+            let listener = bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
             let scheme = if server_tls.is_some() {
                 "https"
             } else {
@@ -65,15 +71,22 @@ impl SimHandle {
             };
             let url = format!("{scheme}://{}", listener.local_addr()?);
             let acceptor = server_tls.as_ref().map(|t| t.acceptor.clone());
-            tokio::spawn(serve(listener, sim.clone(), dcos_router(&sim), acceptor));
+            let router = dcos_router(&sim);
+            tokio::spawn(serve(
+                listener,
+                Listener::Dcos,
+                sim.clone(),
+                router,
+                acceptor,
+            ));
             let mut lb_urls = Vec::new();
-            for index in 0..lb_count {
-                let listener = bind(lb_ports.get(index).copied().unwrap_or(0)).await?;
+            for (index, listener) in bind_lbs(&lb_addrs).await?.into_iter().enumerate() {
                 lb_urls.push(format!("http://{}", listener.local_addr()?));
                 let router = crate::lb::routes(index, sim.clone());
-                tokio::spawn(serve(listener, sim.clone(), router, None));
+                let which = Listener::Lb(index);
+                tokio::spawn(serve(listener, which, sim.clone(), router, None));
             }
-            Ok::<_, io::Error>((url, lb_urls))
+            Ok::<_, StartError>((url, lb_urls))
         })?;
         Ok(SimHandle {
             sim,
@@ -98,7 +111,9 @@ impl SimHandle {
         self.ca_cert_pem.as_deref()
     }
 
-    /// One stats URL per marathon-lb instance.
+    /// One stats URL per marathon-lb instance, in instance order (the
+    /// `lb` index of the other marathon-lb methods), e.g.
+    /// `http://127.0.0.2:9090`.
     pub fn lb_urls(&self) -> &[String] {
         &self.lb_urls
     }
@@ -232,12 +247,28 @@ impl SimHandle {
     }
 
     // ----- marathon-lb -----
+    //
+    // `lb` is an index into `lb_urls()`; the methods taking one panic on an
+    // index past the last instance, as slice indexing does.
 
-    /// Sets the current sessions and queued requests of the HAProxy server
-    /// named `server` on marathon-lb instance `lb`, or with `None` on every
-    /// instance; they stay until changed.
-    pub fn set_traffic(&self, lb: Option<usize>, server: &str, sessions: u64, queued: u64) {
-        self.cluster().lb.set_traffic(lb, server, sessions, queued);
+    fn check_lb(&self, lb: usize) {
+        assert!(
+            lb < self.lb_urls.len(),
+            "no marathon-lb instance {lb}: there are {}",
+            self.lb_urls.len()
+        );
+    }
+
+    /// Sets the sessions and queued requests of the HAProxy server named
+    /// `server` on marathon-lb instance `lb`, or with `None` on every
+    /// instance without traffic of its own for it. They stay until changed,
+    /// or until [`Traffic::until_ms`]. A [`SessionDrain`]'s sessions on a
+    /// `MAINT` server come on top.
+    pub fn set_traffic(&self, lb: Option<usize>, server: &str, traffic: Traffic) {
+        if let Some(lb) = lb {
+            self.check_lb(lb);
+        }
+        self.cluster().lb.set_traffic(lb, server, traffic);
     }
 
     /// Removes all traffic set with [`SimHandle::set_traffic`].
@@ -245,10 +276,83 @@ impl SimHandle {
         self.cluster().lb.clear_traffic();
     }
 
+    /// Sets (or with `None` stops) the sessions every server keeps for a
+    /// while after a marathon-lb instance puts it into `MAINT` (see
+    /// [`SimConfig::session_drain`]); servers already disabled keep the
+    /// time they were disabled at.
+    pub fn set_session_drain(&self, drain: Option<SessionDrain>) {
+        self.cluster().lb.set_session_drain(drain);
+    }
+
     /// Makes marathon-lb instance `lb` report a reload in progress (three
-    /// haproxy pids) until told otherwise.
+    /// haproxy pids) until told otherwise, whatever its reload window says.
     pub fn set_reloading(&self, lb: usize, reloading: bool) {
+        self.check_lb(lb);
         self.cluster().lb.set_reloading(lb, reloading);
+    }
+
+    /// Sets how long marathon-lb instance `lb` takes to adopt a change in
+    /// Marathon (see [`SimConfig::lb_update_delay`]): two instances with
+    /// different delays disagree for a while. A pending adoption moves with
+    /// the new delay (it is due that long after the change it waits for).
+    pub fn set_lb_update_delay(&self, lb: usize, delay: Duration) {
+        self.check_lb(lb);
+        self.cluster().lb.set_update_delay(lb, delay);
+    }
+
+    /// Makes every request to marathon-lb instance `lb`'s stats listener
+    /// (`/haproxy`, `/_haproxy_getpids`, …) meet `action` (e.g. a 503, or
+    /// a dropped connection) for `duration` of cluster time from now: a
+    /// [`FaultRule`] with `lb` set, listed by [`SimHandle::fault_rules`].
+    pub fn fail_lb(&self, lb: usize, action: FaultAction, duration: Duration) {
+        self.check_lb(lb);
+        let mut cluster = self.cluster();
+        let until = cluster
+            .now_ms
+            .saturating_add(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
+        cluster.faults.add(FaultRule {
+            method: None,
+            path_prefix: "/".into(),
+            lb: Some(lb),
+            action,
+            times: None,
+            rate: None,
+            until_ms: Some(until),
+        });
+    }
+
+    // ----- the records -----
+
+    /// Every task killed so far (through `/v2/tasks/delete`, an app's task
+    /// kill, an app DELETE, a scale down or a replacement), with what each
+    /// marathon-lb instance had on it at that moment.
+    pub fn kill_log(&self) -> KillLog {
+        self.cluster().lb.kill_log()
+    }
+
+    /// The serving capacity of each deployment group on each marathon-lb
+    /// instance over time.
+    pub fn capacity_timeline(&self) -> CapacityTimeline {
+        self.cluster().lb.capacity_timeline()
+    }
+
+    /// A mark in the capacity timeline, now.
+    pub fn capacity_mark(&self) -> CapacityMark {
+        let cluster = self.cluster();
+        cluster.lb.capacity_mark(cluster.now_ms)
+    }
+
+    /// The least serving capacity `group` (`web` or `/web`, as in
+    /// `HAPROXY_DEPLOYMENT_GROUP`; an app id for an app without one) had on
+    /// any marathon-lb instance from `mark` until now: servers in that
+    /// instance's backend, not `MAINT`, whose task is running and healthy.
+    /// An instance that never routed to the group counts as 0.
+    pub fn min_capacity_since(
+        &self,
+        mark: &CapacityMark,
+        group: &str,
+    ) -> Result<usize, RecordError> {
+        self.cluster().lb.min_capacity_since(mark, group)
     }
 
     /// Blocks until the process is interrupted (Ctrl-C), for the binary.

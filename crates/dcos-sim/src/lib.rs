@@ -25,8 +25,10 @@
 //! println!("DC/OS at {}, marathon-lb at {:?}", sim.dcos_url(), sim.lb_urls());
 //! ```
 
+mod bind;
 mod clock;
 pub mod config;
+mod control;
 pub mod faults;
 mod handle;
 mod http;
@@ -40,6 +42,7 @@ mod server;
 pub mod state;
 mod tls;
 
+pub use bind::{StartError, is_loopback_v4};
 pub use config::{ServiceAccount, SimConfig, UserAccount};
 pub use handle::SimHandle;
 pub use misc::{CAPABILITIES_MEDIA_TYPE, DCOS_VERSION};

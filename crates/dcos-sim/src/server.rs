@@ -62,9 +62,18 @@ pub(crate) fn dcos_router(sim: &Shared) -> Router {
         .nest("/service/metronome", metronome::routes())
         .merge(metronome::v1_routes());
     if sim.config.control {
-        router = router.merge(misc::control_routes());
+        router = router.merge(crate::control::control_routes());
     }
     router.with_state(sim.clone())
+}
+
+/// Which listener a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listener {
+    /// The DC/OS URL (Admin Router).
+    Dcos,
+    /// The stats listener of marathon-lb instance `n`.
+    Lb(usize),
 }
 
 /// What to do with one request before routing it.
@@ -78,6 +87,7 @@ enum Verdict {
 fn judge(
     sim: &Sim,
     cluster: &mut MutexGuard<'_, Cluster>,
+    listener: Listener,
     method: &str,
     path: &str,
     headers: &axum::http::HeaderMap,
@@ -91,7 +101,11 @@ fn judge(
         now_ms,
         ..
     } = &mut **cluster;
-    match faults.decide(method, path, *now_ms, rng) {
+    let lb = match listener {
+        Listener::Dcos => None,
+        Listener::Lb(n) => Some(n),
+    };
+    match faults.decide(method, path, lb, *now_ms, rng) {
         Some(FaultAction::Drop) => return Verdict::Drop,
         Some(FaultAction::Delay { ms }) => return Verdict::Delay(Duration::from_millis(ms)),
         Some(FaultAction::Status { code, body }) => {
@@ -101,7 +115,10 @@ fn judge(
         }
         None => {}
     }
+    // marathon-lb's stats are unauthenticated in-cluster: only Admin Router
+    // asks for a token.
     if sim.config.auth
+        && listener == Listener::Dcos
         && !PUBLIC_PATHS.contains(&path)
         && !cluster.iam.is_authorized(headers, cluster.now_ms)
     {
@@ -113,6 +130,7 @@ fn judge(
 async fn handle(
     sim: Shared,
     router: Router,
+    listener: Listener,
     mut request: Request<Body>,
 ) -> Result<Response, Dropped> {
     if let Some(uri) = clean_path(request.uri()) {
@@ -123,6 +141,7 @@ async fn handle(
         judge(
             &sim,
             &mut cluster,
+            listener,
             request.method().as_str(),
             request.uri().path(),
             request.headers(),
@@ -139,22 +158,24 @@ async fn handle(
 }
 
 /// Serves one connection, plain or TLS: the same pipeline ([`handle`]) for both.
-async fn serve_connection<S>(stream: S, sim: Shared, router: Router)
+async fn serve_connection<S>(stream: S, sim: Shared, router: Router, which: Listener)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = tower::service_fn(move |request: Request<hyper::body::Incoming>| {
-        handle(sim.clone(), router.clone(), request.map(Body::new))
+        handle(sim.clone(), router.clone(), which, request.map(Body::new))
     });
     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
         .await;
 }
 
-/// Accepts connections on `listener`; with `tls`, each one completes a TLS
-/// handshake first (a failed handshake just closes that connection).
+/// Accepts connections on `listener` (which is `which`); with `tls`, each
+/// one completes a TLS handshake first (a failed handshake just closes that
+/// connection).
 pub(crate) async fn serve(
     listener: TcpListener,
+    which: Listener,
     sim: Shared,
     router: Router,
     tls: Option<TlsAcceptor>,
@@ -168,10 +189,10 @@ pub(crate) async fn serve(
         let tls = tls.clone();
         tokio::spawn(async move {
             match tls {
-                None => serve_connection(stream, sim, router).await,
+                None => serve_connection(stream, sim, router, which).await,
                 Some(acceptor) => {
                     if let Ok(stream) = acceptor.accept(stream).await {
-                        serve_connection(stream, sim, router).await;
+                        serve_connection(stream, sim, router, which).await;
                     }
                 }
             }

@@ -89,20 +89,40 @@ impl Sim {
 }
 
 impl Cluster {
-    /// Runs everything that is due by `now_ms`: tasks starting and passing
-    /// health checks, deployments finishing, job runs progressing.
+    /// Runs everything that is due by `now_ms`, in time order: tasks
+    /// starting and passing health checks, deployments finishing,
+    /// marathon-lb instances adopting changes, job runs progressing. Each
+    /// event is handled at its own cluster time, so what marathon-lb shows
+    /// (and what the records say) does not depend on when requests arrive.
     pub(crate) fn advance(&mut self, now_ms: u64) {
         let now_ms = now_ms.max(self.now_ms);
-        self.now_ms = now_ms;
-        self.marathon.advance(now_ms, &mut self.rng);
+        for _ in 0..1_000_000 {
+            let next = [self.marathon.next_transition_ms(), self.lb.next_event_ms()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(at) if at <= now_ms => self.step(at.max(self.now_ms)),
+                _ => break,
+            }
+        }
+        self.step(now_ms);
         self.metronome.advance(now_ms);
     }
 
-    /// Runs the scheduler right after a change at the current time, so
-    /// launches and kills happen at once rather than at the next request.
+    /// Brings Marathon, then marathon-lb, to `at_ms`.
+    fn step(&mut self, at_ms: u64) {
+        self.now_ms = at_ms;
+        self.marathon.advance(at_ms, &mut self.rng);
+        let killed = self.marathon.take_killed();
+        self.lb.observe(at_ms, &self.marathon, killed);
+    }
+
+    /// Runs the scheduler (and marathon-lb) right after a change at the
+    /// current time, so launches and kills happen at once rather than at the
+    /// next request.
     pub(crate) fn settle(&mut self) {
-        let now_ms = self.now_ms;
-        self.marathon.advance(now_ms, &mut self.rng);
+        self.step(self.now_ms);
     }
 
     /// Imports a `GET /v2/apps` response with its tasks as given (see

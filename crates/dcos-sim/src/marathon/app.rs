@@ -27,6 +27,10 @@ pub struct App {
     pub last_scaling_at_ms: u64,
     /// `versionInfo.lastConfigChangeAt`, epoch milliseconds.
     pub last_config_change_at_ms: u64,
+    /// The last configuration change or restart, epoch milliseconds: tasks
+    /// launched for an earlier one are replaced. (A restart leaves
+    /// `lastConfigChangeAt` alone, as Marathon does, but still replaces.)
+    pub config_epoch_ms: u64,
     /// `version`, epoch milliseconds.
     pub version_ms: u64,
     /// The running deployment that owns the app, if any.
@@ -54,6 +58,7 @@ impl App {
             service_ports: Vec::new(),
             last_scaling_at_ms: now_ms,
             last_config_change_at_ms: now_ms,
+            config_epoch_ms: now_ms,
             version_ms: now_ms,
             deployment: None,
             definition,

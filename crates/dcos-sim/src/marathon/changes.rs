@@ -4,6 +4,7 @@
 use super::Marathon;
 use super::app::{App, Embed};
 use super::deployment::{Action, Refusal, Started};
+use super::kills::{KillCause, Killed};
 use super::task::Task;
 use super::validate;
 use crate::clock::marathon_timestamp;
@@ -125,6 +126,7 @@ impl Marathon {
         });
         let version = marathon_timestamp(now_ms);
         self.apps.insert(id.clone(), app);
+        self.generation += 1;
         let started = self.start_deployment(
             rng,
             version,
@@ -156,7 +158,6 @@ impl Marathon {
             let (_, started) = self.create(body, now_ms, rng)?;
             return Ok((true, started));
         };
-        self.locked(&[&id], options.force)?;
         // `{"version": ts}` (with at most an id): roll back to that version.
         let only_version =
             body.contains_key("version") && body.keys().all(|k| k == "version" || k == "id");
@@ -186,25 +187,39 @@ impl Marathon {
         keep_service_ports(&mut definition, &self.apps[&id].service_ports);
         self.assign_service_ports(&mut definition);
         let scale_only = same_config(&definition, &old);
+        // Marathon stamps versionInfo by what changed: everything on a config
+        // change, version and lastScalingAt on a scale, nothing at all when
+        // the update changes nothing (then the deployment has no steps, so it
+        // conflicts with no running deployment either).
+        let action = match (scale_only, instances_of(&old) == instances_of(&definition)) {
+            (true, true) => None,
+            (true, false) => Some(Action::Scale),
+            (false, _) => Some(Action::Restart),
+        };
+        if action.is_some() {
+            self.locked(&[&id], options.force)?;
+        }
         let app = self.apps.get_mut(&id).expect("app exists");
         let previous = app.definition.clone();
         app.definition = definition;
-        app.version_ms = now_ms;
-        app.last_scaling_at_ms = now_ms;
-        if !scale_only {
+        if action.is_some() {
+            app.version_ms = now_ms;
+            app.last_scaling_at_ms = now_ms;
+        }
+        if action == Some(Action::Restart) {
             app.last_config_change_at_ms = now_ms;
+            app.config_epoch_ms = now_ms;
         }
         app.refresh();
-        app.remember_version();
-        let action = if scale_only {
-            Action::Scale
-        } else {
-            Action::Restart
-        };
+        if action.is_some() {
+            app.remember_version();
+        }
+        self.generation += 1;
+        let actions = action.map(|a| (a, id.clone())).into_iter().collect();
         let started = self.start_deployment(
             rng,
             marathon_timestamp(now_ms),
-            vec![(action, id.clone())],
+            actions,
             vec![(id, Some(previous))],
         );
         Ok((false, started))
@@ -231,7 +246,13 @@ impl Marathon {
             vec![(Action::Stop, id.clone())],
             vec![(id.clone(), previous)],
         );
-        self.apps.remove(&id);
+        if let Some(app) = self.apps.remove(&id) {
+            for task in &app.tasks {
+                self.killed
+                    .push(Killed::new(&app, task, now_ms, KillCause::AppRemoved));
+            }
+        }
+        self.generation += 1;
         Ok(started)
     }
 
@@ -250,10 +271,14 @@ impl Marathon {
         let previous = app.definition.clone();
         self.locked(&[&id], force)?;
         let app = self.apps.get_mut(&id).expect("app exists");
+        // A restart is a new version and counts as scaling for versionInfo
+        // (lastScalingAt), not as a config change; its tasks are replaced.
         app.version_ms = now_ms;
-        app.last_config_change_at_ms = now_ms;
+        app.last_scaling_at_ms = now_ms;
+        app.config_epoch_ms = now_ms;
         app.refresh();
         app.remember_version();
+        self.generation += 1;
         Ok(self.start_deployment(
             rng,
             marathon_timestamp(now_ms),
@@ -298,6 +323,10 @@ impl Marathon {
                 .partition(|t| wanted.contains(t.id.as_str()));
             app.tasks = kept;
             killed.extend(gone.iter().map(Task::to_json));
+            for task in &gone {
+                self.killed
+                    .push(Killed::new(app, task, now_ms, KillCause::Request { scale }));
+            }
             if scale {
                 previous.push((id.clone(), Some(app.definition.clone())));
                 let instances = app.instances.saturating_sub(*n as u64);
@@ -308,6 +337,7 @@ impl Marathon {
                 app.remember_version();
             }
         }
+        self.generation += 1;
         let started = scale.then(|| {
             let actions = per_app
                 .keys()
@@ -317,6 +347,14 @@ impl Marathon {
         });
         Ok((killed, started))
     }
+}
+
+/// The `instances` of a definition (0 when missing).
+fn instances_of(definition: &Map<String, Value>) -> u64 {
+    definition
+        .get("instances")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
 }
 
 /// Whether two definitions differ at most in `instances` (and the stamps).

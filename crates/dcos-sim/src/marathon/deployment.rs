@@ -4,6 +4,7 @@
 use super::Marathon;
 use super::app::App;
 use super::changes::same_config;
+use super::kills::{KillCause, Killed};
 use super::validate;
 use crate::clock::marathon_timestamp;
 use crate::rng::SimRng;
@@ -190,7 +191,16 @@ impl Marathon {
             let now = self.apps.get(&app_id).map(|a| a.definition.clone());
             match (before, now) {
                 (None, Some(now)) => {
-                    self.apps.remove(&app_id);
+                    if let Some(app) = self.apps.remove(&app_id) {
+                        for task in &app.tasks {
+                            self.killed.push(Killed::new(
+                                &app,
+                                task,
+                                now_ms,
+                                KillCause::AppRemoved,
+                            ));
+                        }
+                    }
                     actions.push((Action::Stop, app_id.clone()));
                     previous.push((app_id, Some(now)));
                 }
@@ -202,13 +212,13 @@ impl Marathon {
                         (Some(_), false) => Action::Restart,
                     };
                     let mut app = App::from_definition(before, now_ms);
-                    app.last_config_change_at_ms = now_ms;
                     if let Some(old) = self.apps.remove(&app_id) {
                         app.tasks = old.tasks;
                         app.versions = old.versions;
                         app.last_task_failure = old.last_task_failure;
                         if scale_only {
                             app.last_config_change_at_ms = old.last_config_change_at_ms;
+                            app.config_epoch_ms = old.config_epoch_ms;
                         }
                     }
                     app.version_ms = now_ms;
@@ -222,6 +232,7 @@ impl Marathon {
                 (None, None) => {}
             }
         }
+        self.generation += 1;
         Ok(Some(self.start_deployment(
             rng,
             marathon_timestamp(now_ms),

@@ -46,6 +46,7 @@ impl Marathon {
             let mut app = App::from_definition(definition, now_ms);
             app.version_ms = version.unwrap_or(now_ms);
             app.last_config_change_at_ms = config.unwrap_or(app.version_ms);
+            app.config_epoch_ms = app.last_config_change_at_ms;
             app.last_scaling_at_ms = scaling.unwrap_or(app.version_ms);
             app.last_task_failure = failure;
             app.refresh();
@@ -56,6 +57,7 @@ impl Marathon {
             self.apps.insert(app.id.clone(), app);
             count += 1;
         }
+        self.generation += 1;
         self.advance(now_ms, rng);
         Ok(count)
     }
@@ -120,7 +122,7 @@ fn imported_task(app: &App, raw: Value, now_ms: u64) -> Task {
         first_success_ms: first_success,
         version: text("version").unwrap_or_else(|| marathon_timestamp(app.version_ms)),
         slave_id: text("slaveId").unwrap_or_default(),
-        config_ms: app.last_config_change_at_ms,
+        config_ms: app.config_epoch_ms,
         raw: Some(raw),
     }
 }

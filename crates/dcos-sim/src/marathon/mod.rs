@@ -47,6 +47,7 @@ mod app;
 mod changes;
 mod deployment;
 mod import;
+mod kills;
 mod query;
 mod routes;
 mod scheduler;
@@ -61,6 +62,8 @@ pub(crate) use app::{App, Embed};
 pub use changes::{KillOptions, UpdateOptions};
 pub(crate) use deployment::Deployment;
 pub use deployment::{Refusal, Started};
+pub use kills::KillCause;
+pub(crate) use kills::Killed;
 pub(crate) use routes::routes;
 pub(crate) use task::Task;
 pub use task::TaskState;
@@ -75,6 +78,11 @@ pub(crate) struct Marathon {
     task_start_ms: u64,
     health_ms: u64,
     next_service_port: u16,
+    /// Bumped by every change marathon-lb could see (tasks, apps, labels,
+    /// counts), so it rebuilds its view only when something changed.
+    generation: u64,
+    /// Tasks killed since the cluster last took them ([`Marathon::take_killed`]).
+    killed: Vec<Killed>,
 }
 
 impl Marathon {
@@ -96,6 +104,16 @@ impl Marathon {
     /// One app by id (relative ids are resolved against `/`).
     pub fn app(&self, id: &str) -> Option<&App> {
         self.apps.get(&validate::canonical_id(id))
+    }
+
+    /// A number that changes whenever the apps or their tasks change.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The tasks killed since the last call, oldest first.
+    pub fn take_killed(&mut self) -> Vec<Killed> {
+        std::mem::take(&mut self.killed)
     }
 
     /// The running deployments, oldest first.

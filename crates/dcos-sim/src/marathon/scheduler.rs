@@ -3,32 +3,39 @@
 
 use super::Marathon;
 use super::app::App;
+use super::kills::{KillCause, Killed};
 use super::task::{Task, TaskState, launch};
 use crate::rng::SimRng;
 use serde_json::Value;
-use std::collections::BTreeSet;
 
 impl Marathon {
+    /// When the next task transition (`TASK_RUNNING`, a first health
+    /// result) is due, if any: the cluster steps to it before anything that
+    /// happens later, so marathon-lb sees each change at its time.
+    pub fn next_transition_ms(&self) -> Option<u64> {
+        let (start, health) = (self.task_start_ms, self.health_ms);
+        self.apps
+            .values()
+            .flat_map(|a| {
+                a.tasks
+                    .iter()
+                    .filter_map(move |t| pending_transition(t, a.has_health_checks, start, health))
+            })
+            .min()
+    }
+
     /// Runs the scheduler up to `now_ms`.
     pub fn advance(&mut self, now_ms: u64, rng: &mut SimRng) {
         let (start, health) = (self.task_start_ms, self.health_ms);
+        let mut changed = false;
         // Replay every task transition due by `now_ms` in time order, so a
         // large clock jump still lets a rolling restart progress step by step
         // with launches stamped at the time they happened.
         for _ in 0..100_000 {
-            let next = self
-                .apps
-                .values()
-                .flat_map(|a| {
-                    a.tasks
-                        .iter()
-                        .filter_map(|t| pending_transition(t, a.has_health_checks, start, health))
-                })
-                .min();
-            match next {
+            match self.next_transition_ms() {
                 Some(at) if at <= now_ms => {
                     for app in self.apps.values_mut() {
-                        converge(app, at, rng, start, health);
+                        changed |= converge(app, at, rng, start, health, &mut self.killed);
                     }
                 }
                 _ => break,
@@ -42,7 +49,10 @@ impl Marathon {
             .values_mut()
             .filter(|a| !settled(a, start, health))
         {
-            converge(app, now_ms, rng, start, health);
+            changed |= converge(app, now_ms, rng, start, health, &mut self.killed);
+        }
+        if changed {
+            self.generation += 1;
         }
         let apps = &mut self.apps;
         self.deployments.retain(|d| {
@@ -71,7 +81,7 @@ fn converged(app: &App) -> bool {
         && app
             .tasks
             .iter()
-            .all(|t| t.config_ms == app.last_config_change_at_ms && t.is_up(app.has_health_checks))
+            .all(|t| t.config_ms == app.config_epoch_ms && t.is_up(app.has_health_checks))
 }
 
 /// Whether an app is at rest: no deployment, exactly its wanted tasks, all
@@ -80,7 +90,7 @@ fn settled(app: &App, start_ms: u64, health_ms: u64) -> bool {
     app.deployment.is_none()
         && app.tasks.len() as u64 == app.instances
         && app.tasks.iter().all(|t| {
-            t.config_ms == app.last_config_change_at_ms
+            t.config_ms == app.config_epoch_ms
                 && pending_transition(t, app.has_health_checks, start_ms, health_ms).is_none()
         })
 }
@@ -100,15 +110,31 @@ fn pending_transition(task: &Task, has_checks: bool, start_ms: u64, health_ms: u
     }
 }
 
+/// Removes task `index` from `app`, noting why in `kills`.
+fn kill(app: &mut App, index: usize, at_ms: u64, cause: KillCause, kills: &mut Vec<Killed>) {
+    let task = app.tasks.remove(index);
+    kills.push(Killed::new(app, &task, at_ms, cause));
+}
+
 /// Brings one app's tasks up to `now_ms`: state changes by time, launches,
 /// excess kills and the rolling replacement of old-configuration tasks.
-fn converge(app: &mut App, now_ms: u64, rng: &mut SimRng, start_ms: u64, health_ms: u64) {
+/// Returns whether anything changed.
+fn converge(
+    app: &mut App,
+    now_ms: u64,
+    rng: &mut SimRng,
+    start_ms: u64,
+    health_ms: u64,
+    kills: &mut Vec<Killed>,
+) -> bool {
     let has_checks = app.has_health_checks;
     let broken = app.broken;
+    let mut changed = false;
     for task in app.tasks.iter_mut().filter(|t| t.raw.is_none()) {
         if task.state == TaskState::Staging && now_ms >= task.staged_at_ms + start_ms {
             task.state = TaskState::Running;
             task.started_at_ms = Some(task.staged_at_ms + start_ms);
+            changed = true;
         }
         if let (true, None, Some(started)) = (has_checks, task.healthy, task.started_at_ms)
             && now_ms >= started + health_ms
@@ -117,9 +143,10 @@ fn converge(app: &mut App, now_ms: u64, rng: &mut SimRng, start_ms: u64, health_
             if !broken {
                 task.first_success_ms = Some(started + health_ms);
             }
+            changed = true;
         }
     }
-    let current = app.last_config_change_at_ms;
+    let current = app.config_epoch_ms;
     let oldest_first =
         app.definition.get("killSelection").and_then(Value::as_str) == Some("OLDEST_FIRST");
     let wanted = app.instances as usize;
@@ -132,13 +159,13 @@ fn converge(app: &mut App, now_ms: u64, rng: &mut SimRng, start_ms: u64, health_
         if !oldest_first {
             fresh.reverse();
         }
-        let doomed: BTreeSet<usize> = fresh[..fresh.len() - wanted].iter().copied().collect();
-        let mut i = 0;
-        app.tasks.retain(|_| {
-            let keep = !doomed.contains(&i);
-            i += 1;
-            keep
-        });
+        let mut doomed: Vec<usize> = fresh[..fresh.len() - wanted].to_vec();
+        // Highest index first, so the lower ones stay where they are.
+        doomed.sort_unstable_by(|a, b| b.cmp(a));
+        for i in doomed {
+            kill(app, i, now_ms, KillCause::ScaledDown, kills);
+        }
+        changed = true;
     }
     let strategy = |key: &str, default: f64| {
         app.definition
@@ -174,7 +201,7 @@ fn converge(app: &mut App, now_ms: u64, rng: &mut SimRng, start_ms: u64, health_
                 .map(|(i, t)| (i, t.is_up(has_checks)));
             match victim {
                 Some((i, is_up)) if wanted == 0 || up - usize::from(is_up) >= min_up => {
-                    app.tasks.remove(i);
+                    kill(app, i, now_ms, KillCause::Replaced, kills);
                     progressed = true;
                 }
                 _ => break,
@@ -191,6 +218,7 @@ fn converge(app: &mut App, now_ms: u64, rng: &mut SimRng, start_ms: u64, health_
             progressed = true;
         }
         if progressed {
+            changed = true;
             continue;
         }
         // Stuck (e.g. minimumHealthCapacity 1 with maximumOverCapacity 0):
@@ -203,9 +231,11 @@ fn converge(app: &mut App, now_ms: u64, rng: &mut SimRng, start_ms: u64, health_
         let fresh_count = app.tasks.iter().filter(|t| t.config_ms == current).count();
         match app.tasks.iter().position(|t| t.config_ms != current) {
             Some(i) if fresh_up && fresh_count < wanted => {
-                app.tasks.remove(i);
+                kill(app, i, now_ms, KillCause::Replaced, kills);
+                changed = true;
             }
             _ => break,
         }
     }
+    changed
 }

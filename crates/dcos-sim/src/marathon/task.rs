@@ -56,7 +56,7 @@ pub struct Task {
     /// The app `version` the task was launched with.
     pub version: String,
     pub(super) slave_id: String,
-    /// `versionInfo.lastConfigChangeAt` (ms) of the configuration it runs.
+    /// The app's `config_epoch_ms` when it was launched.
     pub(super) config_ms: u64,
     /// The task exactly as imported, rendered as is.
     pub(super) raw: Option<Value>,
@@ -147,7 +147,7 @@ pub(super) fn launch(app: &App, now_ms: u64, rng: &mut SimRng) -> Task {
         first_success_ms: None,
         version: marathon_timestamp(app.version_ms),
         slave_id: "a0b1c2d3-0000-4000-8000-000000000001-S0".into(),
-        config_ms: app.last_config_change_at_ms,
+        config_ms: app.config_epoch_ms,
         raw: None,
     }
 }
