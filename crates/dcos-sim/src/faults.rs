@@ -194,6 +194,24 @@ mod tests {
             "expired"
         );
 
+        // A rule for one marathon-lb instance hits only its listener.
+        faults.add(FaultRule {
+            method: None,
+            path_prefix: "/haproxy".into(),
+            lb: Some(1),
+            action: status(503),
+            times: None,
+            rate: None,
+            until_ms: None,
+        });
+        assert_eq!(faults.decide("GET", "/haproxy", None, 0, &mut rng), None);
+        assert_eq!(faults.decide("GET", "/haproxy", Some(0), 0, &mut rng), None);
+        assert_eq!(
+            faults.decide("GET", "/haproxy", Some(1), 0, &mut rng),
+            Some(status(503))
+        );
+        faults.clear();
+
         let mut hits = 0;
         faults.add(FaultRule {
             method: None,

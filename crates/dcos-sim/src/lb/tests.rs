@@ -1,3 +1,4 @@
+use super::records::Records;
 use super::rules::{LbApp, LbTask, Server, backends};
 use super::*;
 use serde_json::Value;
@@ -186,4 +187,71 @@ fn a_disabled_server_keeps_drain_sessions_for_the_drain_time() {
         lb.stats_csv(0, 1_000)
             .contains("web_10000,127_0_0_1_31001,0,,0,")
     );
+}
+
+#[test]
+fn the_records_are_bounded_and_say_when_a_mark_is_out_of_reach() {
+    let mut records = Records::default();
+    let counts = |n: usize| {
+        let mut c = BTreeMap::new();
+        c.insert("/web".to_owned(), ("web_10000".to_owned(), n));
+        c
+    };
+    records.note_capacity(0, 0, &counts(4));
+    let early = records.mark(0, 1);
+    records.note_capacity(1, 0, &counts(4));
+    assert_eq!(records.timeline().samples.len(), 1, "no change, no sample");
+    records.note_capacity(2, 0, &counts(1));
+    let late = records.mark(2, 1);
+    assert_eq!(records.min_since(&early, "web"), Ok(1));
+    assert_eq!(
+        records.min_since(&late, "/web"),
+        Ok(1),
+        "the value at the mark counts"
+    );
+    for i in 0..CAPACITY_CAP as u64 {
+        records.note_capacity(3 + i, 0, &counts(2 + (i as usize % 2)));
+    }
+    let timeline = records.timeline();
+    assert_eq!(timeline.samples.len(), CAPACITY_CAP);
+    assert_eq!(timeline.dropped, 2);
+    assert!(matches!(
+        records.min_since(&early, "web"),
+        Err(RecordError::Truncated { at_ms: 0, .. })
+    ));
+    let recent = records.mark(1_000_000, 1);
+    assert_eq!(records.min_since(&recent, "web"), Ok(3));
+
+    for i in 0..KILL_LOG_CAP as u64 + 5 {
+        records.record_kill(KillRecord {
+            at_ms: i,
+            app_id: "/web".into(),
+            task_id: format!("t{i}"),
+            cause: crate::marathon::KillCause::ScaledDown,
+            servers: Vec::new(),
+            seen: Vec::new(),
+        });
+    }
+    let log = records.kill_log();
+    assert_eq!(log.records.len(), KILL_LOG_CAP);
+    assert_eq!(log.dropped, 5);
+    assert_eq!(log.records[0].task_id, "t5", "the oldest go first");
+}
+
+#[test]
+fn a_group_that_disappears_drops_to_zero() {
+    let mut records = Records::default();
+    let mut counts = BTreeMap::new();
+    counts.insert("/web".to_owned(), ("web_10000".to_owned(), 2));
+    records.note_capacity(0, 0, &counts);
+    let mark = records.mark(0, 2);
+    assert_eq!(
+        records.min_since(&mark, "web"),
+        Ok(0),
+        "instance 1 never routed to it"
+    );
+    records.note_capacity(5, 0, &BTreeMap::new());
+    let samples = records.timeline().samples;
+    assert_eq!(samples.last().map(|s| (s.at_ms, s.serving)), Some((5, 0)));
+    assert_eq!(samples.last().unwrap().backend, "");
 }
