@@ -47,6 +47,7 @@
 //! else the default. They are called with the cluster lock held.
 
 mod api;
+mod schedules;
 mod validate;
 
 use crate::clock::metronome_timestamp;
