@@ -235,7 +235,9 @@ impl SimHandle {
     /// Imports a `GET /v2/apps` response (`{"apps":[…]}`), such as
     /// marathon-lb's `zdd_apps.json`: each app replaces any app of the same
     /// id and keeps its `version`, `versionInfo` and tasks exactly as given.
-    /// Returns how many apps were imported.
+    /// Returns how many apps were imported. (An app replaced this way
+    /// leaves no kill records for its old tasks: an import is set-up, not
+    /// something Marathon did.)
     pub fn load_apps_response(&self, response: &serde_json::Value) -> Result<usize, Invalid> {
         self.cluster().load_apps_response(response)
     }
@@ -264,6 +266,8 @@ impl SimHandle {
     /// instance without traffic of its own for it. They stay until changed,
     /// or until [`Traffic::until_ms`]. A [`SessionDrain`]'s sessions on a
     /// `MAINT` server come on top.
+    ///
+    /// Panics when `lb` is not an instance index.
     pub fn set_traffic(&self, lb: Option<usize>, server: &str, traffic: Traffic) {
         if let Some(lb) = lb {
             self.check_lb(lb);
@@ -286,6 +290,8 @@ impl SimHandle {
 
     /// Makes marathon-lb instance `lb` report a reload in progress (three
     /// haproxy pids) until told otherwise, whatever its reload window says.
+    ///
+    /// Panics when `lb` is not an instance index.
     pub fn set_reloading(&self, lb: usize, reloading: bool) {
         self.check_lb(lb);
         self.cluster().lb.set_reloading(lb, reloading);
@@ -295,6 +301,8 @@ impl SimHandle {
     /// Marathon (see [`SimConfig::lb_update_delay`]): two instances with
     /// different delays disagree for a while. A pending adoption moves with
     /// the new delay (it is due that long after the change it waits for).
+    ///
+    /// Panics when `lb` is not an instance index.
     pub fn set_lb_update_delay(&self, lb: usize, delay: Duration) {
         self.check_lb(lb);
         self.cluster().lb.set_update_delay(lb, delay);
@@ -304,6 +312,8 @@ impl SimHandle {
     /// (`/haproxy`, `/_haproxy_getpids`, …) meet `action` (e.g. a 503, or
     /// a dropped connection) for `duration` of cluster time from now: a
     /// [`FaultRule`] with `lb` set, listed by [`SimHandle::fault_rules`].
+    ///
+    /// Panics when `lb` is not an instance index.
     pub fn fail_lb(&self, lb: usize, action: FaultAction, duration: Duration) {
         self.check_lb(lb);
         let mut cluster = self.cluster();

@@ -5,7 +5,11 @@
 //! Apps are keyed by their canonical absolute id. An app's definition is
 //! kept as JSON: the fields given (unknown fields are **kept** and echoed
 //! back), Marathon's defaults for the missing ones, and `version` /
-//! `versionInfo` stamped with the cluster time.
+//! `versionInfo` stamped with the cluster time as Marathon stamps them: a
+//! config change moves `version`, `lastScalingAt` and `lastConfigChangeAt`;
+//! a scale (including a kill with `scale=true`) and a restart move `version`
+//! and `lastScalingAt`; an update that changes nothing moves none of them
+//! and starts a deployment with no steps (which locks nothing).
 //!
 //! The scheduler runs as cluster time advances (replaying every task
 //! transition due, in time order) and right after every change: it launches
@@ -20,6 +24,9 @@
 //! lets it progress, one old task is given up. A task is up when running,
 //! and healthy when the app has health checks. A deployment lasts until its
 //! apps have exactly `instances` up tasks of the current configuration.
+//!
+//! Every task killed (by a request, with its app, as excess or replaced) is
+//! handed to the cluster with its cause ([`KillCause`]) for the kill log.
 //!
 //! Convention: an app whose `container.docker.image` contains the word
 //! `broken` never passes its health checks (its tasks report
@@ -39,7 +46,8 @@
 //! `app` and `task` hold the model and how Marathon renders it;
 //! `changes` the API's changes (create, update, delete, restart, kill);
 //! `deployment` the deployments, their locks, cancellation and rollback;
-//! `scheduler` the task lifecycle over cluster time; `import` loading a
+//! `scheduler` the task lifecycle over cluster time; `kills` what is noted of
+//! each kill; `view` read-only copies for tests; `import` loading a
 //! `GET /v2/apps` response as given; `routes` and `query` the HTTP surface;
 //! `validate` Marathon's validation and normalisation.
 
