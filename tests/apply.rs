@@ -45,7 +45,7 @@ fn jobs(sim: &SimHandle) -> Vec<Value> {
         .http_status_as_error(false)
         .build()
         .into();
-    let token = sim.with_cluster(|c| c.iam.issue_token("bootstrapuser", c.now_ms));
+    let token = sim.issue_token("bootstrapuser");
     let mut response = agent
         .get(&format!("{}/service/metronome/v1/jobs", sim.dcos_url()))
         .header("Authorization", &format!("token={token}"))
@@ -145,7 +145,7 @@ fn auth_failures_exit_6_and_never_print_the_token() {
     assert_eq!(out.status.code(), Some(6));
     assert!(!text(&out.stderr).contains(wrong) && !text(&out.stdout).contains(wrong));
 
-    let token = sim.with_cluster(|c| c.iam.issue_token("bootstrapuser", c.now_ms));
+    let token = sim.issue_token("bootstrapuser");
     let out = apply(&sim, "nginx:1.25", &[], &[("DCOS_ACS_TOKEN", &token)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains(&token) && !text(&out.stdout).contains(&token));
@@ -197,7 +197,7 @@ fn after_dcos_cluster_setup_apply_needs_no_url_and_no_token() {
         ..SimConfig::default()
     })
     .unwrap();
-    let token = sim.with_cluster(|c| c.iam.issue_token("bootstrapuser", c.now_ms));
+    let token = sim.issue_token("bootstrapuser");
     // What `dcos cluster setup` writes.
     let dcos_dir = empty_dcos_dir();
     common::attached_cluster(dcos_dir.path(), sim.dcos_url(), &token);
@@ -305,7 +305,7 @@ fn run_wait_follows_the_run_to_success_failure_or_timeout() {
         "error: not starting rollout-web-canary: no canary in progress in deployment group web \
          (0 app(s) found): rollout needs one; see `canary status --app web` (--force starts it anyway)\n"
     );
-    assert!(sim.with_cluster(|c| c.metronome.active_run_ids("rollout-web-canary").is_empty()));
+    assert!(sim.active_run_ids("rollout-web-canary").is_empty());
 
     let out = run_phase(&sim, &["--wait"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -320,13 +320,11 @@ fn run_wait_follows_the_run_to_success_failure_or_timeout() {
         text(&out.stderr)
     );
 
-    sim.with_cluster(|c| {
-        c.metronome.set_run_hook(Some(std::sync::Arc::new(
-            |_: &dcos_sim::metronome::RunContext| {
-                dcos_sim::metronome::RunPlan::failure(Duration::from_secs(5))
-            },
-        )))
-    });
+    sim.set_run_hook(Some(std::sync::Arc::new(
+        |_: &dcos_sim::metronome::RunContext| {
+            dcos_sim::metronome::RunPlan::failure(Duration::from_secs(5))
+        },
+    )));
     let out = run_phase(&sim, &["--wait"]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
@@ -336,13 +334,11 @@ fn run_wait_follows_the_run_to_success_failure_or_timeout() {
     );
 
     // A day-long run, started without --wait, stays active.
-    sim.with_cluster(|c| {
-        c.metronome.set_run_hook(Some(std::sync::Arc::new(
-            |_: &dcos_sim::metronome::RunContext| {
-                dcos_sim::metronome::RunPlan::success(Duration::from_secs(86_400))
-            },
-        )))
-    });
+    sim.set_run_hook(Some(std::sync::Arc::new(
+        |_: &dcos_sim::metronome::RunContext| {
+            dcos_sim::metronome::RunPlan::success(Duration::from_secs(86_400))
+        },
+    )));
     let out = run_phase(&sim, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let started = text(&out.stdout);
@@ -361,10 +357,7 @@ fn run_wait_follows_the_run_to_success_failure_or_timeout() {
         "{}",
         text(&out.stderr)
     );
-    assert_eq!(
-        sim.with_cluster(|c| c.metronome.active_run_ids("deploy-web-canary")),
-        [run_id]
-    );
+    assert_eq!(sim.active_run_ids("deploy-web-canary"), [run_id]);
     // ...unless forced, and then --wait gives up after --timeout.
     let out = run_phase(&sim, &["--wait", "--timeout", "1s", "--force"]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));

@@ -6,7 +6,6 @@
 
 mod common;
 
-use dcos_sim::iam::TOKEN_LIFETIME;
 use dcos_sim::{ServiceAccount, SimConfig, SimHandle};
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
@@ -107,10 +106,7 @@ fn snapshot_message(name: &str, out: &Output) {
 /// A token the cluster issued a second longer ago than tokens live (the
 /// cluster's clock is not moved: the client's logins use the real time).
 fn expired_token(sim: &SimHandle) -> String {
-    sim.with_cluster(|c| {
-        let issued = c.now_ms - TOKEN_LIFETIME.as_millis() as u64 - 1000;
-        c.iam.issue_token("bootstrapuser", issued)
-    })
+    sim.issue_token_with_expiry("bootstrapuser", sim.now_ms() - 1000)
 }
 
 #[test]

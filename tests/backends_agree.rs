@@ -48,7 +48,7 @@ impl Cluster {
         })
         .expect("the sim starts");
         let at_once: RunHook = Arc::new(|_| RunPlan::success(Duration::ZERO));
-        sim.with_cluster(|c| c.metronome.set_run_hook(Some(at_once)));
+        sim.set_run_hook(Some(at_once));
         let home = tempfile::tempdir().expect("a temporary home");
         let dcos_dir = real_cli::setup_cluster(cli, sim.dcos_url(), home.path(), USER, PASSWORD);
         Cluster {
@@ -83,7 +83,7 @@ impl Cluster {
 
     /// GET a path of the sim's API with a token.
     fn get(&self, path: &str) -> Value {
-        let token = self.sim.with_cluster(|c| c.iam.issue_token(USER, c.now_ms));
+        let token = self.sim.issue_token(USER);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
@@ -99,7 +99,7 @@ impl Cluster {
 
     /// POST a document to a path of the sim's API with a token.
     fn post(&self, path: &str, body: &Value) {
-        let token = self.sim.with_cluster(|c| c.iam.issue_token(USER, c.now_ms));
+        let token = self.sim.issue_token(USER);
         let reply = ureq::post(&format!("{}{path}", self.sim.dcos_url()))
             .header("Authorization", &format!("token={token}"))
             .send_json(body)

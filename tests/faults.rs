@@ -31,15 +31,15 @@ fn sim() -> SimHandle {
 
 fn fault(sim: &SimHandle, rule: Value) {
     let rule: FaultRule = serde_json::from_value(rule).unwrap();
-    sim.with_cluster(|c| c.faults.add(rule));
+    sim.add_fault(rule);
 }
 
 fn faults_left(sim: &SimHandle) -> usize {
-    sim.with_cluster(|c| c.faults.rules().len())
+    sim.fault_rules().len()
 }
 
 fn job_ids(sim: &SimHandle) -> Vec<String> {
-    sim.with_cluster(|c| c.metronome.job_ids())
+    sim.job_ids()
 }
 
 fn apply(sim: &SimHandle, image: &str) -> Output {

@@ -8,8 +8,9 @@
 
 mod common;
 
+use dcos_sim::Cluster;
+use dcos_sim::marathon::UpdateOptions;
 use dcos_sim::metronome::{RunContext, RunPlan};
-use dcos_sim::state::Cluster;
 use dcos_sim::{SimConfig, SimHandle};
 use serde_json::{Value, json};
 use std::process::Output;
@@ -48,31 +49,28 @@ fn app(id: &str, colour: &str, image: &str, instances: u64, started_at: &str) ->
 /// `/web-green` with one instance, the old one scaled from 4 to 3.
 fn deploy_like_zdd(ctx: &RunContext, cluster: &mut Cluster) -> RunPlan {
     let image = ctx.labels["canary.image"].clone();
-    let Value::Object(canary) = app(
+    let canary = app(
         "/web-green",
         "green",
         &image,
         1,
         "2026-11-27T12:00:00.000001",
-    ) else {
-        unreachable!()
-    };
-    let now = ctx.now_ms;
+    );
+    // Both calls launch (and kill) tasks at once, as Marathon would, not at
+    // the next request.
     cluster
-        .marathon
-        .create(canary, now, &mut cluster.rng)
+        .create_app(canary)
         .expect("the canary app is created");
-    let Value::Object(scale) = json!({"instances": 3}) else {
-        unreachable!()
-    };
     cluster
-        .marathon
-        .update("/web", scale, true, false, false, now, &mut cluster.rng)
+        .update_app(
+            "/web",
+            json!({"instances": 3}),
+            UpdateOptions {
+                partial: true,
+                ..UpdateOptions::default()
+            },
+        )
         .expect("the old app is scaled down");
-    // Launch the tasks now, as Marathon would, not at the next request.
-    cluster
-        .marathon
-        .advance(now, &mut cluster.rng, &SimConfig::default());
     RunPlan::success(Duration::from_secs(5))
 }
 
@@ -130,13 +128,7 @@ fn status_before_and_after_a_canary_deploy() {
     assert_eq!(json["jobs"][0]["exists"], true);
     assert_eq!(json["jobs"][0]["last_run"], Value::Null);
 
-    sim.with_cluster(|c| {
-        c.metronome.set_cluster_run_hook_for_label(
-            "canary.phase",
-            "deploy",
-            Arc::new(deploy_like_zdd),
-        )
-    });
+    sim.set_cluster_run_hook_for_label("canary.phase", "deploy", Arc::new(deploy_like_zdd));
     ok(&canary(&[
         "run",
         "deploy",

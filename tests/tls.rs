@@ -275,7 +275,7 @@ fn a_bad_ca_file_fails_before_any_request_naming_the_file_and_the_flag() {
     assert!(stderr.starts_with("error: core.ssl_verify in "), "{stderr}");
     assert!(stderr.contains("/nonexistent/dcos-ca.crt"), "{stderr}");
     // Nothing reached the cluster.
-    assert!(tls.sim.with_cluster(|c| c.metronome.job_ids()).is_empty());
+    assert!(tls.sim.job_ids().is_empty());
 }
 
 #[test]

@@ -58,13 +58,6 @@ impl SimClock {
     pub fn scale(&self) -> f64 {
         self.inner.lock().expect("clock lock").scale
     }
-
-    /// How long real time must pass for `sim` simulated time to pass (for
-    /// sleeps inside the sim); `None` for a manual clock.
-    pub fn real_duration(&self, sim: Duration) -> Option<Duration> {
-        let scale = self.scale();
-        (scale > 0.0).then(|| sim.div_f64(scale))
-    }
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
@@ -131,16 +124,12 @@ mod tests {
         assert_eq!(clock.now_ms(), 1_000);
         clock.advance(Duration::from_secs(90));
         assert_eq!(clock.now_ms(), 91_000);
-        assert_eq!(clock.real_duration(Duration::from_secs(1)), None);
     }
 
     #[test]
     fn scaled_clock_runs_faster_than_real_time() {
         let clock = SimClock::new(0, 1000.0);
-        assert_eq!(
-            clock.real_duration(Duration::from_secs(60)),
-            Some(Duration::from_millis(60))
-        );
+        assert_eq!(clock.scale(), 1000.0);
         let before = clock.now_ms();
         clock.advance(Duration::from_secs(5));
         assert!(clock.now_ms() >= before + 5_000);

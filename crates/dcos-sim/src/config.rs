@@ -1,5 +1,7 @@
 //! How a simulated cluster is set up.
 
+use crate::lb::SessionDrain;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// A user account of the simulated IAM.
@@ -37,8 +39,29 @@ pub struct SimConfig {
     pub users: Vec<UserAccount>,
     /// Accounts that can log in with a service login token.
     pub service_accounts: Vec<ServiceAccount>,
-    /// How many marathon-lb instances to simulate (one listener each).
+    /// How many marathon-lb instances to simulate, each with a stats
+    /// listener on 127.0.0.1 and a port the OS picks. Ignored when
+    /// [`SimConfig::lb_binds`] is not empty (leave it at 1 or set it to the
+    /// same number; another number is refused at start).
     pub marathon_lb_count: usize,
+    /// The stats listener of each marathon-lb instance, one per entry, on
+    /// loopback addresses only (`127.x.y.z`): several instances on distinct
+    /// addresses with the same port stand for one DNS name with several A
+    /// records, as on a cluster. Port 0 lets the OS pick; instances on
+    /// distinct addresses that all ask for 0 share the port picked for the
+    /// first. Empty: [`SimConfig::marathon_lb_count`] instances on 127.0.0.1.
+    pub lb_binds: Vec<SocketAddr>,
+    /// Cluster time from a change in Marathon to each marathon-lb instance
+    /// adopting the then-current backends (its event stream and config
+    /// rewrite); until then its stats show the old state. Settable per
+    /// instance later ([`crate::SimHandle::set_lb_update_delay`]).
+    pub lb_update_delay: Duration,
+    /// After each adopted change, how long an instance reports a reload in
+    /// progress (three pids from `/_haproxy_getpids`); zero: never.
+    pub lb_reload_window: Duration,
+    /// Sessions that every server put into `MAINT` keeps for a while after
+    /// being disabled; `None`: drained servers have no sessions.
+    pub session_drain: Option<SessionDrain>,
     /// Whether the control endpoints under `/__sim/` are served.
     pub control: bool,
     /// Simulated time from a task's launch to `TASK_RUNNING`.
@@ -68,12 +91,27 @@ impl Default for SimConfig {
             }],
             service_accounts: Vec::new(),
             marathon_lb_count: 1,
+            lb_binds: Vec::new(),
+            lb_update_delay: Duration::ZERO,
+            lb_reload_window: Duration::ZERO,
+            session_drain: None,
             control: false,
             task_start_delay: Duration::from_secs(2),
             health_delay: Duration::from_secs(5),
             job_run_duration: Duration::from_secs(10),
             cluster_name: "dcos-sim".into(),
             tls: false,
+        }
+    }
+}
+
+impl SimConfig {
+    /// How many marathon-lb instances there are.
+    pub(crate) fn lb_count(&self) -> usize {
+        if self.lb_binds.is_empty() {
+            self.marathon_lb_count
+        } else {
+            self.lb_binds.len()
         }
     }
 }

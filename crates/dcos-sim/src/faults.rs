@@ -35,6 +35,11 @@ pub struct FaultRule {
     /// The path prefix it applies to (after `//` is collapsed), e.g.
     /// `/service/marathon/v2/apps`.
     pub path_prefix: String,
+    /// Only requests to marathon-lb instance `lb`'s stats listener (e.g. to
+    /// make its stats fail for a while); requests to every listener when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lb: Option<usize>,
     /// What it does.
     pub action: FaultAction,
     /// How many matching requests it hits before it expires; forever when absent.
@@ -55,6 +60,7 @@ impl FaultRule {
         FaultRule {
             method: None,
             path_prefix: prefix.to_owned(),
+            lb: None,
             action: FaultAction::Status {
                 code: 503,
                 body: Some(
@@ -70,7 +76,7 @@ impl FaultRule {
 
 /// The active fault rules.
 #[derive(Debug, Clone, Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     rules: Vec<FaultRule>,
 }
 
@@ -90,11 +96,14 @@ impl Faults {
         &self.rules
     }
 
-    /// The fault to apply to a request, if any; counts it against its rule.
+    /// The fault to apply to a request (to marathon-lb instance `lb`'s
+    /// listener, or with `None` the DC/OS one), if any; counts it against its
+    /// rule.
     pub fn decide(
         &mut self,
         method: &str,
         path: &str,
+        lb: Option<usize>,
         now_ms: u64,
         rng: &mut SimRng,
     ) -> Option<FaultAction> {
@@ -106,7 +115,8 @@ impl Faults {
                 .method
                 .as_deref()
                 .is_none_or(|m| m.eq_ignore_ascii_case(method));
-            if !method_ok || !path.starts_with(&rule.path_prefix) {
+            let listener_ok = rule.lb.is_none_or(|n| lb == Some(n));
+            if !method_ok || !listener_ok || !path.starts_with(&rule.path_prefix) {
                 continue;
             }
             if let Some(rate) = rule.rate
@@ -143,57 +153,77 @@ mod tests {
         faults.add(FaultRule {
             method: Some("GET".into()),
             path_prefix: "/v2/apps".into(),
+            lb: None,
             action: status(500),
             times: Some(2),
             rate: None,
             until_ms: None,
         });
         assert_eq!(
-            faults.decide("POST", "/v2/apps", 0, &mut rng),
+            faults.decide("POST", "/v2/apps", None, 0, &mut rng),
             None,
             "method must match"
         );
         assert_eq!(
-            faults.decide("GET", "/v1/jobs", 0, &mut rng),
+            faults.decide("GET", "/v1/jobs", None, 0, &mut rng),
             None,
             "path must match"
         );
         assert_eq!(
-            faults.decide("GET", "/v2/apps/x", 0, &mut rng),
+            faults.decide("GET", "/v2/apps/x", None, 0, &mut rng),
             Some(status(500))
         );
         assert_eq!(
-            faults.decide("get", "/v2/apps", 0, &mut rng),
+            faults.decide("get", "/v2/apps", None, 0, &mut rng),
             Some(status(500))
         );
         assert_eq!(
-            faults.decide("GET", "/v2/apps", 0, &mut rng),
+            faults.decide("GET", "/v2/apps", None, 0, &mut rng),
             None,
             "used up"
         );
 
         faults.add(FaultRule::leader_change("/v2", 1_000, 500));
         assert!(matches!(
-            faults.decide("PUT", "/v2/apps/x", 1_200, &mut rng),
+            faults.decide("PUT", "/v2/apps/x", None, 1_200, &mut rng),
             Some(FaultAction::Status { code: 503, .. })
         ));
         assert_eq!(
-            faults.decide("PUT", "/v2/apps/x", 1_500, &mut rng),
+            faults.decide("PUT", "/v2/apps/x", None, 1_500, &mut rng),
             None,
             "expired"
         );
+
+        // A rule for one marathon-lb instance hits only its listener.
+        faults.add(FaultRule {
+            method: None,
+            path_prefix: "/haproxy".into(),
+            lb: Some(1),
+            action: status(503),
+            times: None,
+            rate: None,
+            until_ms: None,
+        });
+        assert_eq!(faults.decide("GET", "/haproxy", None, 0, &mut rng), None);
+        assert_eq!(faults.decide("GET", "/haproxy", Some(0), 0, &mut rng), None);
+        assert_eq!(
+            faults.decide("GET", "/haproxy", Some(1), 0, &mut rng),
+            Some(status(503))
+        );
+        faults.clear();
 
         let mut hits = 0;
         faults.add(FaultRule {
             method: None,
             path_prefix: "/".into(),
+            lb: None,
             action: FaultAction::Drop,
             times: None,
             rate: Some(0.25),
             until_ms: None,
         });
         for _ in 0..4000 {
-            hits += usize::from(faults.decide("GET", "/x", 0, &mut rng).is_some());
+            hits += usize::from(faults.decide("GET", "/x", None, 0, &mut rng).is_some());
         }
         assert!((800..1200).contains(&hits), "{hits} of 4000 at rate 0.25");
     }

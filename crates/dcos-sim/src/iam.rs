@@ -131,7 +131,7 @@ struct ServiceKey {
 }
 
 /// IAM's state: the accounts and the key tokens are signed with.
-pub struct Iam {
+pub(crate) struct Iam {
     users: Vec<UserAccount>,
     services: Vec<ServiceKey>,
     key: [u8; 32],
@@ -260,7 +260,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// What a login succeeded with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Login {
+pub(crate) struct Login {
     /// The account that logged in.
     pub uid: String,
     /// Its description (the info cookie shows it).
@@ -271,7 +271,7 @@ pub struct Login {
 
 /// Why a login failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LoginError {
+pub(crate) enum LoginError {
     /// Unknown uid, wrong password, or a service login token that does not
     /// verify: IAM's 401 `ERR_INVALID_CREDENTIALS`.
     #[error("{0}")]
@@ -526,7 +526,7 @@ async fn login(State(sim): State<Shared>, headers: HeaderMap, body: Bytes) -> Re
 }
 
 /// The login providers, as DC/OS lists its two built-in ones.
-pub fn providers_body() -> Value {
+pub(crate) fn providers_body() -> Value {
     let provider = |kind: &str, method: &str| {
         json!({
             "authentication-type": kind,
@@ -546,7 +546,7 @@ async fn providers() -> Response {
 }
 
 /// IAM's routes (`/acs/api/v1/auth/...`).
-pub fn routes() -> Router<Shared> {
+pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route(LOGIN_PATH, post(login))
         .route(PROVIDERS_PATH, get(providers))

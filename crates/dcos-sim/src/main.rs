@@ -6,9 +6,12 @@
 
 use clap::Parser;
 use dcos_sim::faults::FaultRule;
-use dcos_sim::{ServiceAccount, SimConfig, SimHandle, UserAccount};
+use dcos_sim::lb::SessionDrain;
+use dcos_sim::{ServiceAccount, SimConfig, SimHandle, UserAccount, is_loopback_v4};
 use std::io::Write;
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// A simulated DC/OS cluster (Marathon, Metronome, IAM, marathon-lb) on 127.0.0.1.
 #[derive(Debug, Parser)]
@@ -17,12 +20,31 @@ struct Args {
     /// Port of the DC/OS URL; 0 lets the OS pick a free one.
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Ports of the marathon-lb stats listeners (repeatable); missing ones are picked by the OS.
-    #[arg(long = "lb-port")]
+    /// Ports of the marathon-lb stats listeners on 127.0.0.1 (repeatable); missing ones are
+    /// picked by the OS.
+    #[arg(long = "lb-port", value_name = "PORT")]
     lb_ports: Vec<u16>,
-    /// How many marathon-lb instances to simulate.
-    #[arg(long, default_value_t = 1)]
+    /// How many marathon-lb instances to simulate on 127.0.0.1.
+    #[arg(long, default_value_t = 1, value_name = "N")]
     marathon_lb_count: usize,
+    /// A marathon-lb instance's stats listener (repeatable, one instance each), on a 127.x.y.z
+    /// address: several with one port stand for one DNS name with several A records, e.g.
+    /// `--lb-bind 127.0.0.2:9090 --lb-bind 127.0.0.3:9090`. Port 0 lets the OS pick one, shared
+    /// by the instances on distinct addresses that ask for 0.
+    #[arg(long = "lb-bind", value_name = "ADDR:PORT", value_parser = parse_lb_bind,
+          conflicts_with_all = ["lb_ports", "marathon_lb_count"])]
+    lb_binds: Vec<SocketAddr>,
+    /// Seconds of cluster time each marathon-lb takes to adopt a change in Marathon (its stats
+    /// show the old backends until then).
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    lb_delay: f64,
+    /// Seconds of cluster time a marathon-lb reports a reload in progress (three pids) after
+    /// each change it adopts.
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    lb_reload_window: f64,
+    /// Every server marathon-lb puts into MAINT keeps N sessions for SECONDS of cluster time.
+    #[arg(long, value_name = "N:SECONDS", value_parser = parse_drain)]
+    session_drain: Option<SessionDrain>,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -52,6 +74,37 @@ struct Args {
     /// e.g. `canary apply --ca-cert FILE` or `curl --cacert FILE`.
     #[arg(long, value_name = "FILE")]
     tls_ca_out: Option<std::path::PathBuf>,
+}
+
+fn parse_lb_bind(s: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not ADDR:PORT, e.g. 127.0.0.2:9090"))?;
+    if is_loopback_v4(&addr) {
+        Ok(addr)
+    } else {
+        Err(format!(
+            "{addr} is not on loopback: use a 127.x.y.z address"
+        ))
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds >= 0")),
+    }
+}
+
+fn parse_drain(s: &str) -> Result<SessionDrain, String> {
+    let bad = || format!("'{s}' is not N:SECONDS, e.g. 2:30");
+    let (sessions, seconds) = s.split_once(':').ok_or_else(bad)?;
+    let sessions: u64 = sessions.parse().map_err(|_| bad())?;
+    let seconds = parse_seconds(seconds).map_err(|_| bad())?;
+    Ok(SessionDrain {
+        sessions,
+        duration: Duration::from_secs_f64(seconds),
+    })
 }
 
 fn parse_fault(s: &str) -> Result<FaultRule, String> {
@@ -120,6 +173,10 @@ fn main() -> ExitCode {
         auth: args.auth,
         control: args.control,
         marathon_lb_count: args.marathon_lb_count.max(1),
+        lb_binds: args.lb_binds.clone(),
+        lb_update_delay: Duration::from_secs_f64(args.lb_delay),
+        lb_reload_window: Duration::from_secs_f64(args.lb_reload_window),
+        session_drain: args.session_drain,
         tls: args.tls_ca_out.is_some(),
         ..SimConfig::default()
     };
@@ -155,7 +212,7 @@ fn main() -> ExitCode {
         }
     }
     for rule in args.faults {
-        sim.with_cluster(|cluster| cluster.faults.add(rule));
+        sim.add_fault(rule);
     }
     let mut line = sim.dcos_url().to_owned();
     for url in sim.lb_urls() {

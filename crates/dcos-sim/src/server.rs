@@ -1,11 +1,10 @@
 //! Listeners and the request pipeline: path clean-up, control endpoints,
 //! faults, Admin Router's authentication, then the service routes.
 
-use crate::config::SimConfig;
 use crate::faults::FaultAction;
 use crate::http::{admin_router_unauthorized, json};
 use crate::state::{Cluster, Shared, Sim};
-use crate::{iam, lb, marathon, metronome, misc};
+use crate::{iam, marathon, metronome, misc};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, Uri};
@@ -13,12 +12,9 @@ use axum::response::Response;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use std::convert::Infallible;
-use std::io;
-use std::net::SocketAddr;
 use std::sync::MutexGuard;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::runtime::Runtime;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
@@ -56,7 +52,7 @@ fn clean_path(uri: &Uri) -> Option<Uri> {
 
 /// The DC/OS-facing router: Admin Router paths plus the bare service paths a
 /// job inside the cluster would use (`marathon.mesos:8080/v2`, `:9000/v1`).
-fn dcos_router(sim: &Shared) -> Router {
+pub(crate) fn dcos_router(sim: &Shared) -> Router {
     let mut router = Router::new()
         .merge(iam::routes())
         .merge(misc::routes())
@@ -66,9 +62,18 @@ fn dcos_router(sim: &Shared) -> Router {
         .nest("/service/metronome", metronome::routes())
         .merge(metronome::v1_routes());
     if sim.config.control {
-        router = router.merge(misc::control_routes());
+        router = router.merge(crate::control::control_routes());
     }
     router.with_state(sim.clone())
+}
+
+/// Which listener a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listener {
+    /// The DC/OS URL (Admin Router).
+    Dcos,
+    /// The stats listener of marathon-lb instance `n`.
+    Lb(usize),
 }
 
 /// What to do with one request before routing it.
@@ -82,6 +87,7 @@ enum Verdict {
 fn judge(
     sim: &Sim,
     cluster: &mut MutexGuard<'_, Cluster>,
+    listener: Listener,
     method: &str,
     path: &str,
     headers: &axum::http::HeaderMap,
@@ -95,7 +101,11 @@ fn judge(
         now_ms,
         ..
     } = &mut **cluster;
-    match faults.decide(method, path, *now_ms, rng) {
+    let lb = match listener {
+        Listener::Dcos => None,
+        Listener::Lb(n) => Some(n),
+    };
+    match faults.decide(method, path, lb, *now_ms, rng) {
         Some(FaultAction::Drop) => return Verdict::Drop,
         Some(FaultAction::Delay { ms }) => return Verdict::Delay(Duration::from_millis(ms)),
         Some(FaultAction::Status { code, body }) => {
@@ -105,7 +115,10 @@ fn judge(
         }
         None => {}
     }
+    // marathon-lb's stats are unauthenticated in-cluster: only Admin Router
+    // asks for a token.
     if sim.config.auth
+        && listener == Listener::Dcos
         && !PUBLIC_PATHS.contains(&path)
         && !cluster.iam.is_authorized(headers, cluster.now_ms)
     {
@@ -117,6 +130,7 @@ fn judge(
 async fn handle(
     sim: Shared,
     router: Router,
+    listener: Listener,
     mut request: Request<Body>,
 ) -> Result<Response, Dropped> {
     if let Some(uri) = clean_path(request.uri()) {
@@ -127,6 +141,7 @@ async fn handle(
         judge(
             &sim,
             &mut cluster,
+            listener,
             request.method().as_str(),
             request.uri().path(),
             request.headers(),
@@ -143,21 +158,28 @@ async fn handle(
 }
 
 /// Serves one connection, plain or TLS: the same pipeline ([`handle`]) for both.
-async fn serve_connection<S>(stream: S, sim: Shared, router: Router)
+async fn serve_connection<S>(stream: S, sim: Shared, router: Router, which: Listener)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = tower::service_fn(move |request: Request<hyper::body::Incoming>| {
-        handle(sim.clone(), router.clone(), request.map(Body::new))
+        handle(sim.clone(), router.clone(), which, request.map(Body::new))
     });
     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
         .await;
 }
 
-/// Accepts connections on `listener`; with `tls`, each one completes a TLS
-/// handshake first (a failed handshake just closes that connection).
-async fn serve(listener: TcpListener, sim: Shared, router: Router, tls: Option<TlsAcceptor>) {
+/// Accepts connections on `listener` (which is `which`); with `tls`, each
+/// one completes a TLS handshake first (a failed handshake just closes that
+/// connection).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    which: Listener,
+    sim: Shared,
+    router: Router,
+    tls: Option<TlsAcceptor>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
@@ -167,127 +189,14 @@ async fn serve(listener: TcpListener, sim: Shared, router: Router, tls: Option<T
         let tls = tls.clone();
         tokio::spawn(async move {
             match tls {
-                None => serve_connection(stream, sim, router).await,
+                None => serve_connection(stream, sim, router, which).await,
                 Some(acceptor) => {
                     if let Ok(stream) = acceptor.accept(stream).await {
-                        serve_connection(stream, sim, router).await;
+                        serve_connection(stream, sim, router, which).await;
                     }
                 }
             }
         });
-    }
-}
-
-/// A running simulated cluster. Dropping it stops the listeners.
-#[derive(Debug)]
-pub struct SimHandle {
-    sim: Shared,
-    dcos_url: String,
-    lb_urls: Vec<String>,
-    ca_cert_pem: Option<String>,
-    runtime: Option<Runtime>,
-}
-
-impl SimHandle {
-    /// Starts a cluster on free loopback ports (127.0.0.1 only), on its own
-    /// runtime threads, and returns once every listener accepts connections.
-    /// With [`SimConfig::tls`] the DC/OS port speaks HTTPS with a certificate
-    /// made for this run (see [`SimHandle::ca_cert_pem`]).
-    pub fn start(config: SimConfig) -> io::Result<SimHandle> {
-        Self::start_on(config, 0, &[])
-    }
-
-    /// Like [`SimHandle::start`], with a fixed DC/OS port and marathon-lb
-    /// ports (0 or missing: the OS picks).
-    pub fn start_on(config: SimConfig, port: u16, lb_ports: &[u16]) -> io::Result<SimHandle> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .thread_name("dcos-sim")
-            .build()?;
-        let lb_count = config.marathon_lb_count;
-        let server_tls = if config.tls {
-            Some(crate::tls::server_tls()?)
-        } else {
-            None
-        };
-        let sim = Sim::new(config);
-        let (dcos_url, lb_urls) = runtime.block_on(async {
-            let bind = |port: u16| TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)));
-            let listener = bind(port).await?;
-            let scheme = if server_tls.is_some() {
-                "https"
-            } else {
-                "http"
-            };
-            let url = format!("{scheme}://{}", listener.local_addr()?);
-            let acceptor = server_tls.as_ref().map(|t| t.acceptor.clone());
-            tokio::spawn(serve(listener, sim.clone(), dcos_router(&sim), acceptor));
-            let mut lb_urls = Vec::new();
-            for index in 0..lb_count {
-                let listener = bind(lb_ports.get(index).copied().unwrap_or(0)).await?;
-                lb_urls.push(format!("http://{}", listener.local_addr()?));
-                let router = lb::routes(index, sim.clone());
-                tokio::spawn(serve(listener, sim.clone(), router, None));
-            }
-            Ok::<_, io::Error>((url, lb_urls))
-        })?;
-        Ok(SimHandle {
-            sim,
-            dcos_url,
-            lb_urls,
-            ca_cert_pem: server_tls.map(|t| t.ca_pem),
-            runtime: Some(runtime),
-        })
-    }
-
-    /// The DC/OS URL (Admin Router), e.g. `http://127.0.0.1:41234`, or
-    /// `https://127.0.0.1:41234` with [`SimConfig::tls`].
-    pub fn dcos_url(&self) -> &str {
-        &self.dcos_url
-    }
-
-    /// With [`SimConfig::tls`], the PEM of the CA that signed the DC/OS
-    /// port's certificate (valid for `127.0.0.1` and `localhost`): what a
-    /// client trusts to verify the sim. Made anew at every start; `None`
-    /// without TLS.
-    pub fn ca_cert_pem(&self) -> Option<&str> {
-        self.ca_cert_pem.as_deref()
-    }
-
-    /// One stats URL per marathon-lb instance.
-    pub fn lb_urls(&self) -> &[String] {
-        &self.lb_urls
-    }
-
-    /// The simulation, to read or change its state from a test.
-    pub fn sim(&self) -> &Shared {
-        &self.sim
-    }
-
-    /// Runs `f` on the cluster state, brought up to the current time.
-    pub fn with_cluster<R>(&self, f: impl FnOnce(&mut Cluster) -> R) -> R {
-        f(&mut self.sim.cluster())
-    }
-
-    /// Moves the cluster clock forward by `by`.
-    pub fn advance(&self, by: Duration) {
-        self.sim.clock.advance(by);
-    }
-
-    /// Blocks until the process is interrupted (Ctrl-C), for the binary.
-    pub fn wait_for_ctrl_c(&self) {
-        if let Some(runtime) = &self.runtime {
-            let _ = runtime.block_on(tokio::signal::ctrl_c());
-        }
-    }
-}
-
-impl Drop for SimHandle {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
     }
 }
 

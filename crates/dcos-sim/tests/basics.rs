@@ -199,10 +199,7 @@ fn the_clock_scales_and_advances() {
     );
     assert_eq!(reply.json()["now"], "2016-07-15T14:02:59.735Z");
     sim.advance(Duration::from_secs(60));
-    assert_eq!(
-        sim.with_cluster(|c| c.now_ms),
-        1_468_587_779_735 + 3_660_000
-    );
+    assert_eq!(sim.now_ms(), 1_468_587_779_735 + 3_660_000);
 }
 
 #[test]

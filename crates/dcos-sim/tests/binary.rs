@@ -126,3 +126,85 @@ fn bad_account_flags_exit_3_naming_the_flag() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn lb_bind_puts_marathon_lbs_on_loopback_addresses_with_one_port_and_their_flags_apply() {
+    let (_sim, urls) = start(&[
+        "--lb-bind",
+        "127.0.0.2:0",
+        "--lb-bind",
+        "127.0.0.3:0",
+        "--lb-reload-window",
+        "3",
+        "--lb-delay",
+        "2",
+        "--control",
+        "--time-scale",
+        "0",
+    ]);
+    assert_eq!(urls.len(), 3, "{urls:?}");
+    assert!(urls[0].starts_with("http://127.0.0.1:"));
+    assert!(urls[1].starts_with("http://127.0.0.2:"), "{urls:?}");
+    assert!(urls[2].starts_with("http://127.0.0.3:"), "{urls:?}");
+    let port = |u: &str| u.rsplit(':').next().unwrap().to_owned();
+    assert_eq!(port(&urls[1]), port(&urls[2]));
+    // Each change an instance adopts (the new app's empty backend at 2 s,
+    // its healthy task at 9 s) is a reload of 3 s.
+    let app = serde_json::json!({"id": "/web", "instances": 1, "cmd": "serve",
+        "portDefinitions": [{"port": 10000}],
+        "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0}]});
+    assert_eq!(
+        send("POST", &format!("{}/v2/apps", urls[0]), &[], Some(&app)).status,
+        201
+    );
+    let clock = format!("{}/__sim/clock/advance", urls[0]);
+    let pids = |lb: &str| {
+        get(&format!("{lb}/_haproxy_getpids"))
+            .body
+            .split_whitespace()
+            .count()
+    };
+    // Healthy at 7 s, adopted 2 s later.
+    let advance = serde_json::json!({"seconds": 8});
+    assert_eq!(send("POST", &clock, &[], Some(&advance)).status, 200);
+    assert!(urls[1..].iter().all(|lb| pids(lb) == 2));
+    let advance = serde_json::json!({"seconds": 1});
+    assert_eq!(send("POST", &clock, &[], Some(&advance)).status, 200);
+    assert!(urls[1..].iter().all(|lb| pids(lb) == 3));
+}
+
+#[test]
+fn bad_marathon_lb_flags_are_usage_errors_naming_the_flag() {
+    for (args, needle) in [
+        (
+            vec!["--lb-bind", "10.0.0.1:9090"],
+            "invalid value '10.0.0.1:9090' for '--lb-bind <ADDR:PORT>': 10.0.0.1:9090 is not on loopback",
+        ),
+        (
+            vec!["--lb-bind", "127.0.0.2"],
+            "'127.0.0.2' is not ADDR:PORT",
+        ),
+        (
+            vec!["--lb-bind", "127.0.0.2:0", "--marathon-lb-count", "2"],
+            "'--lb-bind <ADDR:PORT>' cannot be used with '--marathon-lb-count <N>'",
+        ),
+        (
+            vec!["--lb-bind", "127.0.0.2:0", "--lb-port", "9090"],
+            "'--lb-bind <ADDR:PORT>' cannot be used with '--lb-port <PORT>'",
+        ),
+        (vec!["--session-drain", "2"], "'2' is not N:SECONDS"),
+        (
+            vec!["--lb-delay=-1"],
+            "'-1' is not a number of seconds >= 0",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dcos-sim"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}

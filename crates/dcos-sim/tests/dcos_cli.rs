@@ -231,7 +231,7 @@ fn sim_with(config: SimConfig) -> SimHandle {
 }
 
 fn cluster_id(sim: &SimHandle) -> String {
-    sim.with_cluster(|c| c.cluster_id.clone())
+    sim.cluster_id()
 }
 
 /// A loopback port nothing listens on (bound, then released).
@@ -275,7 +275,7 @@ fn cluster_setup_logs_in_and_attaches_the_cluster() {
     assert_eq!(dcos.config("core.ssl_verify").as_deref(), Some("false"));
     let token = dcos.config("core.dcos_acs_token").expect("a stored token");
     let claims = sim
-        .with_cluster(|c| c.iam.verify_token(&token, c.now_ms))
+        .verify_token(&token)
         .expect("the stored token is the sim's");
     assert_eq!(claims.uid, USER);
 }
@@ -339,7 +339,7 @@ fn auth_login_stores_a_new_token() {
     assert_eq!(login.ok().stdout, "Login successful!\n");
     let second = dcos.config("core.dcos_acs_token").expect("a token");
     assert_ne!(first, second);
-    assert!(sim.with_cluster(|c| c.iam.verify_token(&second, c.now_ms).is_ok()));
+    assert!(sim.verify_token(&second).is_ok());
 
     // The password from an environment variable: off the command line.
     sim.advance(Duration::from_secs(60));
@@ -470,9 +470,7 @@ fn auth_login_with_a_service_account_key() {
     );
     assert_eq!(login.ok().stdout, "Login successful!\n");
     let token = dcos.config("core.dcos_acs_token").expect("a token");
-    let claims = sim
-        .with_cluster(|c| c.iam.verify_token(&token, c.now_ms))
-        .expect("the sim's token");
+    let claims = sim.verify_token(&token).expect("the sim's token");
     assert_eq!(claims.uid, "canary-sa");
 }
 

@@ -265,10 +265,7 @@ fn the_token_is_accepted_in_all_three_forms() {
 #[test]
 fn garbage_expired_and_foreign_tokens_get_admin_routers_401() {
     let sim = start(config());
-    let expired = sim.with_cluster(|c| {
-        c.iam
-            .issue_token_with_expiry("bootstrapuser", c.now_ms - 1_000)
-    });
+    let expired = sim.issue_token_with_expiry("bootstrapuser", sim.now_ms() - 1_000);
     let other = start(SimConfig {
         seed: 99,
         ..config()
@@ -281,7 +278,7 @@ fn garbage_expired_and_foreign_tokens_get_admin_routers_401() {
         .as_str()
         .unwrap()
         .to_owned();
-    let fresh = sim.with_cluster(|c| c.iam.issue_token("bootstrapuser", c.now_ms));
+    let fresh = sim.issue_token("bootstrapuser");
     // The same claims with the signature of another sim.
     let (signed, _) = fresh.rsplit_once('.').unwrap();
     let (_, foreign_sig) = foreign.rsplit_once('.').unwrap();
@@ -442,7 +439,7 @@ fn service_account_login_refusals() {
         assert_invalid_credentials(&reply, what);
     }
     // An HS256 token (e.g. one the sim issued) is not a service login token.
-    let issued = sim.with_cluster(|c| c.iam.issue_token(SERVICE, c.now_ms));
+    let issued = sim.issue_token(SERVICE);
     assert_invalid_credentials(
         &login(&sim, &json!({"uid": SERVICE, "token": issued})),
         "HS256 token",

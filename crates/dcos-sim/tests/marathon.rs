@@ -793,12 +793,7 @@ fn zdd_apps_fixture_loads_with_its_tasks() {
         return;
     };
     let sim = start();
-    let count = sim.with_cluster(|c| {
-        let now = c.now_ms;
-        c.marathon
-            .load_apps_response(&fixture, now, &mut c.rng)
-            .expect("the fixture loads")
-    });
+    let count = sim.load_apps_response(&fixture).expect("the fixture loads");
     assert_eq!(count, 2);
     let listed = get(&url(&sim, "/v2/apps?embed=apps.tasks")).json();
     let ours: Vec<&Value> = listed["apps"].as_array().unwrap().iter().collect();
@@ -813,15 +808,14 @@ fn zdd_apps_fixture_loads_with_its_tasks() {
             assert_eq!(mine["tasks"], original["tasks"], "{id}");
         }
     }
-    sim.with_cluster(|c| {
-        for app in c.marathon.apps() {
-            assert!(app.last_scaling_at_ms > 1_400_000_000_000);
-            for task in &app.tasks {
-                assert!(!task.ports.is_empty());
-                assert!(!task.host.is_empty());
-            }
+    for original in fixture["apps"].as_array().unwrap() {
+        let app = sim.app(original["id"].as_str().unwrap()).expect("loaded");
+        assert!(app.last_scaling_at_ms > 1_400_000_000_000);
+        for task in &app.tasks {
+            assert!(!task.ports.is_empty());
+            assert!(!task.host.is_empty());
         }
-    });
+    }
 }
 
 #[test]

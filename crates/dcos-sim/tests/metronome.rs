@@ -529,12 +529,10 @@ fn run_hook_decides_outcome_and_duration() {
             outcome: RunOutcome::Failure,
         }
     });
-    sim.with_cluster(|c| {
-        c.metronome.set_run_hook_for_label("canary", "zdd", failing);
-        c.metronome.set_run_hook(Some(Arc::new(|_| {
-            RunPlan::success(Duration::from_secs(60))
-        })));
-    });
+    sim.set_run_hook_for_label("canary", "zdd", failing);
+    sim.set_run_hook(Some(Arc::new(|_| {
+        RunPlan::success(Duration::from_secs(60))
+    })));
     let zdd_run = post(&sim, "/v1/jobs/zdd/runs", &json!({})).json()["id"].clone();
     post(&sim, "/v1/jobs/plain/runs", &json!({}));
     {
@@ -566,7 +564,7 @@ fn run_hook_decides_outcome_and_duration() {
         1
     );
     // Without hooks, the default again.
-    sim.with_cluster(|c| c.metronome.clear_run_hooks());
+    sim.clear_run_hooks();
     post(&sim, "/v1/jobs/zdd/runs", &json!({}));
     sim.advance(Duration::from_secs(10));
     assert_eq!(
@@ -752,13 +750,10 @@ fn cluster_run_hook_sees_the_cluster() {
         record
             .lock()
             .unwrap()
-            .push((ctx.now_ms, cluster.now_ms, cluster.metronome.job_ids()));
+            .push((ctx.now_ms, cluster.now_ms(), cluster.job_ids()));
         RunPlan::failure(Duration::from_secs(2))
     });
-    sim.with_cluster(|c| {
-        c.metronome
-            .set_cluster_run_hook_for_label("canary", "zdd", hook)
-    });
+    sim.set_cluster_run_hook_for_label("canary", "zdd", hook);
     let run = post(&sim, "/v1/jobs/deploy/runs", &json!({})).json();
     post(&sim, "/v1/jobs/other/runs", &json!({}));
     assert_eq!(
@@ -769,10 +764,7 @@ fn cluster_run_hook_sees_the_cluster() {
             vec!["deploy".to_owned(), "other".to_owned()]
         )]
     );
-    assert_eq!(
-        sim.with_cluster(|c| c.metronome.active_run_ids("deploy")),
-        [run["id"].as_str().unwrap()]
-    );
+    assert_eq!(sim.active_run_ids("deploy"), [run["id"].as_str().unwrap()]);
     sim.advance(Duration::from_secs(2));
     let history = fetch(&sim, "/v1/jobs/deploy?embed=history").json()["history"].clone();
     assert_eq!(history["failedFinishedRuns"][0]["id"], run["id"]);

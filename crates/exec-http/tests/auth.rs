@@ -58,10 +58,10 @@ struct ClusterClock(Shared);
 
 impl Clock for ClusterClock {
     fn now(&self) -> Timestamp {
-        Timestamp::from_unix(Duration::from_millis(self.0.clock.now_ms()))
+        Timestamp::from_unix(Duration::from_millis(self.0.now_ms()))
     }
     fn sleep(&self, duration: Duration) {
-        self.0.clock.advance(duration);
+        self.0.advance(duration);
     }
 }
 
@@ -198,7 +198,7 @@ fn a_token_about_to_expire_is_refreshed_before_the_request() {
 fn a_refused_token_is_replaced_by_logging_in_once() {
     // A token of another cluster: a JWT that looks valid but is not.
     let other = start(7);
-    let foreign = other.with_cluster(|c| c.iam.issue_token("bootstrapuser", c.now_ms));
+    let foreign = other.issue_token("bootstrapuser");
     let sim = start(0);
     for token in [foreign.as_str(), "opaque-not-a-jwt"] {
         let login = service_login(&keys()[0]).with_token(token);
@@ -239,7 +239,7 @@ fn a_refused_token_and_a_refused_login_give_one_clear_error() {
 #[test]
 fn an_expired_token_without_a_login_says_how_to_log_in() {
     let sim = start(0);
-    let token = sim.with_cluster(|c| c.iam.issue_token("bootstrapuser", c.now_ms));
+    let token = sim.issue_token("bootstrapuser");
     sim.advance(PAST_EXPIRY);
     let mut exec = executor(&sim, Credentials::Token(token.clone()));
     let (result, log) = logged(|| exec.get_job("deploy-web-canary"));

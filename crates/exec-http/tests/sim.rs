@@ -72,11 +72,11 @@ fn fault(sim: &SimHandle, rule: Value) {
 
 /// How many hits the active fault rules have left, in order.
 fn faults_left(sim: &SimHandle) -> Vec<Option<u32>> {
-    sim.with_cluster(|c| c.faults.rules().iter().map(|r| r.times).collect())
+    sim.fault_rules().iter().map(|r| r.times).collect()
 }
 
 fn job_ids(sim: &SimHandle) -> Vec<String> {
-    sim.with_cluster(|c| c.metronome.job_ids())
+    sim.job_ids()
 }
 
 fn job(id: &str) -> Value {
@@ -313,7 +313,7 @@ fn apply_with_an_active_run_stops_it_then_replaces_the_job() {
 #[test]
 fn auth_a_token_works_and_its_absence_says_how_to_log_in() {
     let sim = start(true);
-    let token = sim.with_cluster(|c| c.iam.issue_token("bootstrapuser", c.now_ms));
+    let token = sim.issue_token("bootstrapuser");
     let (mut exec, _) = executor_with(&sim, Credentials::Token(token.clone()));
     assert_eq!(exec.get_job("a").unwrap(), None);
     exec.create_job(&job("a")).unwrap();
@@ -536,7 +536,7 @@ fn starting_a_run_is_not_repeated_once_it_may_have_arrived() {
     }
     assert_eq!(faults_left(&sim), [Some(4)]);
     assert!(waits.sleeps().is_empty());
-    sim.with_cluster(|c| c.faults.clear());
+    sim.clear_faults();
     // A gateway timeout may have passed it on: not repeated either.
     fault(
         &sim,
@@ -551,7 +551,7 @@ fn starting_a_run_is_not_repeated_once_it_may_have_arrived() {
         other => panic!("{other:?}"),
     }
     assert_eq!(faults_left(&sim), [Some(4)]);
-    sim.with_cluster(|c| c.faults.clear());
+    sim.clear_faults();
     // A 503 certainly did not start it: that one is retried.
     fault(
         &sim,
@@ -559,10 +559,7 @@ fn starting_a_run_is_not_repeated_once_it_may_have_arrived() {
                "action": {"status": {"code": 503}}, "times": 1}),
     );
     let run = exec.start_run("a").unwrap();
-    assert_eq!(
-        sim.with_cluster(|c| c.metronome.active_run_ids("a")),
-        [run.run_id]
-    );
+    assert_eq!(sim.active_run_ids("a"), [run.run_id]);
 }
 
 #[test]
@@ -820,10 +817,10 @@ struct ClusterClock(dcos_sim::Shared);
 
 impl canary_core::clock::Clock for ClusterClock {
     fn now(&self) -> Timestamp {
-        Timestamp::from_unix(Duration::from_millis(self.0.clock.now_ms()))
+        Timestamp::from_unix(Duration::from_millis(self.0.now_ms()))
     }
     fn sleep(&self, duration: Duration) {
-        self.0.clock.advance(duration);
+        self.0.advance(duration);
     }
 }
 
@@ -846,9 +843,9 @@ fn list_apps_during_a_leader_election(
         .send_json(json!({"seconds": seconds}))
         .expect("the leader change starts");
     assert!(reply.status().is_success());
-    let before = sim.sim().clock.now_ms();
+    let before = sim.now_ms();
     let outcome = exec.list_apps();
-    (outcome, sim.sim().clock.now_ms() - before)
+    (outcome, sim.now_ms() - before)
 }
 
 /// Marathon answers 503 for 10 s while it elects a leader; the default

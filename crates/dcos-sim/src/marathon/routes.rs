@@ -1,8 +1,9 @@
 //! Marathon's HTTP surface: `/v2/apps`, `/v2/tasks`, `/v2/deployments`,
 //! `/v2/info`, `/v2/queue`.
 
+use super::query::{Query, embed_of, parse_selector, selector_matches};
 use super::validate::{self, canonical_id};
-use super::{Embed, Refusal, Started};
+use super::{Embed, KillOptions, Refusal, Started, UpdateOptions};
 use crate::http::{json, message};
 use crate::state::{Cluster, Shared};
 use axum::Router;
@@ -45,66 +46,6 @@ async fn no_cache(mut response: Response) -> Response {
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     headers.insert(header::EXPIRES, HeaderValue::from_static("0"));
     response
-}
-
-/// Decoded query parameters, in order.
-struct Query(Vec<(String, String)>);
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-impl Query {
-    fn parse(raw: Option<String>) -> Query {
-        let pairs = raw
-            .unwrap_or_default()
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (percent_decode(k), percent_decode(v))
-            })
-            .collect();
-        Query(pairs)
-    }
-
-    fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn first<'a>(&'a self, key: &'a str) -> Option<&'a str> {
-        self.all(key).next()
-    }
-
-    /// A boolean parameter (`true`/`True`/`TRUE`; a bare `?force` is true).
-    fn flag(&self, key: &str, default: bool) -> bool {
-        match self.first(key) {
-            None => default,
-            Some("") => true,
-            Some(v) => v.eq_ignore_ascii_case("true"),
-        }
-    }
 }
 
 fn refusal(r: Refusal) -> Response {
@@ -160,113 +101,6 @@ fn started(status: StatusCode, s: &Started) -> Response {
     )
 }
 
-/// Runs the scheduler right after a change, so launches happen at once.
-fn settle(cluster: &mut Cluster, sim: &Shared) {
-    let Cluster {
-        marathon,
-        rng,
-        now_ms,
-        ..
-    } = cluster;
-    marathon.advance(*now_ms, rng, &sim.config);
-}
-
-fn embed_of(query: &Query) -> Embed {
-    let mut embed = Embed {
-        counts: true,
-        deployments: true,
-        ..Embed::default()
-    };
-    for value in query.all("embed") {
-        let suffix = ["group.apps.", "apps.", "app."]
-            .iter()
-            .find_map(|p| value.strip_prefix(p))
-            .unwrap_or(value);
-        match suffix {
-            "tasks" => embed.tasks = true,
-            "lastTaskFailure" => embed.last_task_failure = true,
-            "failures" => {
-                embed.tasks = true;
-                embed.last_task_failure = true;
-            }
-            "readiness" => embed.readiness = true,
-            _ => {}
-        }
-    }
-    embed
-}
-
-/// One term of a label selector.
-enum Selector {
-    Exists(String),
-    Equals(String, String),
-    NotEquals(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-}
-
-/// Splits on `sep` outside parentheses, honouring `\` escapes.
-fn split_top(text: &str, sep: char) -> Vec<String> {
-    let (mut parts, mut cur, mut depth, mut escaped) = (Vec::new(), String::new(), 0, false);
-    for c in text.chars() {
-        if escaped {
-            cur.push(c);
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' => escaped = true,
-            '(' => {
-                depth += 1;
-                cur.push(c);
-            }
-            ')' => {
-                depth -= 1;
-                cur.push(c);
-            }
-            c if c == sep && depth == 0 => parts.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
-        }
-    }
-    parts.push(cur);
-    parts
-}
-
-fn parse_selector(text: &str) -> Vec<Selector> {
-    split_top(text, ',')
-        .into_iter()
-        .filter(|t| !t.trim().is_empty())
-        .map(|term| {
-            let term = term.trim();
-            let set = |rest: &str| -> Vec<String> {
-                let inner = rest.trim().trim_start_matches('(').trim_end_matches(')');
-                inner.split(',').map(|s| s.trim().to_owned()).collect()
-            };
-            if let Some((k, v)) = term.split_once("!=") {
-                Selector::NotEquals(k.trim().into(), v.trim().into())
-            } else if let Some((k, v)) = term.split_once("==") {
-                Selector::Equals(k.trim().into(), v.trim().into())
-            } else if let Some((k, rest)) = term.split_once(" notin ") {
-                Selector::NotIn(k.trim().into(), set(rest))
-            } else if let Some((k, rest)) = term.split_once(" in ") {
-                Selector::In(k.trim().into(), set(rest))
-            } else {
-                Selector::Exists(term.to_owned())
-            }
-        })
-        .collect()
-}
-
-fn selector_matches(selectors: &[Selector], app: &super::App) -> bool {
-    selectors.iter().all(|s| match s {
-        Selector::Exists(k) => app.labels.contains_key(k),
-        Selector::Equals(k, v) => app.labels.get(k) == Some(v),
-        Selector::NotEquals(k, v) => app.labels.get(k) != Some(v),
-        Selector::In(k, vs) => app.labels.get(k).is_some_and(|l| vs.contains(l)),
-        Selector::NotIn(k, vs) => app.labels.get(k).is_none_or(|l| !vs.contains(l)),
-    })
-}
-
 async fn list_apps(State(sim): State<Shared>, RawQuery(raw): RawQuery) -> Response {
     let query = Query::parse(raw);
     let embed = embed_of(&query);
@@ -309,7 +143,7 @@ async fn create_app(State(sim): State<Shared>, body: Bytes) -> Response {
     let Cluster { marathon, rng, .. } = &mut *cluster;
     match marathon.create(raw, now, rng) {
         Ok((body, s)) => {
-            settle(&mut cluster, &sim);
+            cluster.settle();
             let location = body["id"].as_str().unwrap_or("/").to_owned();
             let response = with_header(
                 json(StatusCode::CREATED, body),
@@ -380,15 +214,28 @@ async fn app_path(
             json(StatusCode::OK, json!({ "*": apps }))
         }
         (Target::App(id), Method::GET) => get_app(&sim, &id),
-        (Target::App(id), Method::PUT) => update_app(&sim, &id, &query, &body, true),
-        (Target::App(id), Method::PATCH) => update_app(&sim, &id, &query, &body, false),
+        (Target::App(id), Method::PUT) => {
+            let options = UpdateOptions {
+                partial: query.flag("partialUpdate", true),
+                force: query.flag("force", false),
+                create: true,
+            };
+            update_app(&sim, &id, &body, options)
+        }
+        (Target::App(id), Method::PATCH) => {
+            let options = UpdateOptions {
+                force: query.flag("force", false),
+                ..UpdateOptions::patch()
+            };
+            update_app(&sim, &id, &body, options)
+        }
         (Target::App(id), Method::DELETE) => {
             let mut cluster = sim.cluster();
             let now = cluster.now_ms;
             let Cluster { marathon, rng, .. } = &mut *cluster;
             match marathon.delete(&id, query.flag("force", true), now, rng) {
                 Ok(s) => {
-                    settle(&mut cluster, &sim);
+                    cluster.settle();
                     started(StatusCode::OK, &s)
                 }
                 Err(r) => refusal(r),
@@ -400,7 +247,7 @@ async fn app_path(
             let Cluster { marathon, rng, .. } = &mut *cluster;
             match marathon.restart(&id, query.flag("force", false), now, rng) {
                 Ok(s) => {
-                    settle(&mut cluster, &sim);
+                    cluster.settle();
                     started(StatusCode::OK, &s)
                 }
                 Err(r) => refusal(r),
@@ -468,19 +315,17 @@ fn get_app(sim: &Shared, id: &str) -> Response {
     }
 }
 
-fn update_app(sim: &Shared, id: &str, query: &Query, body: &Bytes, put: bool) -> Response {
+fn update_app(sim: &Shared, id: &str, body: &Bytes, options: UpdateOptions) -> Response {
     let raw = match object_body(body) {
         Ok(raw) => raw,
         Err(response) => return response,
     };
-    let partial = !put || query.flag("partialUpdate", true);
-    let force = query.flag("force", false);
     let mut cluster = sim.cluster();
     let now = cluster.now_ms;
     let Cluster { marathon, rng, .. } = &mut *cluster;
-    match marathon.update(id, raw, partial, force, put, now, rng) {
+    match marathon.update(id, raw, options, now, rng) {
         Ok((created, s)) => {
-            settle(&mut cluster, sim);
+            cluster.settle();
             if created {
                 let response = started(StatusCode::CREATED, &s);
                 with_header(response, header::LOCATION.as_str(), &canonical_id(id))
@@ -492,15 +337,27 @@ fn update_app(sim: &Shared, id: &str, query: &Query, body: &Bytes, put: bool) ->
     }
 }
 
+/// `scale` and `force` of a kill; `None` for `scale` with `wipe`, which
+/// Marathon refuses.
+fn kill_options(query: &Query) -> Option<KillOptions> {
+    let options = KillOptions {
+        scale: query.flag("scale", false),
+        force: query.flag("force", false),
+    };
+    (!(options.scale && query.flag("wipe", false))).then_some(options)
+}
+
+fn scale_and_wipe() -> Response {
+    message(
+        StatusCode::BAD_REQUEST,
+        "You cannot use scale and wipe at the same time.",
+    )
+}
+
 fn kill_app_tasks(sim: &Shared, id: &str, task: Option<&str>, query: &Query) -> Response {
-    let scale = query.flag("scale", false);
-    if scale && query.flag("wipe", false) {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "You cannot use scale and wipe at the same time.",
-        );
-    }
-    let force = query.flag("force", false);
+    let Some(options) = kill_options(query) else {
+        return scale_and_wipe();
+    };
     let mut cluster = sim.cluster();
     let Some(app) = cluster.marathon.app(id) else {
         return not_found(id);
@@ -524,7 +381,7 @@ fn kill_app_tasks(sim: &Shared, id: &str, task: Option<&str>, query: &Query) -> 
                 .collect()
         }
     };
-    if scale && ids.is_empty() {
+    if options.scale && ids.is_empty() {
         return message(
             StatusCode::NOT_FOUND,
             format!("Path '{}' does not exist", app.id),
@@ -532,9 +389,9 @@ fn kill_app_tasks(sim: &Shared, id: &str, task: Option<&str>, query: &Query) -> 
     }
     let now = cluster.now_ms;
     let Cluster { marathon, rng, .. } = &mut *cluster;
-    match marathon.kill(&ids, scale, force, now, rng) {
+    match marathon.kill(&ids, options, now, rng) {
         Ok((killed, started_deployment)) => {
-            settle(&mut cluster, sim);
+            cluster.settle();
             match (started_deployment, task) {
                 (Some(s), _) => started(StatusCode::OK, &s),
                 (None, Some(_)) => json(
@@ -579,13 +436,9 @@ async fn delete_tasks(State(sim): State<Shared>, RawQuery(raw): RawQuery, body: 
         Ok(raw) => raw,
         Err(response) => return response,
     };
-    let scale = query.flag("scale", false);
-    if scale && query.flag("wipe", false) {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "You cannot use scale and wipe at the same time.",
-        );
-    }
+    let Some(options) = kill_options(&query) else {
+        return scale_and_wipe();
+    };
     let ids: Vec<String> = match raw_body.get("ids").and_then(Value::as_array) {
         Some(ids) if ids.iter().all(Value::is_string) => ids
             .iter()
@@ -608,9 +461,9 @@ async fn delete_tasks(State(sim): State<Shared>, RawQuery(raw): RawQuery, body: 
     let mut cluster = sim.cluster();
     let now = cluster.now_ms;
     let Cluster { marathon, rng, .. } = &mut *cluster;
-    match marathon.kill(&ids, scale, query.flag("force", false), now, rng) {
+    match marathon.kill(&ids, options, now, rng) {
         Ok((killed, started_deployment)) => {
-            settle(&mut cluster, &sim);
+            cluster.settle();
             match started_deployment {
                 Some(s) => started(StatusCode::OK, &s),
                 None => json(StatusCode::OK, json!({ "tasks": killed })),
@@ -642,7 +495,7 @@ async fn cancel_deployment(
     let Cluster { marathon, rng, .. } = &mut *cluster;
     match marathon.cancel_deployment(&id, query.flag("force", false), now, rng) {
         Ok(result) => {
-            settle(&mut cluster, &sim);
+            cluster.settle();
             match result {
                 Some(s) => started(StatusCode::OK, &s),
                 None => StatusCode::ACCEPTED.into_response(),

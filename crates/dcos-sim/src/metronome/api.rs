@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 const VERSION: &str = "0.6.70";
 
 /// An early answer from a helper (boxed: a `Response` is large).
-type Rejection = Box<Response>;
+pub(super) type Rejection = Box<Response>;
 
 /// Decodes `%XX` and `+` in a query component.
 fn percent_decode(text: &str) -> String {
@@ -90,7 +90,7 @@ fn query_flag(query: Option<&str>, key: &str) -> bool {
 }
 
 /// 400 for an invalid job id in the URL path.
-fn check_path_id(id: &str, uri: &Uri) -> Result<(), Rejection> {
+pub(super) fn check_path_id(id: &str, uri: &Uri) -> Result<(), Rejection> {
     if validate::is_valid_job_id(id) {
         Ok(())
     } else {
@@ -101,7 +101,7 @@ fn check_path_id(id: &str, uri: &Uri) -> Result<(), Rejection> {
     }
 }
 
-fn job_not_found(id: &str) -> Response {
+pub(super) fn job_not_found(id: &str) -> Response {
     json(
         StatusCode::NOT_FOUND,
         json!({"id": id, "message": "Job not found"}),
@@ -115,14 +115,14 @@ fn run_not_found(job_id: &str, run_id: &str) -> Response {
     )
 }
 
-fn schedule_not_found(schedule_id: &str) -> Response {
+pub(super) fn schedule_not_found(schedule_id: &str) -> Response {
     json(
         StatusCode::NOT_FOUND,
         json!({"id": schedule_id, "message": "Schedule not found"}),
     )
 }
 
-fn unprocessable(details: &Details) -> Response {
+pub(super) fn unprocessable(details: &Details) -> Response {
     json(
         StatusCode::UNPROCESSABLE_ENTITY,
         validate::invalid_body(details),
@@ -140,7 +140,7 @@ fn parse_body(body: &Bytes) -> Result<Value, Rejection> {
 
 /// A valid job id in the path, then the body as JSON: what every write
 /// under `/v1/jobs/{id}` checks first.
-fn path_id_and_body(id: &str, uri: &Uri, body: &Bytes) -> Result<Value, Rejection> {
+pub(super) fn path_id_and_body(id: &str, uri: &Uri, body: &Bytes) -> Result<Value, Rejection> {
     check_path_id(id, uri)?;
     parse_body(body)
 }
@@ -405,7 +405,7 @@ async fn start_run(State(sim): State<Shared>, Path(id): Path<String>, uri: Uri) 
 
 /// Answers from one job, read-only: 400 for an invalid id in the path, 404
 /// for a job that does not exist.
-fn with_job(
+pub(super) fn with_job(
     sim: &Shared,
     id: &str,
     uri: &Uri,
@@ -462,135 +462,6 @@ async fn stop_run(
         Some(run) => json(StatusCode::OK, run),
         None => run_not_found(&id, &run_id),
     }
-}
-
-async fn list_schedules(State(sim): State<Shared>, Path(id): Path<String>, uri: Uri) -> Response {
-    with_job(&sim, &id, &uri, |job| Value::Array(job.schedules.clone()))
-}
-
-async fn create_schedule(
-    State(sim): State<Shared>,
-    Path(id): Path<String>,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let schedule = match path_id_and_body(&id, &uri, &body) {
-        Ok(schedule) => schedule,
-        Err(response) => return *response,
-    };
-    let mut cluster = sim.cluster();
-    let Some(job) = cluster.metronome.jobs.get_mut(&id) else {
-        return job_not_found(&id);
-    };
-    let details = validate::schedule_errors(&schedule);
-    if !details.is_empty() {
-        return unprocessable(&details);
-    }
-    if job.schedules.iter().any(|s| s["id"] == schedule["id"]) {
-        return message(StatusCode::CONFLICT, "Schedule with this id already exists");
-    }
-    if !job.schedules.is_empty() {
-        let mut details = Details::new();
-        details.insert(
-            "/".into(),
-            vec!["Only one schedule supported at the moment".into()],
-        );
-        return unprocessable(&details);
-    }
-    if job
-        .spec
-        .get("dependencies")
-        .and_then(Value::as_array)
-        .is_some_and(|d| !d.is_empty())
-    {
-        let mut details = Details::new();
-        details.insert(
-            "/".into(),
-            vec!["A job with dependencies cannot have schedules".into()],
-        );
-        return unprocessable(&details);
-    }
-    let schedule = validate::normalize_schedule(&schedule);
-    job.schedules.push(schedule.clone());
-    json(StatusCode::CREATED, schedule)
-}
-
-async fn get_schedule(
-    State(sim): State<Shared>,
-    Path((id, schedule_id)): Path<(String, String)>,
-    uri: Uri,
-) -> Response {
-    if let Err(response) = check_path_id(&id, &uri) {
-        return *response;
-    }
-    let cluster = sim.cluster();
-    let Some(job) = cluster.metronome.jobs.get(&id) else {
-        return job_not_found(&id);
-    };
-    match job
-        .schedules
-        .iter()
-        .find(|s| s["id"] == schedule_id.as_str())
-    {
-        Some(schedule) => json(StatusCode::OK, schedule.clone()),
-        None => schedule_not_found(&schedule_id),
-    }
-}
-
-async fn put_schedule(
-    State(sim): State<Shared>,
-    Path((id, schedule_id)): Path<(String, String)>,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let mut schedule = match path_id_and_body(&id, &uri, &body) {
-        Ok(schedule) => schedule,
-        Err(response) => return *response,
-    };
-    let mut cluster = sim.cluster();
-    let Some(job) = cluster.metronome.jobs.get_mut(&id) else {
-        return job_not_found(&id);
-    };
-    let Some(index) = job
-        .schedules
-        .iter()
-        .position(|s| s["id"] == schedule_id.as_str())
-    else {
-        return schedule_not_found(&schedule_id);
-    };
-    if let Some(map) = schedule.as_object_mut() {
-        map.insert("id".into(), json!(schedule_id));
-    }
-    let details = validate::schedule_errors(&schedule);
-    if !details.is_empty() {
-        return unprocessable(&details);
-    }
-    let schedule = validate::normalize_schedule(&schedule);
-    job.schedules[index] = schedule.clone();
-    json(StatusCode::OK, schedule)
-}
-
-async fn delete_schedule(
-    State(sim): State<Shared>,
-    Path((id, schedule_id)): Path<(String, String)>,
-    uri: Uri,
-) -> Response {
-    if let Err(response) = check_path_id(&id, &uri) {
-        return *response;
-    }
-    let mut cluster = sim.cluster();
-    let Some(job) = cluster.metronome.jobs.get_mut(&id) else {
-        return job_not_found(&id);
-    };
-    let Some(index) = job
-        .schedules
-        .iter()
-        .position(|s| s["id"] == schedule_id.as_str())
-    else {
-        return schedule_not_found(&schedule_id);
-    };
-    job.schedules.remove(index);
-    StatusCode::OK.into_response()
 }
 
 /// Runs waiting for their task (`INITIAL`/`STARTING`), per job.
@@ -667,14 +538,7 @@ pub(super) fn v1_routes() -> Router<Shared> {
         .route("/v1/jobs/{id}/runs", get(list_runs).post(start_run))
         .route("/v1/jobs/{id}/runs/{run_id}", get(get_run))
         .route("/v1/jobs/{id}/runs/{run_id}/actions/stop", post(stop_run))
-        .route(
-            "/v1/jobs/{id}/schedules",
-            get(list_schedules).post(create_schedule),
-        )
-        .route(
-            "/v1/jobs/{id}/schedules/{schedule_id}",
-            get(get_schedule).put(put_schedule).delete(delete_schedule),
-        )
+        .merge(super::schedules::routes())
         .route("/v1/queue", get(queue))
         .route("/v1/info", get(info))
         .route("/v1/metrics", get(metrics))

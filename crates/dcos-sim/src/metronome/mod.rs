@@ -26,31 +26,32 @@
 //! once when the run is created:
 //!
 //! ```
-//! use dcos_sim::metronome::{Metronome, RunHook, RunOutcome, RunPlan};
+//! use dcos_sim::metronome::{RunHook, RunOutcome, RunPlan};
+//! use dcos_sim::{SimConfig, SimHandle};
 //! use std::{sync::Arc, time::Duration};
-//! let mut metronome = Metronome::new(&dcos_sim::SimConfig::default());
+//! let sim = SimHandle::start(SimConfig::default()).unwrap();
 //! let fail: RunHook = Arc::new(|_ctx| RunPlan {
 //!     duration: Duration::from_secs(30),
 //!     outcome: RunOutcome::Failure,
 //! });
 //! // Every run of a job labelled canary=zdd fails after 30 s...
-//! metronome.set_run_hook_for_label("canary", "zdd", fail);
+//! sim.set_run_hook_for_label("canary", "zdd", fail);
 //! // ...and every other run takes 5 s and succeeds.
-//! metronome.set_run_hook(Some(Arc::new(|_ctx| RunPlan::success(Duration::from_secs(5)))));
+//! sim.set_run_hook(Some(Arc::new(|_ctx| RunPlan::success(Duration::from_secs(5)))));
 //! ```
 //!
-//! A [`ClusterRunHook`] ([`Metronome::set_cluster_run_hook_for_label`]) also
-//! gets `&mut Cluster`, to change Marathon (or anything else) as the job
-//! would when it starts. Hooks are chosen per run: the first registered label
+//! A [`ClusterRunHook`] ([`crate::SimHandle::set_cluster_run_hook_for_label`])
+//! also gets `&mut Cluster`, to change Marathon as the job would when it
+//! starts (through [`Cluster`]'s methods, e.g. [`Cluster::create_app`]). Hooks are chosen per run: the first registered label
 //! hook whose `key=value` is among the job's labels, else the global hook,
 //! else the default. They are called with the cluster lock held.
 
 mod api;
+mod schedules;
 mod validate;
 
 use crate::clock::metronome_timestamp;
 use crate::config::SimConfig;
-use crate::rng::SimRng;
 use crate::state::{Cluster, Shared};
 use axum::Router;
 use serde_json::{Map, Value, json};
@@ -119,10 +120,10 @@ impl RunPlan {
 /// Decides what a run does; called once, when the run is created.
 pub type RunHook = Arc<dyn Fn(&RunContext) -> RunPlan + Send + Sync>;
 
-/// Like [`RunHook`], with the whole cluster at hand (Marathon included) so
-/// that the hook can act when the run starts, e.g. deploy an app as the job
-/// would. Called with the cluster lock held: act on `cluster` directly, never
-/// through HTTP or [`crate::Sim::cluster`] (that would deadlock).
+/// Like [`RunHook`], with the cluster at hand so that the hook can act when
+/// the run starts, e.g. deploy an app as the job would (see [`Cluster`]'s
+/// methods). Called with the cluster lock held: act on `cluster` directly,
+/// never through HTTP or the [`crate::SimHandle`] (that would deadlock).
 pub type ClusterRunHook = Arc<dyn Fn(&RunContext, &mut Cluster) -> RunPlan + Send + Sync>;
 
 /// A registered hook of either kind.
@@ -134,7 +135,7 @@ enum AnyHook {
 
 /// A run's status, as Metronome spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunStatus {
+pub(crate) enum RunStatus {
     /// Just created.
     Initial,
     /// Waiting for its task to start.
@@ -356,7 +357,7 @@ struct HookEntry {
 
 /// Metronome's state: jobs by id, their runs and history, and the run hooks.
 #[derive(Default)]
-pub struct Metronome {
+pub(crate) struct Metronome {
     jobs: BTreeMap<String, Job>,
     hooks: Vec<HookEntry>,
 }
@@ -455,7 +456,7 @@ impl Metronome {
 
     /// Progresses job runs up to `now_ms`: `INITIAL` runs become `STARTING`,
     /// tasks start one second after creation, runs finish as planned.
-    pub fn advance(&mut self, now_ms: u64, _rng: &mut SimRng, _config: &SimConfig) {
+    pub fn advance(&mut self, now_ms: u64) {
         for job in self.jobs.values_mut() {
             let mut finished = Vec::new();
             for run in &mut job.active {
@@ -541,7 +542,7 @@ fn start_run(cluster: &mut Cluster, job_id: &str, config: &SimConfig) -> Option<
 
 /// Metronome's routes (`/v1/...`, `/ping`, `/info`, `/leader`), mounted at
 /// `/service/metronome` (and, today, at the root too).
-pub fn routes() -> Router<Shared> {
+pub(crate) fn routes() -> Router<Shared> {
     api::routes()
 }
 
@@ -549,6 +550,6 @@ pub fn routes() -> Router<Shared> {
 /// `/v1`): what the root of the DC/OS listener needs for jobs running inside
 /// the cluster, without `/ping` or `/info`, which Marathon also serves at the
 /// root.
-pub fn v1_routes() -> Router<Shared> {
+pub(crate) fn v1_routes() -> Router<Shared> {
     api::v1_routes()
 }

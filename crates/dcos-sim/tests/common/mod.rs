@@ -92,3 +92,54 @@ pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&Val
 pub fn get(url: &str) -> Reply {
     send("GET", url, &[], None)
 }
+
+/// One server row of marathon-lb's `;csv` stats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LbRow {
+    pub backend: String,
+    pub server: String,
+    pub qcur: u64,
+    pub scur: u64,
+    pub status: String,
+}
+
+/// The server rows of `backend` on the marathon-lb at `lb_url`, read by
+/// column name from the CSV header as zdd.py does.
+pub fn lb_rows(lb_url: &str, backend: &str) -> Vec<LbRow> {
+    let reply = get(&format!("{lb_url}/haproxy?stats;csv"));
+    assert_eq!(reply.status, 200, "{lb_url}: {}", reply.body);
+    let mut lines = reply.body.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .expect("a header")
+        .trim_start_matches(['#', ' '])
+        .trim_end_matches(',')
+        .split(',')
+        .collect();
+    let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let (px, sv, q, s, st) = (
+        column("pxname"),
+        column("svname"),
+        column("qcur"),
+        column("scur"),
+        column("status"),
+    );
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f[px] == backend && f[sv] != "FRONTEND" && f[sv] != "BACKEND")
+        .map(|f| LbRow {
+            backend: f[px].to_owned(),
+            server: f[sv].to_owned(),
+            qcur: f[q].parse().unwrap_or(0),
+            scur: f[s].parse().unwrap_or(0),
+            status: f[st].to_owned(),
+        })
+        .collect()
+}
+
+/// How many haproxy pids `/_haproxy_getpids` lists (more than 2: reloading).
+pub fn lb_pids(lb_url: &str) -> usize {
+    let reply = get(&format!("{lb_url}/_haproxy_getpids"));
+    assert_eq!(reply.status, 200, "{lb_url}: {}", reply.body);
+    reply.body.split_whitespace().count()
+}

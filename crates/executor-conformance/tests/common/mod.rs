@@ -40,17 +40,14 @@ impl Cluster {
         .expect("the sim starts");
         let fail: RunHook = Arc::new(|_| RunPlan::failure(RUN_TIME));
         let succeed: RunHook = Arc::new(|_| RunPlan::success(RUN_TIME));
-        sim.with_cluster(|c| {
-            c.metronome
-                .set_run_hook_for_label(OUTCOME_LABEL, "failure", fail);
-            c.metronome.set_run_hook(Some(succeed));
-        });
+        sim.set_run_hook_for_label(OUTCOME_LABEL, "failure", fail);
+        sim.set_run_hook(Some(succeed));
         Cluster { sim }
     }
 
     /// A token the sim accepts.
     pub fn token(&self) -> String {
-        self.sim.with_cluster(|c| c.iam.issue_token(USER, c.now_ms))
+        self.sim.issue_token(USER)
     }
 
     /// Lets every active run finish (the sim's clock moves past their end).
@@ -134,7 +131,7 @@ impl Harness for SimHarness {
 
     fn inject_fault(&mut self, rule: &Value) -> Result<(), NotApplicable> {
         let rule: FaultRule = serde_json::from_value(rule.clone()).expect("a dcos-sim fault rule");
-        self.cluster.sim.with_cluster(|c| c.faults.add(rule));
+        self.cluster.sim.add_fault(rule);
         Ok(())
     }
 
@@ -143,14 +140,10 @@ impl Harness for SimHarness {
     }
 
     fn job_count(&self) -> usize {
-        self.cluster
-            .sim
-            .with_cluster(|c| c.metronome.job_ids().len())
+        self.cluster.sim.job_ids().len()
     }
 
     fn active_run_count(&self, job_id: &str) -> usize {
-        self.cluster
-            .sim
-            .with_cluster(|c| c.metronome.active_run_ids(job_id).len())
+        self.cluster.sim.active_run_ids(job_id).len()
     }
 }

@@ -1,0 +1,377 @@
+//! marathon-lb as zdd.py (and a native engine) sees it: per instance,
+//! `/haproxy?stats;csv` and `/_haproxy_getpids`, built from the cluster's
+//! apps by marathon-lb's rules (zdd.md §9, see `rules`).
+//!
+//! # The model
+//!
+//! Each instance has its own *adopted* backends: what its HAProxy runs.
+//! A real marathon-lb learns of Marathon's changes from the event stream and
+//! then rewrites and reloads HAProxy, so its backends show the old state for
+//! a while. Here, deterministically in cluster time: when the backends the
+//! current cluster state calls for differ from an instance's adopted ones,
+//! the instance adopts the then-current backends its *update delay* later
+//! ([`crate::SimConfig::lb_update_delay`], settable per instance). Each
+//! adopted change starts a *reload window*
+//! ([`crate::SimConfig::lb_reload_window`]) during which
+//! `/_haproxy_getpids` lists three pids (master, new and old worker), as
+//! during a real reload (marathon-lb-haproxy.md §1). A reload can also be
+//! forced, and an instance's listener made to fail (a [`FaultRule`] with
+//! `lb`). With the defaults (no delay, no window) every instance follows
+//! Marathon at once.
+//!
+//! Sessions and queued requests per server are simulated: set per server
+//! ([`Traffic`], fixed or ending at a time), and, with a [`SessionDrain`],
+//! every server an instance puts into `MAINT` keeps some sessions for a
+//! while after that instance disabled it.
+//!
+//! The instances also keep the cluster's independent records (`records`): a
+//! [`KillLog`] of every task killed with what each instance had on it, and a
+//! [`CapacityTimeline`] of each group's serving capacity per instance.
+//!
+//! [`FaultRule`]: crate::faults::FaultRule
+
+mod records;
+mod routes;
+mod rules;
+mod stats;
+
+pub use records::{
+    CAPACITY_CAP, CapacityMark, CapacitySample, CapacityTimeline, KILL_LOG_CAP, KillLog,
+    KillRecord, LbSighting, RecordError,
+};
+pub(crate) use routes::routes;
+
+use crate::config::SimConfig;
+use crate::marathon::{Embed, Killed, Marathon};
+use records::Records;
+use rules::{Backend, LbApp, LbTask, backends, server_names};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// Sessions and queued requests on one HAProxy server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Current sessions (`scur`).
+    pub sessions: u64,
+    /// Queued requests (`qcur`).
+    pub queued: u64,
+    /// Cluster time (epoch milliseconds) at which both drop to 0; `None`:
+    /// they stay until changed.
+    pub until_ms: Option<u64>,
+}
+
+/// Sessions that linger on every server marathon-lb puts into `MAINT`: each
+/// instance shows `sessions` on it for `duration` of cluster time after that
+/// instance disabled it (on top of any [`Traffic`] set for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionDrain {
+    /// Sessions a newly disabled server keeps.
+    pub sessions: u64,
+    /// For how long, from the moment the instance disabled it.
+    pub duration: Duration,
+}
+
+/// One marathon-lb instance.
+#[derive(Debug, Clone, Default)]
+struct Instance {
+    /// Cluster time from a change to its adoption.
+    delay_ms: u64,
+    /// The backends its HAProxy runs.
+    adopted: Vec<Backend>,
+    /// Since when the cluster's backends differ from `adopted`.
+    stale_since: Option<u64>,
+    /// The end of the current reload window.
+    reload_until_ms: u64,
+    /// Reporting a reload whatever the window says.
+    forced_reloading: bool,
+    /// When each `MAINT` server was disabled, by name.
+    disabled_since: BTreeMap<String, u64>,
+    /// Reloads so far (the worker's pid moves on with each).
+    reloads: u64,
+}
+
+impl Instance {
+    fn due_ms(&self) -> Option<u64> {
+        self.stale_since.map(|since| since + self.delay_ms)
+    }
+
+    /// Takes `live` as its backends at `at_ms`.
+    fn adopt(&mut self, live: &[Backend], at_ms: u64, reload_window_ms: u64) {
+        self.stale_since = None;
+        if self.adopted == live {
+            return;
+        }
+        self.reloads += 1;
+        if reload_window_ms > 0 {
+            self.reload_until_ms = at_ms + reload_window_ms;
+        }
+        self.adopted = live.to_vec();
+        let disabled: BTreeSet<&str> = self
+            .adopted
+            .iter()
+            .flat_map(|b| &b.servers)
+            .filter(|s| s.disabled)
+            .map(|s| s.name.as_str())
+            .collect();
+        self.disabled_since
+            .retain(|name, _| disabled.contains(name.as_str()));
+        for name in disabled {
+            self.disabled_since.entry(name.to_owned()).or_insert(at_ms);
+        }
+    }
+}
+
+/// All simulated marathon-lb instances, their traffic and the records.
+#[derive(Debug)]
+pub(crate) struct MarathonLb {
+    instances: Vec<Instance>,
+    reload_window_ms: u64,
+    drain: Option<SessionDrain>,
+    /// By (instance, or `None` for every instance; server name).
+    traffic: BTreeMap<(Option<usize>, String), Traffic>,
+    /// The backends the current cluster state calls for.
+    live: Vec<Backend>,
+    /// The Marathon generation `live` was built from.
+    live_generation: Option<u64>,
+    /// Tasks able to serve now: running, and healthy when checked.
+    serving: BTreeSet<String>,
+    records: Records,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl MarathonLb {
+    /// The instances `config` asks for, following Marathon with its delay.
+    pub(crate) fn new(config: &SimConfig) -> Self {
+        let instance = Instance {
+            delay_ms: millis(config.lb_update_delay),
+            ..Instance::default()
+        };
+        MarathonLb {
+            instances: vec![instance; config.lb_count()],
+            reload_window_ms: millis(config.lb_reload_window),
+            drain: config.session_drain,
+            traffic: BTreeMap::new(),
+            live: Vec::new(),
+            live_generation: None,
+            serving: BTreeSet::new(),
+            records: Records::default(),
+        }
+    }
+
+    /// How many instances there are.
+    pub(crate) fn count(&self) -> usize {
+        self.instances.len()
+    }
+
+    /// When the next instance adopts a change, if one is pending.
+    pub(crate) fn next_event_ms(&self) -> Option<u64> {
+        self.instances.iter().filter_map(Instance::due_ms).min()
+    }
+
+    /// Brings the instances to `at_ms` after Marathon got there: records
+    /// `killed` against what each instance had then, notices changed
+    /// backends, adopts those that are due, and samples capacity.
+    pub(crate) fn observe(&mut self, at_ms: u64, marathon: &Marathon, killed: Vec<Killed>) {
+        for kill in &killed {
+            self.record_kill(kill);
+        }
+        let live_changed = self.refresh_live(marathon);
+        let mut adopted = false;
+        for instance in &mut self.instances {
+            // Unless the live backends changed, an instance that is not stale
+            // still has them: skip comparing every server on every request.
+            if !live_changed && instance.stale_since.is_none() {
+                continue;
+            }
+            if instance.adopted == self.live {
+                instance.stale_since = None;
+                continue;
+            }
+            instance.stale_since.get_or_insert(at_ms);
+            if instance.due_ms().is_some_and(|due| due <= at_ms) {
+                instance.adopt(&self.live, at_ms, self.reload_window_ms);
+                adopted = true;
+            }
+        }
+        if live_changed || adopted || !killed.is_empty() {
+            self.sample(at_ms);
+        }
+    }
+
+    /// Rebuilds the backends the cluster calls for, if Marathon changed.
+    fn refresh_live(&mut self, marathon: &Marathon) -> bool {
+        if self.live_generation == Some(marathon.generation()) {
+            return false;
+        }
+        self.live_generation = Some(marathon.generation());
+        let embed = Embed {
+            tasks: true,
+            ..Embed::default()
+        };
+        let apps: Vec<LbApp> = marathon
+            .apps()
+            .map(|app| LbApp::from_marathon_json(&app.to_json(&embed)))
+            .collect();
+        self.serving = apps
+            .iter()
+            .flat_map(|app| {
+                app.tasks
+                    .iter()
+                    .filter(|t| t.running && (!app.has_health_checks || t.alive))
+                    .map(|t| t.id.clone())
+            })
+            .collect();
+        self.live = backends(apps);
+        true
+    }
+
+    fn sample(&mut self, at_ms: u64) {
+        for (lb, instance) in self.instances.iter().enumerate() {
+            let mut counts: BTreeMap<String, (String, usize)> = BTreeMap::new();
+            for backend in &instance.adopted {
+                let serving = backend
+                    .servers
+                    .iter()
+                    .filter(|s| !s.disabled && self.serving.contains(&s.task_id))
+                    .count();
+                let entry = counts
+                    .entry(backend.group.clone())
+                    .or_insert_with(|| (backend.name.clone(), 0));
+                entry.1 += serving;
+            }
+            self.records.note_capacity(at_ms, lb, &counts);
+        }
+    }
+
+    fn record_kill(&mut self, kill: &Killed) {
+        let app = LbApp::from_marathon_json(&kill.app);
+        let task = LbTask::from_json(&kill.task);
+        let names = server_names(&app, &task);
+        let mut seen = Vec::new();
+        for (lb, instance) in self.instances.iter().enumerate() {
+            for name in &names {
+                let server = instance
+                    .adopted
+                    .iter()
+                    .flat_map(|b| &b.servers)
+                    .find(|s| s.task_id == task.id && &s.name == name);
+                let (sessions, queued) = match server {
+                    Some(_) => self.traffic_at(lb, name, kill.at_ms),
+                    None => (0, 0),
+                };
+                seen.push(LbSighting {
+                    lb,
+                    server: name.clone(),
+                    in_backend: server.is_some(),
+                    maint: server.is_some_and(|s| s.disabled),
+                    sessions,
+                    queued,
+                });
+            }
+        }
+        self.records.record_kill(KillRecord {
+            at_ms: kill.at_ms,
+            app_id: kill.app_id.clone(),
+            task_id: task.id,
+            cause: kill.cause,
+            servers: names,
+            seen,
+        });
+    }
+
+    /// `(scur, qcur)` of server `name` on instance `lb` at `at_ms`.
+    fn traffic_at(&self, lb: usize, name: &str, at_ms: u64) -> (u64, u64) {
+        let active = |key: Option<usize>| {
+            self.traffic
+                .get(&(key, name.to_owned()))
+                .filter(|t| t.until_ms.is_none_or(|until| at_ms < until))
+        };
+        let (sessions, queued) = active(Some(lb))
+            .or_else(|| active(None))
+            .map_or((0, 0), |t| (t.sessions, t.queued));
+        let lingering = match (self.drain, self.instances[lb].disabled_since.get(name)) {
+            (Some(drain), Some(&since)) if at_ms < since.saturating_add(millis(drain.duration)) => {
+                drain.sessions
+            }
+            _ => 0,
+        };
+        (sessions + lingering, queued)
+    }
+
+    /// The `;csv` stats page of instance `lb` at `at_ms`.
+    pub(crate) fn stats_csv(&self, lb: usize, at_ms: u64) -> String {
+        stats::stats_csv(lb, &self.instances[lb].adopted, |name| {
+            self.traffic_at(lb, name, at_ms)
+        })
+    }
+
+    /// Whether instance `lb` is mid-reload at `at_ms`.
+    pub(crate) fn reloading(&self, lb: usize, at_ms: u64) -> bool {
+        let instance = &self.instances[lb];
+        instance.forced_reloading || at_ms < instance.reload_until_ms
+    }
+
+    /// `/_haproxy_getpids` of instance `lb` at `at_ms`: the master and its
+    /// worker, plus the old worker while reloading.
+    pub(crate) fn pids(&self, lb: usize, at_ms: u64) -> String {
+        let master = 1000 * (lb as u64 + 1);
+        let worker = master + 2 + self.instances[lb].reloads;
+        if self.reloading(lb, at_ms) {
+            format!("{master} {} {worker}", worker - 1)
+        } else {
+            format!("{master} {worker}")
+        }
+    }
+
+    /// Sets the traffic of server `name` on instance `lb` (`None`: every
+    /// instance that has no traffic of its own set for it).
+    pub(crate) fn set_traffic(&mut self, lb: Option<usize>, name: &str, traffic: Traffic) {
+        self.traffic.insert((lb, name.to_owned()), traffic);
+    }
+
+    /// Removes all traffic set with [`MarathonLb::set_traffic`].
+    pub(crate) fn clear_traffic(&mut self) {
+        self.traffic.clear();
+    }
+
+    /// Forces instance `lb` to report a reload (or stops forcing it).
+    pub(crate) fn set_reloading(&mut self, lb: usize, reloading: bool) {
+        self.instances[lb].forced_reloading = reloading;
+    }
+
+    /// Sets instance `lb`'s update delay; a pending adoption moves with it.
+    pub(crate) fn set_update_delay(&mut self, lb: usize, delay: Duration) {
+        self.instances[lb].delay_ms = millis(delay);
+    }
+
+    /// Sets (or with `None` stops) the sessions newly disabled servers keep.
+    pub(crate) fn set_session_drain(&mut self, drain: Option<SessionDrain>) {
+        self.drain = drain;
+    }
+
+    pub(crate) fn kill_log(&self) -> KillLog {
+        self.records.kill_log()
+    }
+
+    pub(crate) fn capacity_timeline(&self) -> CapacityTimeline {
+        self.records.timeline()
+    }
+
+    pub(crate) fn capacity_mark(&self, at_ms: u64) -> CapacityMark {
+        self.records.mark(at_ms, self.instances.len())
+    }
+
+    pub(crate) fn min_capacity_since(
+        &self,
+        mark: &CapacityMark,
+        group: &str,
+    ) -> Result<usize, RecordError> {
+        self.records.min_since(mark, group)
+    }
+}
+
+#[cfg(test)]
+mod tests;
