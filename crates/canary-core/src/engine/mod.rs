@@ -34,3 +34,12 @@ pub mod prepare;
 
 pub use observe::{GroupApp, LbState, LbView, Observation, StatsRow, Task};
 pub use plan::{DeployInput, KnownCanary, Limits, Moment, PhaseRequest, Step, Wait, next_step};
+
+/// The port through which the engine reads marathon-lb: one [`LbView`] per
+/// instance (per address its name resolves to), each either its stats and
+/// reload state or why it could not be read. Implemented over HTTP by the
+/// `lb-stats` crate; tests may hand in their own.
+pub trait LbSource {
+    /// Every marathon-lb instance as it stands now.
+    fn observe(&mut self) -> Vec<LbView>;
+}

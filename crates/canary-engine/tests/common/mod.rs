@@ -1,0 +1,143 @@
+//! A simulated cluster for the engine: dcos-sim with a manual clock and
+//! marathon-lb instances on their own loopback addresses; the engine's
+//! clock is the cluster's (waiting moves it), so minutes of deploying take
+//! milliseconds and nothing depends on the machine's speed.
+
+#![allow(dead_code)]
+
+use canary_core::clock::{Clock, Timestamp};
+use canary_core::engine::{DeployInput, KnownCanary, Limits, PhaseRequest};
+use canary_core::{AppDefinition, AppName, CanaryApp, CanaryRequest, Phase};
+use canary_engine::{Event, Outcome, PhaseError, PhaseRun, drive};
+use dcos_sim::{Shared, SimConfig, SimHandle};
+use exec_http::{Endpoints, HttpConfig, HttpExecutor, RetryPolicy};
+use lb_stats::LbStatsClient;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// The cluster's manual clock as the engine's.
+pub struct ClusterClock(pub Shared);
+
+impl Clock for ClusterClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix(Duration::from_millis(self.0.now_ms()))
+    }
+    fn sleep(&self, duration: Duration) {
+        self.0.advance(duration);
+    }
+}
+
+/// A started sim and what drives it.
+pub struct Cluster {
+    pub sim: SimHandle,
+    pub clock: Arc<ClusterClock>,
+}
+
+/// A sim with `lbs` marathon-lb instances (127.0.0.2, 127.0.0.3, ...).
+pub fn cluster(lbs: usize, seed: u64) -> Cluster {
+    cluster_with(lbs, seed, |_| {})
+}
+
+/// [`cluster`] with the configuration adjusted by `adjust`.
+pub fn cluster_with(lbs: usize, seed: u64, adjust: impl FnOnce(&mut SimConfig)) -> Cluster {
+    let mut config = SimConfig {
+        seed,
+        time_scale: 0.0,
+        start_time_ms: Some(1_764_580_000_000),
+        lb_binds: (0..lbs)
+            .map(|i| format!("127.0.0.{}:0", i + 2).parse().unwrap())
+            .collect(),
+        ..SimConfig::default()
+    };
+    adjust(&mut config);
+    let sim = SimHandle::start(config).expect("the sim starts");
+    let clock = Arc::new(ClusterClock(sim.sim().clone()));
+    Cluster { sim, clock }
+}
+
+/// The embedded example app for `app` with `image` (4 instances, group
+/// `app`, port 10000, ALT 10001).
+pub fn app(app: &str, image: &str) -> CanaryApp {
+    let request = CanaryRequest::new(AppName::new(app).unwrap(), image);
+    let bundle = canary_render::Renderer::embedded()
+        .render(&request, &BTreeMap::new())
+        .unwrap();
+    CanaryApp::new(AppDefinition::from_value(bundle.app).unwrap()).unwrap()
+}
+
+/// A request for `phase` of group `group`.
+pub fn request(phase: Phase, group: &str, deploy: Option<(CanaryApp, u32)>) -> PhaseRequest {
+    PhaseRequest {
+        phase,
+        group: group.to_owned(),
+        deploy: deploy.map(|(app, canary_instances)| DeployInput {
+            app,
+            canary_instances,
+        }),
+        canary: KnownCanary::default(),
+        limits: Limits::default(),
+    }
+}
+
+impl Cluster {
+    /// An HTTP executor on the sim, waiting on the cluster's clock.
+    pub fn executor(&self) -> HttpExecutor {
+        HttpExecutor::new(
+            HttpConfig::new(Endpoints::dcos(self.sim.dcos_url()).unwrap())
+                .with_clock(self.clock.clone())
+                .with_retry(RetryPolicy::default())
+                .with_jitter_seed(1),
+        )
+        .unwrap()
+    }
+
+    /// Drives `request` to its end (at most `timeout` of cluster time);
+    /// returns the outcome and every step carried out.
+    pub fn drive(
+        &self,
+        request: PhaseRequest,
+        timeout: Duration,
+    ) -> (Result<Outcome, PhaseError>, Vec<String>) {
+        let mut executor = self.executor();
+        let mut lbs = LbStatsClient::new(self.sim.lb_urls(), Duration::from_secs(5)).unwrap();
+        let stop = AtomicBool::new(false);
+        let mut steps = Vec::new();
+        let outcome = drive(
+            PhaseRun {
+                request,
+                timeout,
+                executor: &mut executor,
+                lbs: &mut lbs,
+                clock: self.clock.as_ref(),
+                hook: None,
+                stop: &stop,
+            },
+            &mut |event| {
+                if let Event::Acting(step) = event {
+                    steps.push(step.to_string());
+                }
+            },
+        );
+        (outcome, steps)
+    }
+
+    /// `(id, instances, healthy tasks, image)` of every app of `group`,
+    /// oldest first by id.
+    pub fn apps(&self, group: &str) -> Vec<(String, u32, usize, String)> {
+        use canary_core::executor::Executor;
+        let mut apps: Vec<_> = self
+            .executor()
+            .group_apps(group)
+            .unwrap()
+            .into_iter()
+            .map(|a| {
+                let healthy = a.healthy_tasks();
+                (a.id, a.instances, healthy, a.image.unwrap_or_default())
+            })
+            .collect();
+        apps.sort();
+        apps
+    }
+}
