@@ -5,33 +5,56 @@ use crate::credentials::TOKEN_ENV;
 use crate::failure::Failure;
 use canary_core::executor::Executor;
 use exec_dcos_cli::{CliConfig, DcosCliExecutor};
-use exec_http::{CaBundle, CaCertError, DcosCliConfig, Endpoints, HttpConfig, HttpExecutor, Tls};
-use std::path::Path;
+use exec_http::{
+    CaBundle, CaCertError, DcosCliConfig, DcosConfigError, Endpoints, HttpConfig, HttpExecutor,
+    Tls,
+};
+
+/// The dcos CLI's configuration, if any: exit 4 when a file of it cannot
+/// be read, 3 when it is refused (too large, not TOML, no cluster chosen).
+fn dcos_config() -> Result<Option<DcosCliConfig>, Failure> {
+    DcosCliConfig::from_env().map_err(|e| match &e {
+        DcosConfigError::Read { source, .. } if source.is_io() => Failure::io(e.to_string()),
+        _ => Failure::invalid(e.to_string()),
+    })
+}
+
+/// Where the DC/OS URL came from, as errors name it: the flag, the
+/// variable, or the dcos CLI's setting and its file.
+fn config_url_origin(config: &DcosCliConfig) -> String {
+    format!("core.dcos_url in {}", config.path.display())
+}
+
+/// The DC/OS URL's endpoints, or an error naming `origin` (never quoting a
+/// URL that carries credentials).
+fn endpoints(url: &str, origin: &str) -> Result<Endpoints, Failure> {
+    Endpoints::dcos(url).map_err(|e| Failure::invalid(format!("{origin}: {e}")))
+}
 
 /// The HTTP executor. The URL is `--dcos-url` (or `DCOS_URL`), else the
 /// dcos CLI's attached cluster; the credentials come from the chain in
 /// [`crate::credentials`]; certificates are verified as [`tls`] says.
-pub fn http(dcos_url: Option<&str>, tls_args: &TlsArgs) -> Result<Box<dyn Executor>, Failure> {
-    let config = DcosCliConfig::from_env().map_err(|e| Failure::invalid(e.to_string()))?;
-    let url = match (
-        dcos_url,
-        config.as_ref().and_then(|c| c.dcos_url.as_deref()),
-    ) {
-        (Some(url), _) | (None, Some(url)) => url.to_owned(),
-        (None, None) => {
+pub fn http(cluster: &ClusterArgs) -> Result<Box<dyn Executor>, Failure> {
+    let config = dcos_config()?;
+    let (url, origin) = match (cluster.dcos_url.as_deref(), config.as_ref()) {
+        (Some(url), _) => (url.to_owned(), cluster.dcos_url_origin().to_owned()),
+        (None, Some(c)) if c.dcos_url.is_some() => (
+            c.dcos_url.clone().unwrap_or_default(),
+            config_url_origin(c),
+        ),
+        (None, _) => {
             return Err(Failure::invalid(
                 "no DC/OS URL: pass --dcos-url URL, set DCOS_URL, or run `dcos cluster setup URL` first",
             ));
         }
     };
+    let endpoints = endpoints(&url, &origin)?;
     let same_cluster = |c: &DcosCliConfig| {
         c.dcos_url.as_deref().map(|u| u.trim_end_matches('/')) == Some(url.trim_end_matches('/'))
     };
-    let endpoints =
-        Endpoints::dcos(&url).map_err(|e| Failure::invalid(format!("DC/OS URL: {e}")))?;
     let credentials = crate::credentials::resolve(&url, config.as_ref())?;
     let own_config = config.as_ref().filter(|c| same_cluster(c));
-    let tls = tls(tls_args, own_config, endpoints.uses_https())?;
+    let tls = tls(&cluster.tls, own_config, endpoints.uses_https())?;
     let executor = HttpExecutor::new(
         HttpConfig::new(endpoints)
             .with_credentials(credentials)
@@ -43,10 +66,9 @@ pub fn http(dcos_url: Option<&str>, tls_args: &TlsArgs) -> Result<Box<dyn Execut
 
 /// The executor the cluster options ask for: [`http`], or [`dcos_cli`].
 pub fn executor(cluster: &ClusterArgs) -> Result<Box<dyn Executor>, Failure> {
-    let dcos_url = cluster.dcos_url.as_deref();
     match cluster.backend {
-        Backend::Http => http(dcos_url, &cluster.tls),
-        Backend::DcosCli => dcos_cli(dcos_url, &cluster.dcos_bin, &cluster.tls),
+        Backend::Http => http(cluster),
+        Backend::DcosCli => dcos_cli(cluster),
     }
 }
 
@@ -58,18 +80,28 @@ pub fn executor(cluster: &ClusterArgs) -> Result<Box<dyn Executor>, Failure> {
 /// so `--ca-cert` and `--insecure` are refused rather than silently ignored.
 /// A URL other than the attached cluster's, while that cluster has a stored
 /// token, is refused too: the CLI would send that token to the other URL.
-pub fn dcos_cli(
-    dcos_url: Option<&str>,
-    dcos_bin: &Path,
-    tls: &TlsArgs,
-) -> Result<Box<dyn Executor>, Failure> {
+pub fn dcos_cli(cluster: &ClusterArgs) -> Result<Box<dyn Executor>, Failure> {
+    let (dcos_url, dcos_bin, tls) = (
+        cluster.dcos_url.as_deref(),
+        cluster.dcos_bin.as_path(),
+        &cluster.tls,
+    );
+    // The same URL rule as the http backend's, before anything names it;
+    // without --dcos-url the CLI uses its own core.dcos_url: checked too.
+    let config = dcos_config()?;
+    if let Some(url) = dcos_url {
+        endpoints(url, cluster.dcos_url_origin())?;
+    } else if let Some(c) = &config
+        && let Some(url) = &c.dcos_url
+    {
+        endpoints(url, &config_url_origin(c))?;
+    }
     if tls.insecure || tls.ca_cert.is_some() {
         return Err(Failure::invalid(
             "--ca-cert and --insecure (and CANARY_CA_CERT) apply to --backend http only; the dcos CLI verifies TLS by its own core.ssl_verify (`dcos config set core.ssl_verify PATH`)",
         ));
     }
     if let Some(url) = dcos_url {
-        let config = DcosCliConfig::from_env().map_err(|e| Failure::invalid(e.to_string()))?;
         let token_env = std::env::var(TOKEN_ENV).is_ok_and(|t| !t.trim().is_empty());
         if let Some(attached) = config
             .as_ref()

@@ -75,6 +75,29 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Command {
+    /// The cluster options of a command that talks to a cluster.
+    pub fn cluster_mut(&mut self) -> Option<&mut ClusterArgs> {
+        match self {
+            Command::Render(_) => None,
+            Command::Apply(args) => Some(&mut args.cluster),
+            Command::Run(args) => Some(&mut args.cluster),
+            Command::Status(args) => Some(&mut args.cluster),
+        }
+    }
+}
+
+impl ClusterArgs {
+    /// What gave the DC/OS URL, as errors name it.
+    pub fn dcos_url_origin(&self) -> &'static str {
+        if self.dcos_url_from_env {
+            "DCOS_URL"
+        } else {
+            "--dcos-url"
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -231,6 +254,11 @@ pub struct ClusterArgs {
     /// cluster (DCOS_DIR or ~/.dcos, DCOS_CLUSTER to pick one).
     #[arg(long, value_name = "URL", env = "DCOS_URL", hide_env_values = true)]
     pub dcos_url: Option<String>,
+
+    /// Whether `dcos_url` came from `DCOS_URL` rather than the flag (set
+    /// by `main` from the parser), so that errors name the right one.
+    #[arg(skip)]
+    pub dcos_url_from_env: bool,
 
     /// The dcos executable for --backend dcos-cli: a path, or a name looked
     /// up on PATH.

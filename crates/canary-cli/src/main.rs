@@ -17,7 +17,7 @@ mod status;
 
 use canary_core::{AppName, CanaryRequest, RunnerConfig};
 use canary_render::{Renderer, TemplateSource};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{BundleArgs, Cli, Command, RenderArgs};
 use failure::Failure;
 use std::collections::BTreeMap;
@@ -25,7 +25,15 @@ use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let from_env = matches.subcommand().is_some_and(|(_, sub)| {
+        sub.try_get_raw("dcos_url").is_ok()
+            && sub.value_source("dcos_url") == Some(clap::parser::ValueSource::EnvVariable)
+    });
+    if let Some(cluster) = cli.command.cluster_mut() {
+        cluster.dcos_url_from_env = from_env;
+    }
     logging::init(cli.verbose);
     credentials::set_username(cli.username);
     let result = match cli.command {
@@ -43,10 +51,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn read_template(path: &Path, what: &str) -> Result<TemplateSource, Failure> {
+/// The largest template read (the embedded ones are about 2 KiB).
+pub const TEMPLATE_LIMIT: bounded_read::Limit = bounded_read::Limit::mib(1);
+
+/// Reads a template file; `what` and `flag` (the flag that named it, if
+/// any) name it in errors: exit 4 when it cannot be read, 3 when it is too
+/// large or not UTF-8.
+fn read_template(path: &Path, what: &str, flag: Option<&str>) -> Result<TemplateSource, Failure> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::io(format!("cannot read {what} '{name}': {e}")))?;
+    let text = bounded_read::read_text(path, TEMPLATE_LIMIT).map_err(|e| {
+        let flag = flag.map(|f| format!(" ({f})")).unwrap_or_default();
+        if e.is_io() {
+            Failure::io(format!("cannot read {what} '{name}'{flag}: {e}"))
+        } else {
+            Failure::invalid(format!("{what} '{name}'{flag} is refused: {e}"))
+        }
+    })?;
     Ok(TemplateSource::new(name, text))
 }
 
@@ -54,11 +74,11 @@ fn read_template(path: &Path, what: &str) -> Result<TemplateSource, Failure> {
 /// original tool's convention), else the embedded example.
 fn app_template(args: &BundleArgs, name: &AppName) -> Result<TemplateSource, Failure> {
     if let Some(path) = &args.app_template {
-        return read_template(path, "app template");
+        return read_template(path, "app template", Some("--app-template"));
     }
     let conventional = format!("{name}.template.json");
     if Path::new(&conventional).exists() {
-        return read_template(Path::new(&conventional), "app template");
+        return read_template(Path::new(&conventional), "app template", None);
     }
     Ok(TemplateSource::embedded_app())
 }
@@ -70,10 +90,10 @@ fn render_bundle(args: &BundleArgs) -> Result<canary_render::RenderedBundle, Fai
     let name = AppName::new(&args.app).map_err(|e| Failure::invalid(format!("--app: {e}")))?;
     let app = app_template(args, &name)?;
     let job = match &args.job_template {
-        Some(path) => read_template(path, "job template")?,
+        Some(path) => read_template(path, "job template", Some("--job-template"))?,
         None => TemplateSource::embedded_job(),
     };
-    let renderer = Renderer::new(app, job).map_err(Failure::from_render)?;
+    let renderer = Renderer::new(app, job).map_err(|e| Failure::from_render(e, &args.vars))?;
     let request = CanaryRequest {
         app_name: name,
         image: args.image.clone(),
@@ -90,7 +110,7 @@ fn render_bundle(args: &BundleArgs) -> Result<canary_render::RenderedBundle, Fai
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     renderer
         .render(&request, &vars)
-        .map_err(Failure::from_render)
+        .map_err(|e| Failure::from_render(e, &args.vars))
 }
 
 fn render(args: &RenderArgs) -> Result<(), Failure> {

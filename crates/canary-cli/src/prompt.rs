@@ -7,7 +7,7 @@
 
 use rustix::termios::{LocalModes, OptionalActions, Termios, tcgetattr, tcsetattr};
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 
 /// Puts the terminal's settings back when dropped.
 struct Restore<'a> {
@@ -38,9 +38,8 @@ pub fn password(prompt: &str) -> io::Result<String> {
     };
     (&tty).write_all(prompt.as_bytes())?;
     (&tty).flush()?;
-    let mut line = String::new();
-    BufReader::new(&tty).read_line(&mut line)?;
-    let trimmed = line.trim_end_matches(['\n', '\r']).len();
-    line.truncate(trimmed);
-    Ok(line)
+    bounded_read::read_line(&tty, crate::credentials::PASSWORD_LIMIT).map_err(|e| match e {
+        bounded_read::ReadError::Io { source } => source,
+        other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
+    })
 }

@@ -84,8 +84,8 @@ pub use auth::{
     Clock, CredentialError, LOGIN_PATH, LOGIN_TOKEN_LIFETIME, Login, REFRESH_MARGIN,
     ServiceAccount, SystemClock,
 };
-pub use config::{ConfigError, Credentials, Endpoints, HttpConfig, Timeouts};
-pub use dcos_config::{DcosCliConfig, DcosConfigError};
+pub use config::{BadToken, ConfigError, Credentials, Endpoints, HttpConfig, Timeouts, check_token};
+pub use dcos_config::{DCOS_TOML_LIMIT, DcosCliConfig, DcosConfigError};
 pub use executor::HttpExecutor;
 pub use retry::{RETRYABLE_STATUSES, RetryPolicy, Sleeper, ThreadSleeper};
-pub use tls::{CaBundle, CaCertError, Tls};
+pub use tls::{CA_BUNDLE_LIMIT, CaBundle, CaCertError, Tls};
