@@ -45,7 +45,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {failure}");
+            // Messages may quote the cluster: shown, never obeyed.
+            let message = output::terminal_safe_keeping(&failure.to_string(), &['\n', '\t']);
+            eprintln!("error: {message}");
             failure.exit_code()
         }
     }
