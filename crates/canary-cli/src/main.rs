@@ -9,6 +9,7 @@ mod backend;
 mod cli;
 mod credentials;
 mod failure;
+mod guard;
 mod logging;
 mod output;
 mod prompt;
@@ -95,7 +96,7 @@ fn render_bundle(args: &BundleArgs) -> Result<canary_render::RenderedBundle, Fai
         Some(path) => read_template(path, "job template", Some("--job-template"))?,
         None => TemplateSource::embedded_job(),
     };
-    let renderer = Renderer::new(app, job).map_err(|e| Failure::from_render(e, &args.vars))?;
+    let what = format!("the templates ({}, {})", app.name(), job.name());
     let request = CanaryRequest {
         app_name: name,
         image: args.image.clone(),
@@ -110,9 +111,13 @@ fn render_bundle(args: &BundleArgs) -> Result<canary_render::RenderedBundle, Fai
         },
     };
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    renderer
-        .render(&request, &vars)
-        .map_err(|e| Failure::from_render(e, &args.vars))
+    // Fuel and the output limit bound each template; the watchdog bounds
+    // what a single step of one can allocate or spend.
+    guard::watched(&what, || {
+        Renderer::new(app, job)
+            .and_then(|renderer| renderer.render(&request, &vars))
+            .map_err(|e| Failure::from_render(e, &args.vars))
+    })
 }
 
 fn render(args: &RenderArgs) -> Result<(), Failure> {
