@@ -322,7 +322,10 @@ pub struct BundleArgs {
     /// DC/OS secret path of a service-account credential for zdd.py, on
     /// clusters with authentication. The job references the secret; its
     /// value never appears in the job.
-    #[arg(long, value_name = "PATH")]
+    // Hyphen values are taken, so that a PEM pasted by mistake reaches the
+    // check that refuses it without echoing it (clap's "unexpected
+    // argument" error would print it).
+    #[arg(long, value_name = "PATH", allow_hyphen_values = true)]
     pub service_account_secret: Option<String>,
 
     /// Marathon URL as reachable from inside the cluster.

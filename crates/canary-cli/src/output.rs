@@ -44,9 +44,7 @@ pub fn terminal_safe_keeping(text: &str, keep: &[char]) -> String {
 /// did not arrive, and a script must not take the silence for success.
 pub fn print(text: &str) -> Result<(), Failure> {
     let stdout = std::io::stdout();
-    // Rust's stdout silently drops writes to a closed descriptor; ask
-    // the descriptor itself first.
-    if rustix::io::fcntl_getfd(&stdout).is_err() {
+    if stdout_was_closed(&stdout) {
         return Err(Failure::io(
             "cannot write to standard output: it is closed (nothing was written)",
         ));
@@ -56,6 +54,27 @@ pub fn print(text: &str) -> Result<(), Failure> {
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
         .map_err(|e| Failure::io(format!("cannot write to standard output: {e}")))
+}
+
+/// Whether the process started with standard output closed (`>&-`).
+///
+/// Rust's runtime reopens a closed descriptor 0-2 at start-up on
+/// `/dev/null`, read-write, so writes "succeed" into nothing. A shell's
+/// `> /dev/null` opens it write-only, which stays a success; a read-write
+/// `/dev/null` on stdout is the runtime's stand-in. (A closed descriptor
+/// seen here, on systems that do not reopen, counts too.)
+fn stdout_was_closed(stdout: &std::io::Stdout) -> bool {
+    use rustix::fs::{FileType, OFlags};
+    use std::os::unix::fs::MetadataExt;
+    let Ok(flags) = rustix::fs::fcntl_getfl(stdout) else {
+        return true;
+    };
+    let Ok(stat) = rustix::fs::fstat(stdout) else {
+        return true;
+    };
+    let is_null = FileType::from_raw_mode(stat.st_mode) == FileType::CharacterDevice
+        && std::fs::metadata("/dev/null").is_ok_and(|null| null.rdev() == stat.st_rdev);
+    is_null && flags & OFlags::RWMODE == OFlags::RDWR
 }
 
 /// The directories `create_dir_all(dir)` would create, outermost first.

@@ -116,7 +116,7 @@ pub enum RunnerError {
     },
     /// A URL carries credentials (`user:password@`); it is not repeated.
     #[error(
-        "{which} URL must not carry credentials (user:password@ before the host): the jobs log in with the service-account secret instead, and the URL would show in the job and its logs (not shown here)"
+        "{which} URL must not carry credentials (user:password@ before the host): the URL would show in the jobs and their logs (it is not shown here)"
     )]
     UrlCredentials {
         /// Which URL.

@@ -134,10 +134,6 @@ impl ServiceAccount {
         if uid.trim().is_empty() {
             return Err(CredentialError::Missing { field: "uid" });
         }
-        let pem = private_key_pem.trim();
-        let key = RsaPrivateKey::from_pkcs8_pem(pem)
-            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
-            .map_err(|_| CredentialError::PrivateKey)?;
         let login_endpoint = match login_endpoint.map(str::trim).filter(|u| !u.is_empty()) {
             Some(url) => match canary_core::url::parse_http_url(url) {
                 Ok(parsed) if parsed.fragment.is_some() => {
@@ -159,6 +155,10 @@ impl ServiceAccount {
             },
             None => None,
         };
+        let pem = private_key_pem.trim();
+        let key = RsaPrivateKey::from_pkcs8_pem(pem)
+            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
+            .map_err(|_| CredentialError::PrivateKey)?;
         Ok(ServiceAccount {
             uid: uid.trim().to_owned(),
             key: Box::new(key),
