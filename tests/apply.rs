@@ -384,7 +384,11 @@ fn run_wait_follows_the_run_to_success_failure_or_timeout() {
         "{}",
         text(&out.stderr)
     );
-    assert!(!text(&out.stderr).contains("--completed"), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("--completed"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = run_phase(&sim, &["--timeout", "soon"]);
     assert_eq!(out.status.code(), Some(2));

@@ -372,15 +372,18 @@ fn echo_on(stty: &str) -> bool {
 /// The pid of the `canary` process whose command line holds `marker`.
 fn pid_with_argument(marker: &str) -> Option<String> {
     let binary = env!("CARGO_BIN_EXE_canary");
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-        let args: Vec<String> = cmdline
-            .split(|b| *b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        (args.first().map(String::as_str) == Some(binary) && args.iter().any(|a| a == marker))
-            .then(|| entry.file_name().to_string_lossy().into_owned())
-    })
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            (args.first().map(String::as_str) == Some(binary) && args.iter().any(|a| a == marker))
+                .then(|| entry.file_name().to_string_lossy().into_owned())
+        })
 }
 
 /// Ctrl-C (or SIGTERM) at the password prompt: canary ends by that signal,

@@ -420,7 +420,10 @@ fn exit_3_invalid_input() {
         ),
         (
             "marathon_lb_credentials",
-            render_with(&["--marathon-lb", "http://S3cretPw@marathon-lb.marathon.mesos:9090"]),
+            render_with(&[
+                "--marathon-lb",
+                "http://S3cretPw@marathon-lb.marathon.mesos:9090",
+            ]),
             "--marathon-lb: marathon-lb URL must not carry credentials",
         ),
         (
@@ -435,7 +438,10 @@ fn exit_3_invalid_input() {
         ),
         (
             "marathon_lb_fragment",
-            render_with(&["--marathon-lb", "http://marathon-lb.marathon.mesos:9090#stats"]),
+            render_with(&[
+                "--marathon-lb",
+                "http://marathon-lb.marathon.mesos:9090#stats",
+            ]),
             "must not have a fragment",
         ),
         (
@@ -451,7 +457,10 @@ fn exit_3_invalid_input() {
         ),
         (
             "runner_image_registry_port_too_big",
-            render_with(&["--runner-image", "registry.example.com:70000/marathon-lb:v1.14.2"]),
+            render_with(&[
+                "--runner-image",
+                "registry.example.com:70000/marathon-lb:v1.14.2",
+            ]),
             "--runner-image: runner image",
         ),
         (
@@ -478,7 +487,10 @@ fn exit_3_invalid_input() {
             message.contains(needle),
             "{name}: expected {needle:?} in {message:?}"
         );
-        assert!(!message.contains("S3cret"), "{name}: a secret was echoed: {message}");
+        assert!(
+            !message.contains("S3cret"),
+            "{name}: a secret was echoed: {message}"
+        );
         insta::assert_snapshot!(format!("invalid_{name}"), message);
     }
 }
@@ -616,7 +628,10 @@ fn a_target_that_is_a_directory_is_found_before_anything_is_replaced() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["deploy-testapp-canary.json", "new-app-definition.json"]);
+    assert_eq!(
+        names,
+        ["deploy-testapp-canary.json", "new-app-definition.json"]
+    );
 }
 
 /// An app name whose job file names no file system takes: refused before

@@ -47,7 +47,11 @@ fn refused_in(code: i32, args: &[&str], env: &[(&str, &str)], dcos_dir: &Path, k
 const RENDER: [&str; 5] = ["render", "--app", "web", "--image", "httpd:2.4"];
 
 fn render_with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    RENDER.iter().copied().chain(extra.iter().copied()).collect()
+    RENDER
+        .iter()
+        .copied()
+        .chain(extra.iter().copied())
+        .collect()
 }
 
 #[test]
@@ -81,7 +85,9 @@ fn a_template_in_another_encoding_is_refused_saying_so() {
         &[],
     );
     assert!(
-        message.contains("(--app-template) is refused: it is not UTF-8 text (invalid byte at offset 12)"),
+        message.contains(
+            "(--app-template) is refused: it is not UTF-8 text (invalid byte at offset 12)"
+        ),
         "{message}"
     );
 }
@@ -111,7 +117,10 @@ fn endless_devices_as_credentials_or_certificates_are_refused_before_any_request
             )
         );
         let message = refused(3, &apply, &[("CANARY_CA_CERT", device)]);
-        assert!(message.contains("it is larger than the limit of 1 MiB"), "{message}");
+        assert!(
+            message.contains("it is larger than the limit of 1 MiB"),
+            "{message}"
+        );
 
         let message = refused(3, &apply, &[("DCOS_SERVICE_ACCOUNT_CREDENTIAL", device)]);
         assert_eq!(
@@ -124,7 +133,10 @@ fn endless_devices_as_credentials_or_certificates_are_refused_before_any_request
     let message = refused(
         3,
         &apply,
-        &[("DCOS_USERNAME", "bootstrapuser"), ("DCOS_PASSWORD_FILE", "/dev/zero")],
+        &[
+            ("DCOS_USERNAME", "bootstrapuser"),
+            ("DCOS_PASSWORD_FILE", "/dev/zero"),
+        ],
     );
     assert_eq!(
         message,

@@ -43,12 +43,20 @@ impl Silent {
 /// Runs a cluster command with `env`, asserts exit 3, an empty stdout, no
 /// password anywhere and no connection to `cluster`; returns stderr with
 /// the listener's port replaced.
-fn refused(cluster: &Silent, dcos_dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> String {
+fn refused(
+    cluster: &Silent,
+    dcos_dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> String {
     let out: Output = common::canary_in(args, dcos_dir, env);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{args:?} {env:?}: {stderr}");
     assert_eq!(text(&out.stdout), "");
-    assert!(!stderr.contains(PASSWORD), "the secret was echoed: {stderr}");
+    assert!(
+        !stderr.contains(PASSWORD),
+        "the secret was echoed: {stderr}"
+    );
     assert!(!cluster.saw_a_request(), "{args:?}: a request was sent");
     stderr.replace(&cluster.host_port(), "127.0.0.1:PORT")
 }
@@ -63,7 +71,9 @@ fn status_args<'a>(backend: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 fn credentials_in_any_url_are_refused_naming_where_it_came_from() {
     let cluster = Silent::new();
     let dcos_dir = tempfile::tempdir().unwrap();
-    let with_password = cluster.url().replace("http://", &format!("http://admin:{PASSWORD}@"));
+    let with_password = cluster
+        .url()
+        .replace("http://", &format!("http://admin:{PASSWORD}@"));
     for backend in ["http", "dcos-cli"] {
         let message = refused(
             &cluster,
@@ -113,7 +123,11 @@ fn credentials_in_a_login_endpoint_are_refused_without_echoing_it() {
         &[("DCOS_SERVICE_ACCOUNT_CREDENTIAL", &credential)],
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(!text(&out.stderr).contains(PASSWORD), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains(PASSWORD),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(!cluster.saw_a_request());
     insta::assert_snapshot!("credentials_login_endpoint", text(&out.stderr));
 }
@@ -158,6 +172,12 @@ fn a_token_that_cannot_be_a_header_is_refused_naming_its_source() {
     let attached = tempfile::tempdir().unwrap();
     common::attached_cluster(attached.path(), &url, &format!("{PASSWORD}\u{e9}"));
     let message = refused(&cluster, attached.path(), &status_args("http", &[]), &[]);
-    assert!(message.starts_with("error: core.dcos_acs_token in "), "{message}");
-    assert!(message.contains("holds a non-ASCII character at byte 8"), "{message}");
+    assert!(
+        message.starts_with("error: core.dcos_acs_token in "),
+        "{message}"
+    );
+    assert!(
+        message.contains("holds a non-ASCII character at byte 8"),
+        "{message}"
+    );
 }

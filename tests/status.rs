@@ -221,9 +221,17 @@ fn status_escapes_terminal_controls_from_the_cluster() {
         "a control character reached the terminal: {table:?}"
     );
     assert!(table.contains("httpd:2.4\\u{1b}[2J\\u{1b}[H"), "{table}");
-    assert!(table.contains("blue\\u{1b}]0;pwned\\u{7}\\u{9b}31m"), "{table}");
+    assert!(
+        table.contains("blue\\u{1b}]0;pwned\\u{7}\\u{9b}31m"),
+        "{table}"
+    );
     let json: Value = serde_json::from_str(&ok(&canary(&[
-        "status", "--app", "web", "--dcos-url", &url, "--json",
+        "status",
+        "--app",
+        "web",
+        "--dcos-url",
+        &url,
+        "--json",
     ])))
     .unwrap();
     assert_eq!(json["apps"][0]["image"], image.as_str());

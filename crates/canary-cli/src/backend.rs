@@ -6,8 +6,7 @@ use crate::failure::Failure;
 use canary_core::executor::Executor;
 use exec_dcos_cli::{CliConfig, DcosCliExecutor};
 use exec_http::{
-    CaBundle, CaCertError, DcosCliConfig, DcosConfigError, Endpoints, HttpConfig, HttpExecutor,
-    Tls,
+    CaBundle, CaCertError, DcosCliConfig, DcosConfigError, Endpoints, HttpConfig, HttpExecutor, Tls,
 };
 
 /// The dcos CLI's configuration, if any: exit 4 when a file of it cannot
@@ -38,10 +37,9 @@ pub fn http(cluster: &ClusterArgs) -> Result<Box<dyn Executor>, Failure> {
     let config = dcos_config()?;
     let (url, origin) = match (cluster.dcos_url.as_deref(), config.as_ref()) {
         (Some(url), _) => (url.to_owned(), cluster.dcos_url_origin().to_owned()),
-        (None, Some(c)) if c.dcos_url.is_some() => (
-            c.dcos_url.clone().unwrap_or_default(),
-            config_url_origin(c),
-        ),
+        (None, Some(c)) if c.dcos_url.is_some() => {
+            (c.dcos_url.clone().unwrap_or_default(), config_url_origin(c))
+        }
         (None, _) => {
             return Err(Failure::invalid(
                 "no DC/OS URL: pass --dcos-url URL, set DCOS_URL, or run `dcos cluster setup URL` first",

@@ -258,7 +258,10 @@ mod tests {
             assert_eq!(err.exit_code(), std::process::ExitCode::from(3));
             let message = err.to_string();
             assert!(message.starts_with(TOKEN_ENV), "{message}");
-            assert!(!message.contains("S3cr"), "the token is not echoed: {message}");
+            assert!(
+                !message.contains("S3cr"),
+                "the token is not echoed: {message}"
+            );
         }
     }
 

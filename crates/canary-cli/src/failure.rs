@@ -65,12 +65,12 @@ impl Failure {
     /// the `--var` values (of `vars`) the failing line uses.
     pub fn from_render(error: RenderError, vars: &[(String, String)]) -> Self {
         match &error {
-            RenderError::Request(source @ PlanError::Runner(RunnerError::UrlCredentials { .. })) => {
-                Failure::invalid(format!(
-                    "{}: {source}; give the jobs a login with --service-account-secret PATH",
-                    flag_of(source)
-                ))
-            }
+            RenderError::Request(
+                source @ PlanError::Runner(RunnerError::UrlCredentials { .. }),
+            ) => Failure::invalid(format!(
+                "{}: {source}; give the jobs a login with --service-account-secret PATH",
+                flag_of(source)
+            )),
             RenderError::Request(source) => {
                 Failure::invalid(format!("{}: {source}", flag_of(source)))
             }
@@ -132,8 +132,8 @@ impl fmt::Display for Failure {
 fn var_hint(variables: &[String], vars: &[(String, String)]) -> String {
     let parts: Vec<String> = variables
         .iter()
-        .map(|name| {
-            match vars.iter().rev().find(|(key, _)| key == name) {
+        .map(
+            |name| match vars.iter().rev().find(|(key, _)| key == name) {
                 Some((_, value)) => {
                     let mut shown: String = value.chars().take(60).collect();
                     if shown.len() < value.len() {
@@ -142,8 +142,8 @@ fn var_hint(variables: &[String], vars: &[(String, String)]) -> String {
                     format!("vars.{name} = {shown:?} from --var {name}")
                 }
                 None => format!("vars.{name}, not set with --var"),
-            }
-        })
+            },
+        )
         .collect();
     format!("the line uses {}", parts.join(", "))
 }

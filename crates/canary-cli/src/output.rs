@@ -98,7 +98,10 @@ mod tests {
     #[test]
     fn terminal_controls_are_shown_not_obeyed() {
         assert_eq!(terminal_safe("httpd:2.4"), "httpd:2.4");
-        assert_eq!(terminal_safe("a\u{1b}]0;pwned\u{7}b"), "a\\u{1b}]0;pwned\\u{7}b");
+        assert_eq!(
+            terminal_safe("a\u{1b}]0;pwned\u{7}b"),
+            "a\\u{1b}]0;pwned\\u{7}b"
+        );
         assert_eq!(terminal_safe("x\u{9b}2J\u{7f}"), "x\\u{9b}2J\\u{7f}");
         assert_eq!(terminal_safe("ab\u{202e}cd"), "ab\\u{202e}cd");
         assert_eq!(terminal_safe("a\nb\tc"), "a\\u{a}b\\u{9}c");
@@ -215,7 +218,10 @@ fn write_into(dir: &Path, files: &[OutputFile], made: &mut Made) -> Result<(), F
         temp.persist(&target).map_err(|e| {
             let done: Vec<&str> = files[..index].iter().map(|f| f.name.as_str()).collect();
             let left = if made.dirs.is_empty() {
-                format!("already replaced: [{}]; run the command again", done.join(", "))
+                format!(
+                    "already replaced: [{}]; run the command again",
+                    done.join(", ")
+                )
             } else {
                 "the directory canary created for it was removed".to_owned()
             };

@@ -300,8 +300,14 @@ mod tests {
             })
         );
         let message = credentials.unwrap_err().to_string();
-        assert!(message.contains("credentials") && !message.contains("S3cret"), "{message}");
-        assert!(!message.contains("--"), "no flag named in the library: {message}");
+        assert!(
+            message.contains("credentials") && !message.contains("S3cret"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("--"),
+            "no flag named in the library: {message}"
+        );
     }
 
     #[test]

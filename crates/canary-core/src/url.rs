@@ -86,7 +86,9 @@ pub fn parse_http_url(url: &str) -> Result<HttpUrl<'_>, UrlError> {
     // A ':' after a bracketed IPv6 literal, or the only ':' otherwise,
     // starts the port.
     let (host, port) = match authority.rfind(':') {
-        Some(at) if !authority[at..].contains(']') => (&authority[..at], Some(&authority[at + 1..])),
+        Some(at) if !authority[at..].contains(']') => {
+            (&authority[..at], Some(&authority[at + 1..]))
+        }
         _ => (authority, None),
     };
     if host.is_empty() || host == "[]" {
@@ -133,11 +135,17 @@ mod tests {
             }
         );
         let url = parse_http_url("https://[::1]:9090/a/b#frag").unwrap();
-        assert_eq!((url.host, url.port, url.path), ("[::1]", Some(9090), "/a/b"));
+        assert_eq!(
+            (url.host, url.port, url.path),
+            ("[::1]", Some(9090), "/a/b")
+        );
         assert_eq!(url.fragment, Some("frag"));
         // A fragment is not a port: it follows the authority.
         let url = parse_http_url("http://lb:9090#x").unwrap();
-        assert_eq!((url.port, url.path, url.fragment), (Some(9090), "", Some("x")));
+        assert_eq!(
+            (url.port, url.path, url.fragment),
+            (Some(9090), "", Some("x"))
+        );
         assert_eq!(parse_http_url("http://[fe80::1]").unwrap().port, None);
         assert_eq!(parse_http_url("http://h:65535").unwrap().port, Some(65535));
     }

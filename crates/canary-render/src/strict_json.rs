@@ -178,7 +178,10 @@ mod tests {
         assert!(matches!(parse("{} x"), Err(StrictError::Syntax(_))));
         assert!(matches!(parse("{\"a\": }"), Err(StrictError::Syntax(_))));
         let deep = "[".repeat(10_000);
-        assert!(matches!(parse(&deep), Err(StrictError::Syntax(_))), "nesting is bounded");
+        assert!(
+            matches!(parse(&deep), Err(StrictError::Syntax(_))),
+            "nesting is bounded"
+        );
     }
 
     #[test]
@@ -186,7 +189,10 @@ mod tests {
         let d = duplicate(r#"{"id": "/a", "id": "/b"}"#);
         assert_eq!((d.key.as_str(), d.object.as_str()), ("id", ""));
         let d = duplicate(r#"{"container": {"docker": {"image": "a", "x": 1, "image": "b"}}}"#);
-        assert_eq!((d.key.as_str(), d.object.as_str()), ("image", "/container/docker"));
+        assert_eq!(
+            (d.key.as_str(), d.object.as_str()),
+            ("image", "/container/docker")
+        );
         let d = duplicate(r#"{"l": [{}, {"a/b": {"k": 1, "k": 2}}]}"#);
         assert_eq!((d.key.as_str(), d.object.as_str()), ("k", "/l/1/a~1b"));
     }

@@ -92,15 +92,44 @@ fn key() -> impl Strategy<Value = String> {
 fn fragment() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "{", "}", "[", "]", ",", ":", "\"id\": \"/web\"", "\"instances\": 2",
-            "{{ image | json }}", "{{ app | json }}", "{{ canary_instances }}",
-            "{{ vars.x | json }}", "{{ vars.port | int | json }}", "{{ vars.x | default(1) }}",
-            "{{ nothing_defined }}", "{% if image %}", "{% else %}", "{% endif %}",
-            "{% endfor %}", "{% set x = image ~ image %}", "{{ x | json }}",
-            "{% set y %}", "{% endset %}", "{% raw %}", "{% endraw %}",
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            "\"id\": \"/web\"",
+            "\"instances\": 2",
+            "{{ image | json }}",
+            "{{ app | json }}",
+            "{{ canary_instances }}",
+            "{{ vars.x | json }}",
+            "{{ vars.port | int | json }}",
+            "{{ vars.x | default(1) }}",
+            "{{ nothing_defined }}",
+            "{% if image %}",
+            "{% else %}",
+            "{% endif %}",
+            "{% endfor %}",
+            "{% set x = image ~ image %}",
+            "{{ x | json }}",
+            "{% set y %}",
+            "{% endset %}",
+            "{% raw %}",
+            "{% endraw %}",
             "{% macro m(a) %}{{ m(a ~ a) }}{% endmacro %}{{ m(\"x\") }}",
-            "{% include \"other\" %}", "{# c #}", "{#", "#}", "{%", "%}", "{{", "}}",
-            "ThisIsAUniqueKey", "\"ThisIsAUniqueKey\"", "\u{feff}", "\"\\u0000\"",
+            "{% include \"other\" %}",
+            "{# c #}",
+            "{#",
+            "#}",
+            "{%",
+            "%}",
+            "{{",
+            "}}",
+            "ThisIsAUniqueKey",
+            "\"ThisIsAUniqueKey\"",
+            "\u{feff}",
+            "\"\\u0000\"",
         ])
         .prop_map(str::to_owned),
         (0u32..200_000).prop_map(|n| format!("{{% for i in range({n}) %}}")),
@@ -141,9 +170,19 @@ fn edited_app() -> impl Strategy<Value = String> {
             "portMappings": [{"containerPort": 80, "servicePort": 10000, "protocol": "tcp"}]}},
         "labels": {"HAPROXY_DEPLOYMENT_GROUP": "web", "HAPROXY_DEPLOYMENT_ALT_PORT": "10001"}
     });
-    let places = vec!["", "/container", "/container/docker", "/container/docker/portMappings/0", "/labels"];
+    let places = vec![
+        "",
+        "/container",
+        "/container/docker",
+        "/container/docker/portMappings/0",
+        "/labels",
+    ];
     prop::collection::vec(
-        (prop::sample::select(places), key(), prop::option::of(json_value())),
+        (
+            prop::sample::select(places),
+            key(),
+            prop::option::of(json_value()),
+        ),
         0..5,
     )
     .prop_map(move |edits| {
@@ -162,8 +201,15 @@ fn edited_app() -> impl Strategy<Value = String> {
 
 fn vars() -> impl Strategy<Value = BTreeMap<String, String>> {
     prop::collection::btree_map(
-        prop::sample::select(vec!["x", "port", "vhost", "service_port", "alt_port", "health_path"])
-            .prop_map(str::to_owned),
+        prop::sample::select(vec![
+            "x",
+            "port",
+            "vhost",
+            "service_port",
+            "alt_port",
+            "health_path",
+        ])
+        .prop_map(str::to_owned),
         prop_oneof![any::<String>(), (0u32..70_000).prop_map(|n| n.to_string())],
         0..4,
     )
@@ -202,7 +248,11 @@ fn render_checked(app: &str, vars: &BTreeMap<String, String>, image: &str) {
         Err(error) => {
             let message = error.to_string();
             assert!(!message.trim().is_empty(), "{error:?}");
-            assert!(message.len() < 1024 * 1024, "an error of {} bytes", message.len());
+            assert!(
+                message.len() < 1024 * 1024,
+                "an error of {} bytes",
+                message.len()
+            );
         }
     }
 }

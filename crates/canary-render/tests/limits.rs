@@ -48,7 +48,10 @@ fn runaway_templates_stop_at_a_limit_quickly() {
             "{text}: {:?}",
             started.elapsed()
         );
-        assert!(err.to_string().starts_with("my.template.json: the template "));
+        assert!(
+            err.to_string()
+                .starts_with("my.template.json: the template ")
+        );
     }
 }
 
@@ -75,7 +78,10 @@ fn a_key_given_twice_is_refused_naming_it() {
         "my.template.json: the rendered JSON names the key \"image\" twice in the object at /container/docker"
     );
     let err = render_app(r#"{"id": "/a", "id": "/b"}"#).unwrap_err();
-    assert!(err.to_string().ends_with("twice in the object at /"), "{err}");
+    assert!(
+        err.to_string().ends_with("twice in the object at /"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -100,7 +106,8 @@ fn a_failing_line_names_its_variables() {
         other => panic!("{other:?}"),
     }
     assert!(
-        err.to_string().ends_with("(the line uses vars.service_port)"),
+        err.to_string()
+            .ends_with("(the line uses vars.service_port)"),
         "{err}"
     );
     assert!(!err.to_string().contains("--var"), "{err}");

@@ -85,7 +85,9 @@ pub enum CredentialError {
     )]
     PrivateKey,
     /// The `login_endpoint` is not a usable http(s) URL.
-    #[error("the service-account credential's login_endpoint {url:?} is not a usable http(s) URL: {reason}")]
+    #[error(
+        "the service-account credential's login_endpoint {url:?} is not a usable http(s) URL: {reason}"
+    )]
     LoginEndpoint {
         /// The URL it gave (escaped).
         url: String,

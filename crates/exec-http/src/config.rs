@@ -154,7 +154,9 @@ impl fmt::Debug for Credentials {
 /// A token that cannot be sent in an HTTP header: the message says where
 /// the first bad byte is and what kind it is, never the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("holds {what} at byte {at}, which an HTTP header cannot carry (a DC/OS token is printable ASCII without spaces)")]
+#[error(
+    "holds {what} at byte {at}, which an HTTP header cannot carry (a DC/OS token is printable ASCII without spaces)"
+)]
 pub struct BadToken {
     /// The byte offset of the first bad character.
     pub at: usize,
@@ -340,7 +342,10 @@ mod tests {
             );
         }
         let fragment = Endpoints::dcos("http://x:80#top").unwrap_err().to_string();
-        assert!(fragment.contains("fragment") && !fragment.contains("port"), "{fragment}");
+        assert!(
+            fragment.contains("fragment") && !fragment.contains("port"),
+            "{fragment}"
+        );
         assert_eq!(
             Endpoints::dcos("https://admin:S3cretPw@x"),
             Err(ConfigError::Credentials)
@@ -368,10 +373,22 @@ mod tests {
     #[test]
     fn tokens_must_fit_an_http_header() {
         assert_eq!(check_token("eyJhbGciOiJIUzI1NiJ9.e30.c2ln"), Ok(()));
-        assert_eq!(check_token("t\u{f6}k").unwrap_err().what, "a non-ASCII character");
-        assert_eq!(check_token("tok\nen").unwrap_err(), BadToken { at: 3, what: "a line break" });
+        assert_eq!(
+            check_token("t\u{f6}k").unwrap_err().what,
+            "a non-ASCII character"
+        );
+        assert_eq!(
+            check_token("tok\nen").unwrap_err(),
+            BadToken {
+                at: 3,
+                what: "a line break"
+            }
+        );
         assert_eq!(check_token("a b").unwrap_err().what, "whitespace");
-        assert_eq!(check_token("a\u{7}").unwrap_err().what, "a control character");
+        assert_eq!(
+            check_token("a\u{7}").unwrap_err().what,
+            "a control character"
+        );
         assert!(check_token("").is_err());
         let message = check_token("S3cr3t\n").unwrap_err().to_string();
         assert!(!message.contains("S3cr3t"), "{message}");

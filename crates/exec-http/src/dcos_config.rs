@@ -84,10 +84,11 @@ struct Cluster {
 }
 
 fn read_toml(path: &Path) -> Result<toml::Table, DcosConfigError> {
-    let text = bounded_read::read_text(path, DCOS_TOML_LIMIT).map_err(|source| DcosConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text =
+        bounded_read::read_text(path, DCOS_TOML_LIMIT).map_err(|source| DcosConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
     text.parse::<toml::Table>().map_err(|e| {
         let line = e
             .span()

@@ -84,7 +84,9 @@ pub use auth::{
     Clock, CredentialError, LOGIN_PATH, LOGIN_TOKEN_LIFETIME, Login, REFRESH_MARGIN,
     ServiceAccount, SystemClock,
 };
-pub use config::{BadToken, ConfigError, Credentials, Endpoints, HttpConfig, Timeouts, check_token};
+pub use config::{
+    BadToken, ConfigError, Credentials, Endpoints, HttpConfig, Timeouts, check_token,
+};
 pub use dcos_config::{DCOS_TOML_LIMIT, DcosCliConfig, DcosConfigError};
 pub use executor::HttpExecutor;
 pub use retry::{RETRYABLE_STATUSES, RetryPolicy, Sleeper, ThreadSleeper};

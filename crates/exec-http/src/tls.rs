@@ -121,9 +121,11 @@ impl CaBundle {
     /// [`CA_BUNDLE_LIMIT`]).
     pub fn from_file(path: &Path) -> Result<Self, CaCertError> {
         let origin = path.display().to_string();
-        let pem = bounded_read::read_bytes(path, CA_BUNDLE_LIMIT).map_err(|source| CaCertError::Read {
-            origin: origin.clone(),
-            source,
+        let pem = bounded_read::read_bytes(path, CA_BUNDLE_LIMIT).map_err(|source| {
+            CaCertError::Read {
+                origin: origin.clone(),
+                source,
+            }
         })?;
         Self::from_pem(&origin, &pem)
     }
