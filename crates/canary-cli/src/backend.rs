@@ -157,7 +157,8 @@ fn tls(args: &TlsArgs, own_config: Option<&DcosCliConfig>, https: bool) -> Resul
         return Ok(Tls::Insecure);
     }
     if let Some(path) = &args.ca_cert {
-        let bundle = CaBundle::from_file(path).map_err(|e| ca_failure("--ca-cert", &e))?;
+        let bundle =
+            CaBundle::from_file(path).map_err(|e| ca_failure(args.ca_cert_origin(), &e))?;
         return Ok(Tls::CaCert(bundle));
     }
     let Some(config) = own_config else {

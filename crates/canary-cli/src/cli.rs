@@ -87,6 +87,17 @@ impl Command {
     }
 }
 
+impl TlsArgs {
+    /// What gave the CA bundle, as errors name it.
+    pub fn ca_cert_origin(&self) -> &'static str {
+        if self.ca_cert_from_env {
+            "CANARY_CA_CERT"
+        } else {
+            "--ca-cert"
+        }
+    }
+}
+
 impl ClusterArgs {
     /// What gave the DC/OS URL, as errors name it.
     pub fn dcos_url_origin(&self) -> &'static str {
@@ -286,6 +297,11 @@ pub struct TlsArgs {
         hide_env_values = true
     )]
     pub ca_cert: Option<PathBuf>,
+
+    /// Whether `ca_cert` came from `CANARY_CA_CERT` rather than the flag
+    /// (set by `main` from the parser), so that errors name the right one.
+    #[arg(skip)]
+    pub ca_cert_from_env: bool,
 
     /// Do not verify the cluster's TLS certificate at all (prints a
     /// warning): anyone on the path can read the traffic, token included.

@@ -28,12 +28,16 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let from_env = matches.subcommand().is_some_and(|(_, sub)| {
-        sub.try_get_raw("dcos_url").is_ok()
-            && sub.value_source("dcos_url") == Some(clap::parser::ValueSource::EnvVariable)
-    });
+    // Errors name the variable when a value came from one, not the flag.
+    let from_env = |id: &str| {
+        matches.subcommand().is_some_and(|(_, sub)| {
+            sub.try_get_raw(id).is_ok()
+                && sub.value_source(id) == Some(clap::parser::ValueSource::EnvVariable)
+        })
+    };
     if let Some(cluster) = cli.command.cluster_mut() {
-        cluster.dcos_url_from_env = from_env;
+        cluster.dcos_url_from_env = from_env("dcos_url");
+        cluster.tls.ca_cert_from_env = from_env("ca_cert");
     }
     logging::init(cli.verbose);
     credentials::set_username(cli.username);

@@ -19,10 +19,14 @@ impl std::fmt::Display for TemplateLimit {
                 f,
                 "took more than {steps} evaluation steps (a loop too large, or nested too deep?)"
             ),
+            TemplateLimit::Output(bytes) if bytes % (1024 * 1024) == 0 => write!(
+                f,
+                "rendered more than {} MiB (an app definition or job is a few KiB)",
+                bytes / (1024 * 1024)
+            ),
             TemplateLimit::Output(bytes) => write!(
                 f,
-                "rendered more than {} KiB (an app definition or job is a few KiB)",
-                bytes / 1024
+                "rendered more than {bytes} bytes (an app definition or job is a few KiB)"
             ),
         }
     }

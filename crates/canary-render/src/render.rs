@@ -408,3 +408,19 @@ impl Renderer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::variables_on;
+
+    #[test]
+    fn the_vars_a_line_uses_in_every_spelling() {
+        assert_eq!(
+            variables_on(
+                r#""p": {{ vars.port | int }}, "q": {{ vars["host_name"] ~ vars['x'] ~ vars.port }}"#
+            ),
+            ["port", "host_name", "x"]
+        );
+        assert!(variables_on("{{ myvars.port }} {{ vars }} {{ app.vars.x }}").is_empty());
+    }
+}
