@@ -167,6 +167,14 @@ fn a_token_that_cannot_be_a_header_is_refused_naming_its_source() {
             &[("DCOS_ACS_TOKEN", &token)],
         );
         insta::assert_snapshot!(format!("token_{name}"), message);
+        // The dcos CLI reads the variable too: refused the same way.
+        let message_cli = refused(
+            &cluster,
+            dcos_dir.path(),
+            &status_args("dcos-cli", &["--dcos-url", &url]),
+            &[("DCOS_ACS_TOKEN", &token)],
+        );
+        assert_eq!(message_cli, message);
     }
     // The dcos CLI's stored token, for its own cluster.
     let attached = tempfile::tempdir().unwrap();

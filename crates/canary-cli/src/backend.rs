@@ -94,6 +94,15 @@ pub fn dcos_cli(cluster: &ClusterArgs) -> Result<Box<dyn Executor>, Failure> {
     {
         endpoints(url, &config_url_origin(c))?;
     }
+    // The CLI reads DCOS_ACS_TOKEN too: the same rule as for http.
+    if let Ok(token) = std::env::var(TOKEN_ENV)
+        && !token.trim().is_empty()
+        && let Err(e) = exec_http::check_token(token.trim())
+    {
+        return Err(Failure::invalid(format!(
+            "{TOKEN_ENV} {e}; set it to the token alone"
+        )));
+    }
     if tls.insecure || tls.ca_cert.is_some() {
         return Err(Failure::invalid(
             "--ca-cert and --insecure (and CANARY_CA_CERT) apply to --backend http only; the dcos CLI verifies TLS by its own core.ssl_verify (`dcos config set core.ssl_verify PATH`)",
