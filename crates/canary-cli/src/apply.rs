@@ -47,6 +47,22 @@ pub fn describe_outcome(done: &[(String, JobAction)]) -> String {
     terminal_safe_keeping(&text, &['\n'])
 }
 
+/// Runs `canary apply`.
+pub fn run(args: &ApplyArgs) -> Result<(), Failure> {
+    let bundle = crate::render_bundle(&args.bundle)?;
+    let jobs: Vec<_> = bundle.jobs.iter().map(|job| job.document.clone()).collect();
+    let mut executor = executor(args)?;
+    let plan = use_case::plan_apply(executor.as_mut(), &jobs)
+        .map_err(|e| Failure::from_exec(&e, "reading the live jobs"))?;
+    if args.dry_run {
+        return output::print(&describe_plan(&plan));
+    }
+    // ApplyError already says what was done and how to resume.
+    let done = use_case::apply(executor.as_mut(), &plan)
+        .map_err(|e| Failure::from_exec_message(&e.source, e.to_string()))?;
+    output::print(&describe_outcome(&done))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,20 +80,4 @@ mod tests {
             "deploy-web-canary: replaced (stopped runs: r1\\u{1b}]0;pwned\\u{7})\n"
         );
     }
-}
-
-/// Runs `canary apply`.
-pub fn run(args: &ApplyArgs) -> Result<(), Failure> {
-    let bundle = crate::render_bundle(&args.bundle)?;
-    let jobs: Vec<_> = bundle.jobs.iter().map(|job| job.document.clone()).collect();
-    let mut executor = executor(args)?;
-    let plan = use_case::plan_apply(executor.as_mut(), &jobs)
-        .map_err(|e| Failure::from_exec(&e, "reading the live jobs"))?;
-    if args.dry_run {
-        return output::print(&describe_plan(&plan));
-    }
-    // ApplyError already says what was done and how to resume.
-    let done = use_case::apply(executor.as_mut(), &plan)
-        .map_err(|e| Failure::from_exec_message(&e.source, e.to_string()))?;
-    output::print(&describe_outcome(&done))
 }
