@@ -46,7 +46,7 @@ pub fn print(text: &str) -> Result<(), Failure> {
     let stdout = std::io::stdout();
     if stdout_was_closed(&stdout) {
         return Err(Failure::io(
-            "cannot write to standard output: it is closed (nothing was written)",
+            "cannot write to standard output: it is closed (nothing was written); to discard the output, redirect it to /dev/null opened write-only (`> /dev/null`): a read-write /dev/null is what Rust's runtime puts in place of a closed standard output",
         ));
     }
     let mut stdout = stdout.lock();
