@@ -288,7 +288,8 @@ impl Renderer {
     /// Renders the app template, checks it, plans the canary with
     /// canary-core, renders and checks the three jobs.
     ///
-    /// `vars` are the template variables from `--var KEY=VALUE`, visible to
+    /// `vars` are the caller's template variables (the `canary` binary's
+    /// come from its command line), visible to
     /// templates as `vars.KEY`.
     pub fn render(
         &self,
