@@ -289,8 +289,7 @@ impl Renderer {
     /// canary-core, renders and checks the three jobs.
     ///
     /// `vars` are the caller's template variables (the `canary` binary's
-    /// come from its command line), visible to
-    /// templates as `vars.KEY`.
+    /// come from its command line), visible to templates as `vars.KEY`.
     pub fn render(
         &self,
         request: &CanaryRequest,
