@@ -366,6 +366,25 @@ fn run_wait_follows_the_run_to_success_failure_or_timeout() {
         "{}",
         text(&out.stderr)
     );
+    // A run still going has no completed task: the hint says how to follow
+    // it, not how to read completed logs.
+    let forced = text(&out.stdout);
+    let forced_id = forced
+        .strip_prefix("deploy-web-canary: started run ")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("{forced}"));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "it goes on: follow it with `dcos job show runs deploy-web-canary --run-id {forced_id}`"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stderr).contains("--completed"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = run_phase(&sim, &["--timeout", "soon"]);
     assert_eq!(out.status.code(), Some(2));

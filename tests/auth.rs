@@ -359,3 +359,106 @@ fn on_a_terminal_the_password_is_prompted_for_without_echo() {
     assert!(!after_prompt.contains(PASSWORD), "{after_prompt}");
     assert!(!text(&seen).contains(PASSWORD), "{}", text(&seen));
 }
+
+/// Whether `stty -a` output says echo is on (`echo`, not `-echo`).
+fn echo_on(stty: &str) -> bool {
+    stty.split_whitespace().any(|word| word == "echo")
+}
+
+/// The pid of the `canary` process whose command line holds `marker`.
+fn pid_with_argument(marker: &str) -> Option<String> {
+    let binary = env!("CARGO_BIN_EXE_canary");
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            (args.first().map(String::as_str) == Some(binary) && args.iter().any(|a| a == marker))
+                .then(|| entry.file_name().to_string_lossy().into_owned())
+        })
+}
+
+/// Ctrl-C (or SIGTERM) at the password prompt: canary ends by that signal,
+/// and the terminal's echo is back on afterwards (`stty -a` in the same
+/// terminal says `echo`). Without the restore, the user's shell would show
+/// nothing they type.
+#[test]
+fn a_signal_at_the_password_prompt_leaves_the_terminal_echoing() {
+    use std::io::{Read, Write};
+    let Some(script) = exec_dcos_cli::find_program(std::path::Path::new("script")) else {
+        eprintln!("prompt test skipped: no `script` (util-linux) on PATH to provide a terminal");
+        return;
+    };
+    let sim = start();
+    for (how, code) in [("ctrl-c", 130), ("sigterm", 143)] {
+        let dcos_dir = tempfile::tempdir().unwrap();
+        // The shell traps INT so that it goes on after canary to report
+        // canary's exit status and the terminal's settings.
+        let command_line = format!(
+            "trap 'echo shell-saw-int' INT; {} apply --app web --image nginx:1.25 --dcos-url {} --username bootstrapuser; echo canary-exit=$?; stty -a",
+            env!("CARGO_BIN_EXE_canary"),
+            sim.dcos_url()
+        );
+        let mut command = std::process::Command::new(&script);
+        command
+            .args(["-qec", &command_line, "/dev/null"])
+            .current_dir(dcos_dir.path())
+            .env("SHELL", "/bin/sh")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        for name in common::CLUSTER_ENV {
+            command.env_remove(name);
+        }
+        command.env("DCOS_DIR", dcos_dir.path());
+        let mut child = command.spawn().expect("script starts");
+        let mut stdout = child.stdout.take().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut seen = Vec::new();
+        let mut chunk = [0u8; 256];
+        while !text(&seen).contains("Password for bootstrapuser:") {
+            let n = stdout.read(&mut chunk).expect("the terminal's output");
+            assert!(n > 0, "{how}: no prompt before the end: {}", text(&seen));
+            seen.extend_from_slice(&chunk[..n]);
+        }
+        match how {
+            // What the terminal turns into SIGINT for its foreground jobs.
+            "ctrl-c" => stdin.write_all(&[0x03]).unwrap(),
+            _ => {
+                let pid = pid_with_argument(sim.dcos_url()).expect("canary's pid");
+                let status = std::process::Command::new("kill")
+                    .args(["-TERM", &pid])
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+        }
+        // The rest, with a deadline: a canary that ignored the signal would
+        // sit at the prompt forever.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut rest = Vec::new();
+            let _ = stdout.read_to_end(&mut rest);
+            let _ = tx.send(rest);
+        });
+        let rest = match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(rest) => rest,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("{how}: canary did not end at the signal");
+            }
+        };
+        drop(stdin);
+        let _ = child.wait();
+        let after = text(&rest).replace('\r', "");
+        assert!(
+            after.contains(&format!("canary-exit={code}")),
+            "{how}: {after}"
+        );
+        let stty = after.split("canary-exit=").nth(1).unwrap_or_default();
+        assert!(echo_on(stty), "{how}: echo is still off:\n{stty}");
+    }
+}

@@ -403,6 +403,82 @@ fn exit_3_invalid_input() {
             render_with(&["--job-template", "tests/data/bad/wrong-id.job.json.j2"]),
             "rendered id = \"my-deploy-testapp-canary\"",
         ),
+        (
+            "duplicate_key",
+            template("tests/data/bad/duplicate-key.template.json"),
+            "names the key \"image\" twice in the object at /container/docker",
+        ),
+        (
+            "var_not_a_number",
+            render_with(&["--var", "service_port=abc"]),
+            "vars.service_port = \"abc\" from --var service_port",
+        ),
+        (
+            "marathon_credentials",
+            render_with(&["--marathon", "http://admin:S3cretPw@marathon.mesos:8080"]),
+            "--marathon: Marathon URL must not carry credentials",
+        ),
+        (
+            "marathon_lb_credentials",
+            render_with(&[
+                "--marathon-lb",
+                "http://S3cretPw@marathon-lb.marathon.mesos:9090",
+            ]),
+            "--marathon-lb: marathon-lb URL must not carry credentials",
+        ),
+        (
+            "marathon_port_zero",
+            render_with(&["--marathon", "http://marathon.mesos:0"]),
+            "--marathon: Marathon URL 'http://marathon.mesos:0' has an invalid port '0'",
+        ),
+        (
+            "marathon_lb_port_too_big",
+            render_with(&["--marathon-lb", "http://marathon-lb.marathon.mesos:65536"]),
+            "has an invalid port '65536': a port is a number from 1 to 65535",
+        ),
+        (
+            "marathon_lb_fragment",
+            render_with(&[
+                "--marathon-lb",
+                "http://marathon-lb.marathon.mesos:9090#stats",
+            ]),
+            "must not have a fragment",
+        ),
+        (
+            "image_registry_port_zero",
+            vec![
+                "render".into(),
+                "--app".into(),
+                "testapp".into(),
+                "--image".into(),
+                "registry.example.com:0/web:1".into(),
+            ],
+            "registry 'registry.example.com:0' has a port out of range",
+        ),
+        (
+            "runner_image_registry_port_too_big",
+            render_with(&[
+                "--runner-image",
+                "registry.example.com:70000/marathon-lb:v1.14.2",
+            ]),
+            "--runner-image: runner image",
+        ),
+        (
+            "secret_path_is_a_credential",
+            render_with(&[
+                "--service-account-secret",
+                r#"{"uid":"canary","private_key":"-----BEGIN PRIVATE KEY-----\nS3cretKey\n-----END PRIVATE KEY-----"}"#,
+            ]),
+            "--service-account-secret: the service-account secret path looks like a credential itself",
+        ),
+        (
+            "secret_path_is_a_pem",
+            render_with(&[
+                "--service-account-secret",
+                "-----BEGIN RSA PRIVATE KEY-----\nS3cretKey\n-----END RSA PRIVATE KEY-----",
+            ]),
+            "it is not shown",
+        ),
     ];
     assert!(cases.len() >= 15);
     for (name, args, needle) in cases {
@@ -410,6 +486,10 @@ fn exit_3_invalid_input() {
         assert!(
             message.contains(needle),
             "{name}: expected {needle:?} in {message:?}"
+        );
+        assert!(
+            !message.contains("S3cret"),
+            "{name}: a secret was echoed: {message}"
         );
         insta::assert_snapshot!(format!("invalid_{name}"), message);
     }
@@ -508,4 +588,137 @@ fn free_text_comes_out_faithful_and_valid() {
         assert_eq!(job["description"], hostile);
         assert_eq!(job["run"]["mem"], 512, "the custom job template was used");
     }
+}
+
+// ---------------------------------------------------------------- hardening
+
+#[test]
+fn a_template_with_a_byte_order_mark_is_read() {
+    let out = canary(&as_strs(&render_with(&[
+        "--app-template",
+        "tests/data/templates/bom.template.json",
+    ])));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["app"]["id"], "/testapp");
+}
+
+/// Every target is checked before anything is replaced: a target that is
+/// a directory leaves the files already there as they were.
+#[test]
+fn a_target_that_is_a_directory_is_found_before_anything_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_file = dir.path().join("new-app-definition.json");
+    std::fs::write(&app_file, "the reviewed version\n").unwrap();
+    std::fs::create_dir(dir.path().join("deploy-testapp-canary.json")).unwrap();
+    let message = fails(
+        4,
+        &as_strs(&render_with(&["--out", dir.path().to_str().unwrap()])),
+    );
+    assert_eq!(
+        message.replace(dir.path().to_str().unwrap(), "DIR"),
+        "error: --out 'DIR': deploy-testapp-canary.json is a directory, so it cannot be replaced by the file; nothing was written\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&app_file).unwrap(),
+        "the reviewed version\n"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["deploy-testapp-canary.json", "new-app-definition.json"]
+    );
+}
+
+/// An app name whose job file names no file system takes: refused before
+/// anything is created.
+#[test]
+fn a_file_name_too_long_is_refused_before_the_directory_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("rendered");
+    let app = "a".repeat(240);
+    let message = fails(
+        4,
+        &[
+            "render",
+            "--app",
+            &app,
+            "--image",
+            "httpd:2.4",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        message.contains("the file name is 259 bytes long, and file systems take at most 255"),
+        "{message}"
+    );
+    assert!(!out_dir.exists(), "nothing was created");
+}
+
+/// A failure after canary made the `--out` directory (here: its last
+/// component is longer than a name may be, so its parent is made first)
+/// removes what it made.
+#[test]
+fn a_directory_canary_made_is_removed_when_writing_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let parent = dir.path().join("new");
+    let out_dir = parent.join("x".repeat(300));
+    let message = fails(
+        4,
+        &as_strs(&render_with(&["--out", out_dir.to_str().unwrap()])),
+    );
+    assert!(message.contains("cannot create the directory"), "{message}");
+    assert!(!parent.exists(), "the directory canary made is gone");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// No document reached anyone: standard output closed (`>&-`) or its
+/// reader gone is exit 4, not a silent 0.
+#[test]
+fn render_to_a_closed_stdout_is_an_io_error() {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" render --app testapp --image httpd >&-")
+        .arg(env!("CARGO_BIN_EXE_canary"))
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(
+            "error: cannot write to standard output: it is closed (nothing was written)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // A shell's `> /dev/null` (write-only) is a deliberate discard: success.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" render --app testapp --image httpd > /dev/null")
+        .arg(env!("CARGO_BIN_EXE_canary"))
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_canary"))
+        .args(["render", "--app", "testapp", "--image", "httpd"])
+        .current_dir(repo_root())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("error: cannot write to standard output: Broken pipe"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -192,3 +192,51 @@ fn status_of_a_bad_app_name_or_unreachable_cluster_fails_with_its_code() {
         text(&out.stderr)
     );
 }
+
+/// Text from the cluster cannot drive the terminal: every control
+/// character in ids, images and labels is printed as an escape in the
+/// table, while `--json` keeps the exact strings.
+#[test]
+fn status_escapes_terminal_controls_from_the_cluster() {
+    let sim = SimHandle::start(SimConfig {
+        time_scale: 0.0,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let url = sim.dcos_url().to_owned();
+    let retitle = "\u{1b}]0;pwned\u{7}";
+    let clear = "\u{1b}[2J\u{1b}[H";
+    let image = format!("httpd:2.4{clear}");
+    let mut live = app("/web", retitle, &image, 2, &format!("2026{clear}"));
+    live["labels"]["HAPROXY_DEPLOYMENT_COLOUR"] = Value::from(format!("blue{retitle}\u{9b}31m"));
+    let reply = ureq::post(&format!("{url}/service/marathon/v2/apps"))
+        .send_json(&live)
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+    sim.advance(Duration::from_secs(10));
+
+    let table = ok(&canary(&["status", "--app", "web", "--dcos-url", &url]));
+    assert!(
+        !table.chars().any(|c| c.is_control() && c != '\n'),
+        "a control character reached the terminal: {table:?}"
+    );
+    assert!(table.contains("httpd:2.4\\u{1b}[2J\\u{1b}[H"), "{table}");
+    assert!(
+        table.contains("blue\\u{1b}]0;pwned\\u{7}\\u{9b}31m"),
+        "{table}"
+    );
+    let json: Value = serde_json::from_str(&ok(&canary(&[
+        "status",
+        "--app",
+        "web",
+        "--dcos-url",
+        &url,
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(json["apps"][0]["image"], image.as_str());
+    assert_eq!(
+        json["apps"][0]["colour"],
+        format!("blue{retitle}\u{9b}31m").as_str()
+    );
+}

@@ -63,3 +63,32 @@ pub fn canary_in(args: &[&str], dcos_dir: &Path, env: &[(&str, &str)]) -> Output
         .output()
         .expect("canary runs")
 }
+
+/// Runs the binary with `args` as [`canary_command`] does, but under a
+/// virtual-memory limit of `limit_kib` (the shell's `ulimit -v`), and
+/// returns its output and how long it took: a test of a bounded read or a
+/// bounded template sees an abort (not its exit code) if canary tried to
+/// take more.
+pub fn canary_limited(
+    args: &[&str],
+    dcos_dir: &Path,
+    env: &[(&str, &str)],
+    limit_kib: u64,
+) -> (Output, std::time::Duration) {
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("ulimit -v {limit_kib} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_canary"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .stdin(std::process::Stdio::null());
+    for name in CLUSTER_ENV {
+        command.env_remove(name);
+    }
+    command.env("DCOS_DIR", dcos_dir);
+    command.envs(env.iter().copied());
+    let started = std::time::Instant::now();
+    let out = command.output().expect("sh runs canary");
+    (out, started.elapsed())
+}

@@ -3,7 +3,7 @@
 
 use crate::cli::ApplyArgs;
 use crate::failure::Failure;
-use crate::output;
+use crate::output::{self, terminal_safe_keeping};
 use canary_core::apply::{self as use_case, JobAction, JobPlan, diff, strip_metronome_defaults};
 use canary_core::executor::Executor;
 use std::fmt::Write as _;
@@ -14,7 +14,8 @@ fn executor(args: &ApplyArgs) -> Result<Box<dyn Executor>, Failure> {
 }
 
 /// What a dry run prints: each job's planned action and, for a replace, the
-/// diff against the live job (Metronome's defaults set aside).
+/// diff against the live job (Metronome's defaults set aside). The live
+/// side comes from the cluster, so the text is made terminal-safe.
 pub fn describe_plan(plan: &[JobPlan]) -> String {
     let mut text = String::new();
     for job in plan {
@@ -25,10 +26,11 @@ pub fn describe_plan(plan: &[JobPlan]) -> String {
             }
         }
     }
-    text
+    terminal_safe_keeping(&text, &['\n'])
 }
 
-/// What an apply prints: what was done to each job.
+/// What an apply prints: what was done to each job (the stopped runs' ids
+/// come from the cluster: made terminal-safe).
 pub fn describe_outcome(done: &[(String, JobAction)]) -> String {
     let mut text = String::new();
     for (id, action) in done {
@@ -42,7 +44,7 @@ pub fn describe_outcome(done: &[(String, JobAction)]) -> String {
         };
         let _ = writeln!(text, "{id}: {what}");
     }
-    text
+    terminal_safe_keeping(&text, &['\n'])
 }
 
 /// Runs `canary apply`.
@@ -59,4 +61,23 @@ pub fn run(args: &ApplyArgs) -> Result<(), Failure> {
     let done = use_case::apply(executor.as_mut(), &plan)
         .map_err(|e| Failure::from_exec_message(&e.source, e.to_string()))?;
     output::print(&describe_outcome(&done))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_from_the_cluster_cannot_drive_the_terminal() {
+        let done = [(
+            "deploy-web-canary".to_owned(),
+            JobAction::Replace {
+                stop_runs: vec!["r1\u{1b}]0;pwned\u{7}".to_owned()],
+            },
+        )];
+        assert_eq!(
+            describe_outcome(&done),
+            "deploy-web-canary: replaced (stopped runs: r1\\u{1b}]0;pwned\\u{7})\n"
+        );
+    }
 }

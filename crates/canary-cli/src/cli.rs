@@ -75,6 +75,40 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Command {
+    /// The cluster options of a command that talks to a cluster.
+    pub fn cluster_mut(&mut self) -> Option<&mut ClusterArgs> {
+        match self {
+            Command::Render(_) => None,
+            Command::Apply(args) => Some(&mut args.cluster),
+            Command::Run(args) => Some(&mut args.cluster),
+            Command::Status(args) => Some(&mut args.cluster),
+        }
+    }
+}
+
+impl TlsArgs {
+    /// What gave the CA bundle, as errors name it.
+    pub fn ca_cert_origin(&self) -> &'static str {
+        if self.ca_cert_from_env {
+            "CANARY_CA_CERT"
+        } else {
+            "--ca-cert"
+        }
+    }
+}
+
+impl ClusterArgs {
+    /// What gave the DC/OS URL, as errors name it.
+    pub fn dcos_url_origin(&self) -> &'static str {
+        if self.dcos_url_from_env {
+            "DCOS_URL"
+        } else {
+            "--dcos-url"
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -232,6 +266,11 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "URL", env = "DCOS_URL", hide_env_values = true)]
     pub dcos_url: Option<String>,
 
+    /// Whether `dcos_url` came from `DCOS_URL` rather than the flag (set
+    /// by `main` from the parser), so that errors name the right one.
+    #[arg(skip)]
+    pub dcos_url_from_env: bool,
+
     /// The dcos executable for --backend dcos-cli: a path, or a name looked
     /// up on PATH.
     #[arg(long, value_name = "PATH", default_value = "dcos")]
@@ -271,6 +310,11 @@ pub struct TlsArgs {
     )]
     pub ca_cert: Option<PathBuf>,
 
+    /// Whether `ca_cert` came from `CANARY_CA_CERT` rather than the flag
+    /// (set by `main` from the parser), so that errors name the right one.
+    #[arg(skip)]
+    pub ca_cert_from_env: bool,
+
     /// Do not verify the cluster's TLS certificate at all (prints a
     /// warning): anyone on the path can read the traffic, token included.
     #[arg(long)]
@@ -306,7 +350,10 @@ pub struct BundleArgs {
     /// DC/OS secret path of a service-account credential for zdd.py, on
     /// clusters with authentication. The job references the secret; its
     /// value never appears in the job.
-    #[arg(long, value_name = "PATH")]
+    // Hyphen values are taken, so that a PEM pasted by mistake reaches the
+    // check that refuses it without echoing it (clap's "unexpected
+    // argument" error would print it).
+    #[arg(long, value_name = "PATH", allow_hyphen_values = true)]
     pub service_account_secret: Option<String>,
 
     /// Marathon URL as reachable from inside the cluster.

@@ -15,9 +15,11 @@
 //! it replaces the token once it expires or is refused.
 
 use crate::failure::Failure;
+use bounded_read::Limit;
 use dcos_cli_config::DcosCliConfig;
 use exec_http::{Credentials, Login, ServiceAccount};
 use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::OnceLock;
 
 /// A DC/OS token.
@@ -30,6 +32,13 @@ pub const USERNAME_ENV: &str = "DCOS_USERNAME";
 pub const PASSWORD_ENV: &str = "DCOS_PASSWORD";
 /// A file whose first line is the password.
 pub const PASSWORD_FILE_ENV: &str = "DCOS_PASSWORD_FILE";
+
+/// The largest service-account credential file read (a 4096-bit key's
+/// credential is about 3.5 KiB).
+pub const CREDENTIAL_FILE_LIMIT: Limit = Limit::kib(64);
+/// The longest password (the first line of `DCOS_PASSWORD_FILE`, or an
+/// answer at the prompt) read.
+pub const PASSWORD_LIMIT: Limit = Limit::kib(4);
 
 /// The global `--username`, set once by `main`.
 static USERNAME: OnceLock<String> = OnceLock::new();
@@ -78,13 +87,25 @@ pub fn resolve_with(
     config: Option<&DcosCliConfig>,
     sources: &Sources<'_>,
 ) -> Result<Credentials, Failure> {
-    let token = (sources.env)(TOKEN_ENV)
-        .map(|t| t.trim().to_owned())
-        .or_else(|| {
-            config
-                .filter(|c| c.is_for(url))
-                .and_then(|c| c.token().map(str::to_owned))
-        });
+    // A token that cannot be an HTTP header is a bad credential, refused
+    // before any request (it would fail every one in transport).
+    let checked = |token: &str, origin: &dyn Fn() -> String| {
+        exec_http::check_token(token)
+            .map(|()| token.to_owned())
+            .map_err(|e| Failure::invalid(format!("{} {e}; set it to the token alone", origin())))
+    };
+    let token = match (sources.env)(TOKEN_ENV) {
+        Some(token) => Some(checked(token.trim(), &|| TOKEN_ENV.to_owned())?),
+        None => match config.filter(|c| c.is_for(url)) {
+            Some(c) => match c.token() {
+                Some(token) => Some(checked(token, &|| {
+                    format!("core.dcos_acs_token in {}", c.path.display())
+                })?),
+                None => None,
+            },
+            None => None,
+        },
+    };
     let login = login(sources, token.is_none())?;
     Ok(match (token, login) {
         (Some(token), Some(login)) => Credentials::Login(login.with_token(token)),
@@ -139,29 +160,41 @@ fn service_account(value: &str) -> Result<ServiceAccount, Failure> {
             .map_err(|e| Failure::invalid(format!("{SERVICE_ACCOUNT_ENV}: {e}")));
     }
     let path = value.trim();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Failure::io(format!(
-            "cannot read the service-account credential file '{path}' ({SERVICE_ACCOUNT_ENV}): {e}"
-        ))
+    let text = bounded_read::read_text(Path::new(path), CREDENTIAL_FILE_LIMIT).map_err(|e| {
+        if e.is_io() {
+            Failure::io(format!(
+                "cannot read the service-account credential file '{path}' ({SERVICE_ACCOUNT_ENV}): {e}"
+            ))
+        } else {
+            Failure::invalid(format!(
+                "the service-account credential file '{path}' ({SERVICE_ACCOUNT_ENV}) is refused: {e}"
+            ))
+        }
     })?;
     ServiceAccount::from_json(&text)
         .map_err(|e| Failure::invalid(format!("'{path}' ({SERVICE_ACCOUNT_ENV}): {e}")))
 }
 
-/// The first line of the password file, without its line ending.
+/// The first line of the password file, without its line ending; nothing
+/// after it is read.
 fn password_file(path: &str) -> Result<String, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Failure::io(format!(
-            "cannot read the password file '{path}' ({PASSWORD_FILE_ENV}): {e}"
-        ))
+    let line = bounded_read::read_first_line(Path::new(path), PASSWORD_LIMIT).map_err(|e| {
+        if e.is_io() {
+            Failure::io(format!(
+                "cannot read the password file '{path}' ({PASSWORD_FILE_ENV}): {e}"
+            ))
+        } else {
+            Failure::invalid(format!(
+                "the password file '{path}' ({PASSWORD_FILE_ENV}) is refused: {e}"
+            ))
+        }
     })?;
-    let line = text.lines().next().unwrap_or("");
     if line.is_empty() {
         return Err(Failure::invalid(format!(
             "the password file '{path}' ({PASSWORD_FILE_ENV}) is empty"
         )));
     }
-    Ok(line.to_owned())
+    Ok(line)
 }
 
 #[cfg(test)]
@@ -214,6 +247,20 @@ mod tests {
         );
         let err = resolve(&[(PASSWORD_ENV, "pw")], None).unwrap_err();
         assert!(err.to_string().contains("no uid"), "{err}");
+    }
+
+    #[test]
+    fn a_token_that_cannot_be_a_header_is_refused_naming_the_variable() {
+        for bad in ["S3cr\u{f6}t", "S3cr\net", "S3cr et", "S3cr\u{1b}[2J"] {
+            let err = resolve(&[(TOKEN_ENV, bad)], None).unwrap_err();
+            assert_eq!(err.exit_code(), std::process::ExitCode::from(3));
+            let message = err.to_string();
+            assert!(message.starts_with(TOKEN_ENV), "{message}");
+            assert!(
+                !message.contains("S3cr"),
+                "the token is not echoed: {message}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Failures of the binary and their documented exit codes.
 
-use canary_core::{PlanError, RunnerError};
+use canary_core::{PlanError, RunnerError, RunnerUrl};
 use canary_render::RenderError;
 use std::fmt;
 use std::process::ExitCode;
@@ -72,11 +72,38 @@ impl Failure {
     }
 
     /// Every render error is a problem with the input; errors in the
-    /// request name the flag that carried the value.
-    pub fn from_render(error: RenderError) -> Self {
+    /// request name the flag that carried the value, and template errors
+    /// the `--var` values (of `vars`) the failing line uses.
+    pub fn from_render(error: RenderError, vars: &[(String, String)]) -> Self {
         match &error {
+            RenderError::Request(
+                source @ PlanError::Runner(RunnerError::UrlCredentials { .. }),
+            ) => Failure::invalid(format!(
+                "{}: {source}; give the jobs a login with --service-account-secret PATH",
+                flag_of(source)
+            )),
             RenderError::Request(source) => {
                 Failure::invalid(format!("{}: {source}", flag_of(source)))
+            }
+            RenderError::Template {
+                file,
+                line,
+                message,
+                undefined,
+                variables,
+            } => {
+                let line = line.map(|l| format!(":{l}")).unwrap_or_default();
+                let mut text = format!("{file}{line}: template error: {message}");
+                if *undefined {
+                    text.push_str(
+                        " (available: app, image, canary_instances, vars.KEY from --var KEY=VALUE; \
+                         job templates also get job and phase)",
+                    );
+                }
+                if !variables.is_empty() {
+                    text.push_str(&format!(" ({})", var_hint(variables, vars)));
+                }
+                Failure::invalid(text)
             }
             _ => Failure::invalid(error.to_string()),
         }
@@ -110,6 +137,28 @@ impl fmt::Display for Failure {
     }
 }
 
+/// Names the `--var` values a failing template line uses: `--var KEY=VALUE`
+/// for those given (the value shortened and escaped), the template's own
+/// default for the others.
+fn var_hint(variables: &[String], vars: &[(String, String)]) -> String {
+    let parts: Vec<String> = variables
+        .iter()
+        .map(
+            |name| match vars.iter().rev().find(|(key, _)| key == name) {
+                Some((_, value)) => {
+                    let mut shown: String = value.chars().take(60).collect();
+                    if shown.len() < value.len() {
+                        shown.push('…');
+                    }
+                    format!("vars.{name} = {shown:?} from --var {name}")
+                }
+                None => format!("vars.{name}, not set with --var"),
+            },
+        )
+        .collect();
+    format!("the line uses {}", parts.join(", "))
+}
+
 /// The command-line flag a request error comes from.
 fn flag_of(error: &PlanError) -> &'static str {
     match error {
@@ -117,10 +166,12 @@ fn flag_of(error: &PlanError) -> &'static str {
         PlanError::CanaryInstances { .. } => "--canary-instances",
         PlanError::Runner(runner) => match runner {
             RunnerError::Image { .. } => "--runner-image",
-            RunnerError::Url { which, .. } if *which == "Marathon" => "--marathon",
-            RunnerError::Url { .. } => "--marathon-lb",
+            RunnerError::Url { which, .. } | RunnerError::UrlCredentials { which } => match which {
+                RunnerUrl::Marathon => "--marathon",
+                RunnerUrl::MarathonLb => "--marathon-lb",
+            },
             RunnerError::MaxWait(_) => "--max-wait",
-            RunnerError::SecretPath(_) => "--service-account-secret",
+            RunnerError::SecretPath(_) | RunnerError::SecretValue => "--service-account-secret",
             RunnerError::Resources { .. } => "job resources",
         },
     }

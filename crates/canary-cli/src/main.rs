@@ -9,6 +9,7 @@ mod backend;
 mod cli;
 mod credentials;
 mod failure;
+mod guard;
 mod logging;
 mod output;
 mod prompt;
@@ -17,7 +18,7 @@ mod status;
 
 use canary_core::{AppName, CanaryRequest, RunnerConfig};
 use canary_render::{Renderer, TemplateSource};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{BundleArgs, Cli, Command, RenderArgs};
 use failure::Failure;
 use std::collections::BTreeMap;
@@ -25,7 +26,19 @@ use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Errors name the variable when a value came from one, not the flag.
+    let from_env = |id: &str| {
+        matches.subcommand().is_some_and(|(_, sub)| {
+            sub.try_get_raw(id).is_ok()
+                && sub.value_source(id) == Some(clap::parser::ValueSource::EnvVariable)
+        })
+    };
+    if let Some(cluster) = cli.command.cluster_mut() {
+        cluster.dcos_url_from_env = from_env("dcos_url");
+        cluster.tls.ca_cert_from_env = from_env("ca_cert");
+    }
     logging::init(cli.verbose);
     credentials::set_username(cli.username);
     let result = match cli.command {
@@ -37,16 +50,30 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {failure}");
+            // Messages may quote the cluster: shown, never obeyed.
+            let message = output::terminal_safe_keeping(&failure.to_string(), &['\n', '\t']);
+            eprintln!("error: {message}");
             failure.exit_code()
         }
     }
 }
 
-fn read_template(path: &Path, what: &str) -> Result<TemplateSource, Failure> {
+/// The largest template read (the embedded ones are about 2 KiB).
+pub const TEMPLATE_LIMIT: bounded_read::Limit = bounded_read::Limit::mib(1);
+
+/// Reads a template file; `what` and `flag` (the flag that named it, if
+/// any) name it in errors: exit 4 when it cannot be read, 3 when it is too
+/// large or not UTF-8.
+fn read_template(path: &Path, what: &str, flag: Option<&str>) -> Result<TemplateSource, Failure> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::io(format!("cannot read {what} '{name}': {e}")))?;
+    let text = bounded_read::read_text(path, TEMPLATE_LIMIT).map_err(|e| {
+        let flag = flag.map(|f| format!(" ({f})")).unwrap_or_default();
+        if e.is_io() {
+            Failure::io(format!("cannot read {what} '{name}'{flag}: {e}"))
+        } else {
+            Failure::invalid(format!("{what} '{name}'{flag} is refused: {e}"))
+        }
+    })?;
     Ok(TemplateSource::new(name, text))
 }
 
@@ -54,11 +81,11 @@ fn read_template(path: &Path, what: &str) -> Result<TemplateSource, Failure> {
 /// original tool's convention), else the embedded example.
 fn app_template(args: &BundleArgs, name: &AppName) -> Result<TemplateSource, Failure> {
     if let Some(path) = &args.app_template {
-        return read_template(path, "app template");
+        return read_template(path, "app template", Some("--app-template"));
     }
     let conventional = format!("{name}.template.json");
     if Path::new(&conventional).exists() {
-        return read_template(Path::new(&conventional), "app template");
+        return read_template(Path::new(&conventional), "app template", None);
     }
     Ok(TemplateSource::embedded_app())
 }
@@ -70,10 +97,10 @@ fn render_bundle(args: &BundleArgs) -> Result<canary_render::RenderedBundle, Fai
     let name = AppName::new(&args.app).map_err(|e| Failure::invalid(format!("--app: {e}")))?;
     let app = app_template(args, &name)?;
     let job = match &args.job_template {
-        Some(path) => read_template(path, "job template")?,
+        Some(path) => read_template(path, "job template", Some("--job-template"))?,
         None => TemplateSource::embedded_job(),
     };
-    let renderer = Renderer::new(app, job).map_err(Failure::from_render)?;
+    let what = format!("the templates ({}, {})", app.name(), job.name());
     let request = CanaryRequest {
         app_name: name,
         image: args.image.clone(),
@@ -88,9 +115,13 @@ fn render_bundle(args: &BundleArgs) -> Result<canary_render::RenderedBundle, Fai
         },
     };
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    renderer
-        .render(&request, &vars)
-        .map_err(Failure::from_render)
+    // Fuel and the output limit bound each template; the watchdog bounds
+    // what a single step of one can allocate or spend.
+    guard::watched(&what, || {
+        Renderer::new(app, job)
+            .and_then(|renderer| renderer.render(&request, &vars))
+            .map_err(|e| Failure::from_render(e, &args.vars))
+    })
 }
 
 fn render(args: &RenderArgs) -> Result<(), Failure> {

@@ -113,6 +113,12 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             &e,
             &format!("following run {} of {job_id}", run.run_id),
         )),
+        // Still going: its task has not completed, so `--completed` logs
+        // would find nothing.
+        Err(e @ FollowError::TimedOut { .. }) => Err(Failure::run(format!(
+            "{e}; it goes on: follow it with `dcos job show runs {job_id} --run-id {}` (its task ids are there), and read its logs with `dcos task log TASK_ID`",
+            run.run_id
+        ))),
         Err(e) => Err(Failure::run(format!("{e}; {logs}"))),
     }
 }

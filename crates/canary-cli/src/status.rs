@@ -2,7 +2,7 @@
 
 use crate::cli::StatusArgs;
 use crate::failure::Failure;
-use crate::output;
+use crate::output::{self, terminal_safe};
 use canary_core::AppName;
 use canary_core::status::{GroupStatus, JobStatus, ShareBasis, gather};
 use std::fmt::Write;
@@ -23,10 +23,16 @@ pub fn run(args: &StatusArgs) -> Result<(), Failure> {
     }
 }
 
-/// Left-aligned columns, two spaces apart.
+/// Left-aligned columns, two spaces apart. Every cell is made
+/// terminal-safe first: most hold what the cluster says (ids, images,
+/// labels, run ids), which must not be able to drive the terminal.
 fn columns(rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| terminal_safe(cell)).collect())
+        .collect();
     let mut widths = Vec::new();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             let width = cell.chars().count();
             match widths.get_mut(i) {
@@ -37,7 +43,7 @@ fn columns(rows: &[Vec<String>]) -> String {
         }
     }
     let mut out = String::new();
-    for row in rows {
+    for row in &rows {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
             if i + 1 == row.len() {
@@ -82,7 +88,8 @@ pub fn table(status: &GroupStatus) -> String {
     let _ = writeln!(
         out,
         "deployment group {} (app {}): {state}",
-        status.deployment_group, status.app
+        terminal_safe(&status.deployment_group),
+        terminal_safe(&status.app)
     );
     if !status.apps.is_empty() {
         let basis = match status.share_basis {

@@ -21,6 +21,9 @@ pub enum ImageError {
     /// The registry host part is malformed.
     #[error("registry '{0}' is not a valid host[:port]")]
     BadRegistry(String),
+    /// The registry's port is 0 or above 65535.
+    #[error("registry '{0}' has a port out of range: a port is 1 to 65535")]
+    BadRegistryPort(String),
     /// A repository path component is malformed.
     #[error(
         "path component '{0}' is invalid: components are lowercase letters and digits, \
@@ -57,6 +60,21 @@ fn is_domain_component(s: &str) -> bool {
     first.is_ascii_alphanumeric()
         && last.is_ascii_alphanumeric()
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// The port of a registry `host:port` or `[v6]:port`, when it has one made
+/// of digits.
+fn registry_port(s: &str) -> Option<&str> {
+    let port = match s.rsplit_once(']') {
+        Some((_, after)) => after.strip_prefix(':')?,
+        None => s.split_once(':')?.1,
+    };
+    port.bytes().all(|b| b.is_ascii_digit()).then_some(port)
+}
+
+/// Whether a port of digits is one a registry can listen on (1 to 65535).
+fn port_in_range(port: &str) -> bool {
+    port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p))
 }
 
 fn is_registry(s: &str) -> bool {
@@ -180,6 +198,9 @@ pub fn validate_image(image: &str) -> Result<(), ImageError> {
             if !is_registry(first) {
                 return Err(ImageError::BadRegistry(first.to_owned()));
             }
+            if registry_port(first).is_some_and(|p| !port_in_range(p)) {
+                return Err(ImageError::BadRegistryPort(first.to_owned()));
+            }
             components.remove(0);
         }
     }
@@ -248,5 +269,19 @@ mod tests {
             ImageError::BadRegistry("host:99x".into())
         );
         assert!(matches!(err(&"a".repeat(256)), ImageError::TooLong(256)));
+        for port in ["0", "65536", "99999", "00000"] {
+            let image = format!("registry.example.com:{port}/web:1");
+            assert_eq!(
+                err(&image),
+                ImageError::BadRegistryPort(format!("registry.example.com:{port}")),
+                "{image}"
+            );
+        }
+        assert_eq!(
+            err("[::1]:0/app"),
+            ImageError::BadRegistryPort("[::1]:0".into())
+        );
+        assert_eq!(validate_image("r.example.com:65535/web:1"), Ok(()));
+        assert_eq!(validate_image("r.example.com:1/web:1"), Ok(()));
     }
 }

@@ -2,6 +2,8 @@
 //! budget, credentials and resources.
 
 use crate::image::{ImageError, validate_image};
+use crate::url::{UrlError, parse_http_url};
+use std::fmt;
 
 /// The marathon-lb image the jobs run by default: a pinned release that ships
 /// `/marathon-lb/zdd.py` under Python 3 with the two-pid reload check
@@ -73,6 +75,24 @@ impl Default for RunnerConfig {
     }
 }
 
+/// Which of the runner's URLs a [`RunnerError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunnerUrl {
+    /// [`RunnerConfig::marathon_url`].
+    Marathon,
+    /// [`RunnerConfig::marathon_lb_url`].
+    MarathonLb,
+}
+
+impl fmt::Display for RunnerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RunnerUrl::Marathon => "Marathon",
+            RunnerUrl::MarathonLb => "marathon-lb",
+        })
+    }
+}
+
 /// A runner setting that cannot work.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RunnerError {
@@ -87,16 +107,30 @@ pub enum RunnerError {
     /// A URL is malformed.
     #[error("{which} URL '{url}' {reason}")]
     Url {
-        /// `Marathon` or `marathon-lb`.
-        which: &'static str,
+        /// Which URL.
+        which: RunnerUrl,
         /// The URL as given (escaped).
         url: String,
         /// What is wrong.
-        reason: &'static str,
+        reason: String,
+    },
+    /// A URL carries credentials (`user:password@`); it is not repeated.
+    #[error(
+        "{which} URL must not carry credentials (user:password@ before the host): the URL would show in the jobs and their logs (it is not shown here)"
+    )]
+    UrlCredentials {
+        /// Which URL.
+        which: RunnerUrl,
     },
     /// `--max-wait` out of range.
     #[error("max wait {0} s is out of range: use 1 to 86400 seconds")]
     MaxWait(u32),
+    /// The secret path looks like a secret itself (credential JSON, a PEM
+    /// key, a token): it is not repeated.
+    #[error(
+        "the service-account secret path looks like a credential itself (JSON, a PEM key or a token), not the DC/OS secret path that holds one, such as 'canary/service-account'; it is not shown"
+    )]
+    SecretValue,
     /// The secret path is malformed.
     #[error(
         "service-account secret path '{0}' is invalid: use a DC/OS secret path such as 'canary/service-account' (letters, digits, '/', '.', '_', '-')"
@@ -115,20 +149,22 @@ pub enum RunnerError {
 }
 
 /// Checks an http(s) URL well enough for zdd.py: scheme, host, optional
-/// numeric port and path, nothing a shell or an HTTP client could misread.
-fn check_url(which: &'static str, url: &str, need_port: bool) -> Result<(), RunnerError> {
-    let fail = |reason| {
+/// port from 1 to 65535 and path, no credentials, query or fragment (zdd.py
+/// appends API paths to it), nothing a shell could misread.
+fn check_url(which: RunnerUrl, url: &str, need_port: bool) -> Result<(), RunnerError> {
+    let fail = |reason: &str| {
         Err(RunnerError::Url {
             which,
             url: url.escape_debug().to_string(),
-            reason,
+            reason: reason.to_owned(),
         })
     };
-    let Some(rest) = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-    else {
-        return fail("must start with http:// or https://");
+    const SHELL: &str = "contains whitespace, quotes or shell metacharacters";
+    let parsed = match parse_http_url(url) {
+        Ok(parsed) => parsed,
+        Err(UrlError::Credentials) => return Err(RunnerError::UrlCredentials { which }),
+        Err(UrlError::Whitespace) => return fail(SHELL),
+        Err(other) => return fail(&other.to_string()),
     };
     let unsafe_char = |c: char| {
         !c.is_ascii_graphic()
@@ -138,35 +174,36 @@ fn check_url(which: &'static str, url: &str, need_port: bool) -> Result<(), Runn
             )
     };
     if url.chars().any(unsafe_char) {
-        return fail("contains whitespace, quotes or shell metacharacters");
+        return fail(SHELL);
     }
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.contains('@') {
-        return fail("must not carry credentials; use --service-account-secret");
+    if parsed.fragment.is_some() {
+        return fail("must not have a fragment ('#…'): zdd.py appends API paths to the URL");
     }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !p.contains(']') => (h, Some(p)),
-        _ => (authority, None),
-    };
-    if host.is_empty() {
-        return fail("has no host");
+    if parsed.query.is_some() {
+        return fail("must not have a query ('?…'): zdd.py appends API paths to the URL");
     }
-    match port {
-        Some(p)
-            if p.is_empty()
-                || !p.bytes().all(|b| b.is_ascii_digit())
-                || p.parse::<u16>().is_err() =>
-        {
-            fail("has an invalid port")
-        }
-        None if need_port => fail(
+    if need_port && parsed.port.is_none() {
+        return fail(
             "needs an explicit port (zdd.py joins each resolved address with the port, so a URL without one breaks)",
-        ),
-        _ => Ok(()),
+        );
     }
+    Ok(())
+}
+
+/// Whether a secret *path* is really a secret's value: credential JSON, a
+/// PEM block, or something far longer than any path.
+fn looks_like_a_secret(path: &str) -> bool {
+    path.contains(['{', '}', '\n'])
+        || path.contains("-----")
+        || path.contains("PRIVATE KEY")
+        || path.contains("private_key")
+        || path.len() > 256
 }
 
 fn check_secret_path(path: &str) -> Result<(), RunnerError> {
+    if looks_like_a_secret(path) {
+        return Err(RunnerError::SecretValue);
+    }
     let ok = !path.is_empty()
         && !path.ends_with('/')
         && path
@@ -190,8 +227,8 @@ impl RunnerConfig {
             image: self.image.escape_debug().to_string(),
             reason,
         })?;
-        check_url("Marathon", &self.marathon_url, false)?;
-        check_url("marathon-lb", &self.marathon_lb_url, true)?;
+        check_url(RunnerUrl::Marathon, &self.marathon_url, false)?;
+        check_url(RunnerUrl::MarathonLb, &self.marathon_lb_url, true)?;
         if !(1..=MAX_WAIT_LIMIT_SECS).contains(&self.max_wait_secs) {
             return Err(RunnerError::MaxWait(self.max_wait_secs));
         }
@@ -248,10 +285,29 @@ mod tests {
         );
         assert!(err(DEFAULT_MARATHON_URL, "http://marathon-lb").contains("needs an explicit port"));
         assert!(err(DEFAULT_MARATHON_URL, "http://lb:9x").contains("invalid port"));
+        assert!(err(DEFAULT_MARATHON_URL, "http://lb:0").contains("invalid port '0'"));
+        assert!(err(DEFAULT_MARATHON_URL, "http://lb:65536").contains("invalid port '65536'"));
+        assert!(err("http://m:8080#top", DEFAULT_MARATHON_LB_URL).contains("fragment"));
+        assert!(err("http://m:8080?a=1", DEFAULT_MARATHON_LB_URL).contains("query"));
         assert!(err("http://a b", DEFAULT_MARATHON_LB_URL).contains("whitespace"));
         assert!(err("http://x/';rm", DEFAULT_MARATHON_LB_URL).contains("shell"));
-        assert!(err("http://u:p@x", DEFAULT_MARATHON_LB_URL).contains("credentials"));
         assert!(err("http://", DEFAULT_MARATHON_LB_URL).contains("no host"));
+        let credentials = with("http://u:S3cret@x", DEFAULT_MARATHON_LB_URL).validate();
+        assert_eq!(
+            credentials,
+            Err(RunnerError::UrlCredentials {
+                which: RunnerUrl::Marathon
+            })
+        );
+        let message = credentials.unwrap_err().to_string();
+        assert!(
+            message.contains("credentials") && !message.contains("S3cret"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("--"),
+            "no flag named in the library: {message}"
+        );
     }
 
     #[test]
@@ -290,6 +346,15 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(c.validate(), Ok(()));
+        let secret = r#"{"uid":"sa","private_key":"-----BEGIN PRIVATE KEY-----\nS3CR3T\n-----END PRIVATE KEY-----"}"#;
+        for value in [secret, "-----BEGIN RSA PRIVATE KEY-----", &"a".repeat(300)] {
+            let c = RunnerConfig {
+                service_account_secret: Some(value.into()),
+                ..Default::default()
+            };
+            assert_eq!(c.validate(), Err(RunnerError::SecretValue));
+        }
+        assert!(!RunnerError::SecretValue.to_string().contains("--"));
     }
 
     #[test]

@@ -3,19 +3,92 @@
 use crate::schema::Violation;
 use canary_core::PlanError;
 
+/// What a template's evaluation went past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateLimit {
+    /// More evaluation steps (minijinja's fuel) than this.
+    Fuel(u64),
+    /// More rendered text than this many bytes.
+    Output(usize),
+}
+
+impl std::fmt::Display for TemplateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TemplateLimit::Fuel(steps) => write!(
+                f,
+                "took more than {steps} evaluation steps (a loop too large, or nested too deep?)"
+            ),
+            TemplateLimit::Output(bytes) if bytes % (1024 * 1024) == 0 => write!(
+                f,
+                "rendered more than {} MiB (an app definition or job is a few KiB)",
+                bytes / (1024 * 1024)
+            ),
+            TemplateLimit::Output(bytes) => write!(
+                f,
+                "rendered more than {bytes} bytes (an app definition or job is a few KiB)"
+            ),
+        }
+    }
+}
+
+/// The hint a template error ends with, without naming any flag: callers
+/// that know where `vars` came from word their own from the fields.
+fn template_hint(undefined: bool, variables: &[String]) -> String {
+    let mut hint = String::new();
+    if undefined {
+        hint.push_str(
+            " (available: app, image, canary_instances, vars.KEY; job templates also get job and phase)",
+        );
+    }
+    if !variables.is_empty() {
+        let names: Vec<String> = variables.iter().map(|v| format!("vars.{v}")).collect();
+        hint.push_str(&format!(" (the line uses {})", names.join(", ")));
+    }
+    hint
+}
+
 /// Why a bundle could not be rendered.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RenderError {
     /// The template has a syntax error, uses an undefined variable, or a
     /// filter failed.
-    #[error("{file}{}: template error: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    #[error("{file}{}: template error: {message}{}", line.map(|l| format!(":{l}")).unwrap_or_default(), template_hint(*undefined, variables))]
     Template {
         /// The template's name (file path).
         file: String,
         /// The line in the template, when known.
         line: Option<usize>,
-        /// What went wrong.
+        /// What went wrong (minijinja's words).
         message: String,
+        /// Whether a variable was undefined (the message then lists what
+        /// templates see).
+        undefined: bool,
+        /// The template variables (`vars.KEY`) the failing line uses, so
+        /// that a caller can say which of its values to check.
+        variables: Vec<String>,
+    },
+    /// The template's evaluation went past a limit ([`crate::TEMPLATE_FUEL`],
+    /// [`crate::RENDERED_LIMIT`]); nothing was rendered.
+    #[error("{file}: the template {limit}")]
+    Limit {
+        /// The template's name.
+        file: String,
+        /// Which limit, and its value.
+        limit: TemplateLimit,
+    },
+    /// The rendered JSON names a key twice in one object.
+    #[error(
+        "{file}: the rendered JSON names the key {key:?} twice in the object at {}",
+        if object.is_empty() { "/" } else { object }
+    )]
+    DuplicateKey {
+        /// The template's name.
+        file: String,
+        /// The key.
+        key: String,
+        /// The JSON pointer of the object (`""` for the document itself).
+        object: String,
     },
     /// The template rendered to text that is not JSON.
     #[error(

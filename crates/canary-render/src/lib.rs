@@ -19,6 +19,13 @@
 //! (compiled once, never resolving anything over the network). The result is
 //! a [`RenderedBundle`], which serialises deterministically (sorted keys).
 //!
+//! Templates run with limits: at most [`TEMPLATE_FUEL`] evaluation steps
+//! and [`RENDERED_LIMIT`] bytes of output each, so a loop that would run
+//! for hours or render gigabytes fails at once as [`RenderError::Limit`];
+//! the rendered JSON is parsed strictly (a key given twice in one object is
+//! [`RenderError::DuplicateKey`]), and a leading byte-order mark in a
+//! template is dropped.
+//!
 //! Templates run with strict undefined variables, and values enter the JSON
 //! only as JSON: through the `json` filter, and anything printed without it is
 //! JSON-escaped too. A value holding quotes, backslashes, newlines or `{{`
@@ -51,11 +58,12 @@ mod error;
 mod output;
 mod render;
 pub mod schema;
+mod strict_json;
 mod templates;
 
-pub use error::RenderError;
+pub use error::{RenderError, TemplateLimit};
 pub use output::{APP_FILE_NAME, OutputFile, RenderedBundle, RenderedJob};
-pub use render::Renderer;
+pub use render::{RENDERED_LIMIT, Renderer, TEMPLATE_FUEL};
 pub use templates::{
     EMBEDDED_APP_TEMPLATE, EMBEDDED_JOB_TEMPLATE, LEGACY_IMAGE_PLACEHOLDER, TemplateSource,
 };

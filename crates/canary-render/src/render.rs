@@ -1,6 +1,6 @@
 //! The renderer: templates in, a validated [`RenderedBundle`] out.
 
-use crate::error::RenderError;
+use crate::error::{RenderError, TemplateLimit};
 use crate::output::{RenderedBundle, RenderedJob};
 use crate::schema::{SchemaKind, check};
 use crate::templates::{LEGACY_IMAGE_PLACEHOLDER, TemplateSource};
@@ -14,6 +14,104 @@ use std::collections::BTreeMap;
 const APP_TEMPLATE: &str = "app";
 const JOB_TEMPLATE: &str = "job";
 
+/// How many evaluation steps (minijinja's fuel: about one per expression,
+/// filter call, output and loop iteration) one template may take per
+/// document. The embedded templates take a few hundred; a loop of
+/// 100,000 iterations runs out (in well under a second) instead of
+/// running for hours.
+pub const TEMPLATE_FUEL: u64 = 100_000;
+
+/// The most text one template may render per document, in bytes: a
+/// Marathon app definition or a Metronome job is a few KiB, and nothing
+/// past this is kept.
+pub const RENDERED_LIMIT: usize = 1024 * 1024;
+
+/// The UTF-8 byte-order mark some editors put first; dropped from templates.
+const BOM: char = '\u{feff}';
+
+/// Collects rendered text and refuses more than its limit, so a template
+/// that renders gigabytes stops at the limit instead of filling memory.
+struct CappedOutput {
+    text: Vec<u8>,
+    limit: usize,
+    exceeded: bool,
+}
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.text.len().saturating_add(bytes.len()) > self.limit {
+            self.exceeded = true;
+            return Err(std::io::Error::other("the rendered text is too large"));
+        }
+        self.text.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders one template with the output limit; `file` names it in errors.
+fn render_capped<S: Serialize>(
+    template: &minijinja::Template<'_, '_>,
+    context: S,
+    file: &str,
+) -> Result<String, RenderError> {
+    let mut out = CappedOutput {
+        text: Vec::new(),
+        limit: RENDERED_LIMIT,
+        exceeded: false,
+    };
+    match template.render_captured_to(context, &mut out) {
+        Ok(_) => {}
+        Err(_) if out.exceeded => {
+            return Err(RenderError::Limit {
+                file: file.to_owned(),
+                limit: TemplateLimit::Output(RENDERED_LIMIT),
+            });
+        }
+        Err(e) => return Err(template_error(file, template.source(), &e)),
+    }
+    // minijinja writes whole `str`s, and a refused write keeps none of its
+    // bytes, so the text is always UTF-8.
+    String::from_utf8(out.text).map_err(|_| RenderError::Template {
+        file: file.to_owned(),
+        line: None,
+        message: "the rendered text is not UTF-8".to_owned(),
+        undefined: false,
+        variables: Vec::new(),
+    })
+}
+
+/// The `vars.KEY` names `line` uses (`vars.KEY`, `vars["KEY"]`,
+/// `vars['KEY']`), in order, each once.
+fn variables_on(line: &str) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut names: Vec<String> = Vec::new();
+    for (at, _) in line.match_indices("vars") {
+        let before = line[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+            continue;
+        }
+        let rest = &line[at + 4..];
+        let name = if let Some(after) = rest.strip_prefix('.') {
+            ident(after)
+        } else if let Some(after) = rest.strip_prefix("[\"").or_else(|| rest.strip_prefix("['")) {
+            ident(after)
+        } else {
+            continue;
+        };
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
 /// The `json` filter: writes any value as JSON text (strings quoted and
 /// escaped), the only way values should enter a JSON template.
 fn json_filter(value: &JinjaValue) -> Result<JinjaValue, minijinja::Error> {
@@ -56,26 +154,46 @@ pub struct Renderer {
     job_name: String,
 }
 
-fn template_error(file: &str, error: &minijinja::Error) -> RenderError {
+/// A minijinja error as a [`RenderError`]: running out of fuel is a
+/// [`RenderError::Limit`]; anything else names the file, the line and the
+/// `vars` that line uses (`source` is the template's text).
+fn template_error(file: &str, source: &str, error: &minijinja::Error) -> RenderError {
+    if error.kind() == ErrorKind::OutOfFuel {
+        return RenderError::Limit {
+            file: file.to_owned(),
+            limit: TemplateLimit::Fuel(TEMPLATE_FUEL),
+        };
+    }
     let mut message = error.kind().to_string();
     if let Some(detail) = error.detail() {
         message = format!("{message}: {detail}");
     }
-    if error.kind() == ErrorKind::UndefinedError {
-        message.push_str(
-            " (available: app, image, canary_instances, vars.KEY from --var KEY=VALUE; \
-             job templates also get job and phase)",
-        );
-    }
+    let variables = error
+        .line()
+        .and_then(|n| source.lines().nth(n.saturating_sub(1)))
+        .map(variables_on)
+        .unwrap_or_default();
     RenderError::Template {
         file: file.to_owned(),
         line: error.line(),
         message,
+        undefined: error.kind() == ErrorKind::UndefinedError,
+        variables,
     }
 }
 
 fn parse_json(file: &str, text: &str) -> Result<Value, RenderError> {
-    serde_json::from_str(text).map_err(|e| {
+    crate::strict_json::parse(text).map_err(|e| {
+        let e = match e {
+            crate::strict_json::StrictError::Duplicate(duplicate) => {
+                return RenderError::DuplicateKey {
+                    file: file.to_owned(),
+                    key: duplicate.key,
+                    object: duplicate.object,
+                };
+            }
+            crate::strict_json::StrictError::Syntax(e) => e,
+        };
         let hint = if text.contains("\"\"") {
             "; values inserted with the json filter are already quoted, so write {{ x | json }}, not \"{{ x | json }}\""
         } else {
@@ -132,9 +250,12 @@ struct JobContext<'a> {
 
 impl Renderer {
     /// Compiles both templates (strict undefined, JSON auto-escaping, the
-    /// `json` filter). Fails on a template syntax error, naming file and line.
+    /// `json` filter, [`TEMPLATE_FUEL`]; a leading byte-order mark is
+    /// dropped). Fails on a template syntax error, naming file and line.
     pub fn new(app: TemplateSource, job: TemplateSource) -> Result<Self, RenderError> {
         let mut env = Environment::new();
+        // Every render gets this much fuel afresh.
+        env.set_fuel(Some(TEMPLATE_FUEL));
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Anything printed without the json filter is still written as JSON,
         // so a template cannot paste raw text into the document by accident.
@@ -142,10 +263,12 @@ impl Renderer {
         env.add_filter("json", json_filter);
         let app_name = app.name().to_owned();
         let job_name = job.name().to_owned();
-        env.add_template_owned(APP_TEMPLATE, app.text().to_owned())
-            .map_err(|e| template_error(&app_name, &e))?;
-        env.add_template_owned(JOB_TEMPLATE, job.text().to_owned())
-            .map_err(|e| template_error(&job_name, &e))?;
+        let app_text = app.text().strip_prefix(BOM).unwrap_or(app.text());
+        let job_text = job.text().strip_prefix(BOM).unwrap_or(job.text());
+        env.add_template_owned(APP_TEMPLATE, app_text.to_owned())
+            .map_err(|e| template_error(&app_name, app_text, &e))?;
+        env.add_template_owned(JOB_TEMPLATE, job_text.to_owned())
+            .map_err(|e| template_error(&job_name, job_text, &e))?;
         Ok(Renderer {
             env,
             app_name,
@@ -165,8 +288,8 @@ impl Renderer {
     /// Renders the app template, checks it, plans the canary with
     /// canary-core, renders and checks the three jobs.
     ///
-    /// `vars` are the template variables from `--var KEY=VALUE`, visible to
-    /// templates as `vars.KEY`.
+    /// `vars` are the caller's template variables (the `canary` binary's
+    /// come from its command line), visible to templates as `vars.KEY`.
     pub fn render(
         &self,
         request: &CanaryRequest,
@@ -174,18 +297,20 @@ impl Renderer {
     ) -> Result<RenderedBundle, RenderError> {
         request.validate().map_err(RenderError::Request)?;
         let app_file = &self.app_name;
-        let text = self
+        let app_template = self
             .env
             .get_template(APP_TEMPLATE)
-            .and_then(|t| {
-                t.render(AppContext {
-                    app: request.app_name.as_str(),
-                    image: &request.image,
-                    canary_instances: request.canary_instances,
-                    vars,
-                })
-            })
-            .map_err(|e| template_error(app_file, &e))?;
+            .map_err(|e| template_error(app_file, "", &e))?;
+        let text = render_capped(
+            &app_template,
+            AppContext {
+                app: request.app_name.as_str(),
+                image: &request.image,
+                canary_instances: request.canary_instances,
+                vars,
+            },
+            app_file,
+        )?;
         let value = parse_json(app_file, &text)?;
         let mut app = AppDefinition::from_value(value).map_err(|e| RenderError::NotAnObject {
             file: app_file.clone(),
@@ -216,19 +341,21 @@ impl Renderer {
         let template = self
             .env
             .get_template(JOB_TEMPLATE)
-            .map_err(|e| template_error(&self.job_name, &e))?;
+            .map_err(|e| template_error(&self.job_name, "", &e))?;
         let mut jobs = Vec::with_capacity(specs.len());
         for (phase, spec) in Phase::ALL.into_iter().zip(&specs) {
-            let text = template
-                .render(JobContext {
+            let text = render_capped(
+                &template,
+                JobContext {
                     app: request.app_name.as_str(),
                     image: &request.image,
                     canary_instances: request.canary_instances,
                     vars,
                     phase,
                     job: spec,
-                })
-                .map_err(|e| template_error(&self.job_name, &e))?;
+                },
+                &self.job_name,
+            )?;
             let document = parse_json(&self.job_name, &text)?;
             self.check_identity(phase, spec, &document)?;
             schema_check(
@@ -279,5 +406,21 @@ impl Renderer {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::variables_on;
+
+    #[test]
+    fn the_vars_a_line_uses_in_every_spelling() {
+        assert_eq!(
+            variables_on(
+                r#""p": {{ vars.port | int }}, "q": {{ vars["host_name"] ~ vars['x'] ~ vars.port }}"#
+            ),
+            ["port", "host_name", "x"]
+        );
+        assert!(variables_on("{{ myvars.port }} {{ vars }} {{ app.vars.x }}").is_empty());
     }
 }

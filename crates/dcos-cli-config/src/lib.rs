@@ -11,19 +11,24 @@
 //! layout, a single `DCOS_DIR/dcos.toml`, is read when there is no cluster
 //! directory.
 
+use bounded_read::{Limit, ReadError};
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+/// The largest `dcos.toml` read (the CLI writes a few hundred bytes).
+pub const DCOS_TOML_LIMIT: Limit = Limit::kib(256);
 
 /// Why the dcos CLI configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DcosConfigError {
-    /// A file could not be read.
+    /// A file could not be read, is larger than [`DCOS_TOML_LIMIT`] or is
+    /// not UTF-8.
     #[error("cannot read the dcos CLI configuration {path}: {source}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// What went wrong.
+        source: ReadError,
     },
     /// A file is not valid TOML (the message never quotes the file, which
     /// holds a token).
@@ -92,10 +97,11 @@ struct Cluster {
 }
 
 fn read_toml(path: &Path) -> Result<toml::Table, DcosConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DcosConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text =
+        bounded_read::read_text(path, DCOS_TOML_LIMIT).map_err(|source| DcosConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
     text.parse::<toml::Table>().map_err(|e| {
         let line = e
             .span()

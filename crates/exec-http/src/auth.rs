@@ -70,12 +70,22 @@ pub enum CredentialError {
         "the service-account credential's private_key is not an RSA private key in PEM (PKCS#8 `BEGIN PRIVATE KEY` or PKCS#1 `BEGIN RSA PRIVATE KEY`)"
     )]
     PrivateKey,
-    /// The `login_endpoint` is not an http(s) URL.
-    #[error("the service-account credential's login_endpoint {url:?} is not an http(s) URL")]
+    /// The `login_endpoint` is not a usable http(s) URL.
+    #[error(
+        "the service-account credential's login_endpoint {url:?} is not a usable http(s) URL: {reason}"
+    )]
     LoginEndpoint {
-        /// The URL it gave.
+        /// The URL it gave (escaped).
         url: String,
+        /// What is wrong with it.
+        reason: String,
     },
+    /// The `login_endpoint` carries credentials (`user:password@`); it is
+    /// not repeated.
+    #[error(
+        "the service-account credential's login_endpoint must not carry credentials (user:password@ before the host; not shown)"
+    )]
+    LoginEndpointCredentials,
 }
 
 /// A DC/OS service account: its uid and private key, and optionally where
@@ -112,21 +122,31 @@ impl ServiceAccount {
         if uid.trim().is_empty() {
             return Err(CredentialError::Missing { field: "uid" });
         }
+        let login_endpoint = match login_endpoint.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => match canary_core::url::parse_http_url(url) {
+                Ok(parsed) if parsed.fragment.is_some() => {
+                    return Err(CredentialError::LoginEndpoint {
+                        url: url.escape_debug().to_string(),
+                        reason: "must not have a fragment ('#…')".to_owned(),
+                    });
+                }
+                Ok(_) => Some(url.to_owned()),
+                Err(canary_core::url::UrlError::Credentials) => {
+                    return Err(CredentialError::LoginEndpointCredentials);
+                }
+                Err(reason) => {
+                    return Err(CredentialError::LoginEndpoint {
+                        url: url.escape_debug().to_string(),
+                        reason: reason.to_string(),
+                    });
+                }
+            },
+            None => None,
+        };
         let pem = private_key_pem.trim();
         let key = RsaPrivateKey::from_pkcs8_pem(pem)
             .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
             .map_err(|_| CredentialError::PrivateKey)?;
-        let login_endpoint = match login_endpoint.map(str::trim).filter(|u| !u.is_empty()) {
-            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-                Some(url.to_owned())
-            }
-            Some(url) => {
-                return Err(CredentialError::LoginEndpoint {
-                    url: url.to_owned(),
-                });
-            }
-            None => None,
-        };
         Ok(ServiceAccount {
             uid: uid.trim().to_owned(),
             key: Box::new(key),

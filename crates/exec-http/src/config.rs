@@ -6,6 +6,7 @@ use crate::tls::Tls;
 use canary_core::clock::Clock;
 use canary_core::redact::REDACTED;
 use canary_core::retry::RetryPolicy;
+use canary_core::url::{UrlError, parse_http_url};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,27 +23,36 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The URL carries credentials (`user:password@`); it is not repeated,
+    /// so the password stays out of errors and logs.
+    #[error(
+        "the URL must not carry credentials (user:password@ before the host): they would show in logs and errors (the URL is not shown); give credentials through the environment instead"
+    )]
+    Credentials,
 }
 
-/// Checks an absolute base URL and returns it without trailing slashes.
-fn base_url(url: &str) -> Result<String, ConfigError> {
+/// Checks an absolute base URL (canary-core's rule: no credentials, a
+/// host, a port from 1 to 65535; here also no query or fragment, since API
+/// paths are appended) and returns it without trailing slashes.
+pub(crate) fn base_url(url: &str) -> Result<String, ConfigError> {
     let invalid = |reason: &str| ConfigError::InvalidUrl {
-        url: url.to_owned(),
+        url: url.escape_debug().to_string(),
         reason: reason.to_owned(),
     };
     let trimmed = url.trim_end_matches('/');
-    let rest = trimmed
-        .strip_prefix("http://")
-        .or_else(|| trimmed.strip_prefix("https://"))
-        .ok_or_else(|| invalid("it must start with http:// or https://"))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(invalid("it has no host"));
+    let parsed = parse_http_url(trimmed).map_err(|e| match e {
+        UrlError::Credentials => ConfigError::Credentials,
+        other => invalid(&other.to_string()),
+    })?;
+    if parsed.fragment.is_some() {
+        return Err(invalid(
+            "must not have a fragment ('#…'): API paths are appended to it",
+        ));
     }
-    if rest.contains(['?', '#']) {
-        return Err(invalid("it must not have a query or fragment"));
-    }
-    if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid("it contains whitespace"));
+    if parsed.query.is_some() {
+        return Err(invalid(
+            "must not have a query ('?…'): API paths are appended to it",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -140,6 +150,44 @@ impl fmt::Debug for Credentials {
             Credentials::Token(_) => write!(f, "Token({REDACTED})"),
             Credentials::Login(login) => f.debug_tuple("Login").field(login).finish(),
         }
+    }
+}
+
+/// A token that cannot be sent in an HTTP header: the message says where
+/// the first bad byte is and what kind it is, never the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "holds {what} at byte {at}, which an HTTP header cannot carry (a DC/OS token is printable ASCII without spaces)"
+)]
+pub struct BadToken {
+    /// The byte offset of the first bad character.
+    pub at: usize,
+    /// What it is (`a newline`, `a non-ASCII character`, ...).
+    pub what: &'static str,
+}
+
+/// Checks that `token` can go into `Authorization: token=…` as it is:
+/// printable ASCII, no spaces (DC/OS tokens are JWTs), not empty. A token
+/// that fails would make every request fail in transport, retried until
+/// the budget is spent, instead of at once.
+pub fn check_token(token: &str) -> Result<(), BadToken> {
+    if token.is_empty() {
+        return Err(BadToken {
+            at: 0,
+            what: "nothing",
+        });
+    }
+    match token.bytes().position(|b| !b.is_ascii_graphic()) {
+        None => Ok(()),
+        Some(at) => Err(BadToken {
+            at,
+            what: match token.as_bytes()[at] {
+                b'\n' | b'\r' => "a line break",
+                b' ' | b'\t' => "whitespace",
+                b if b.is_ascii_control() => "a control character",
+                _ => "a non-ASCII character",
+            },
+        }),
     }
 }
 
@@ -287,12 +335,25 @@ mod tests {
             "http:///x",
             "http://x?a=b",
             "http://a b",
+            "http://x:0",
+            "http://x:65536",
+            "http://x#top",
         ] {
             assert!(
                 matches!(Endpoints::dcos(bad), Err(ConfigError::InvalidUrl { .. })),
                 "{bad}"
             );
         }
+        let fragment = Endpoints::dcos("http://x:80#top").unwrap_err().to_string();
+        assert!(
+            fragment.contains("fragment") && !fragment.contains("port"),
+            "{fragment}"
+        );
+        assert_eq!(
+            Endpoints::dcos("https://admin:S3cretPw@x"),
+            Err(ConfigError::Credentials)
+        );
+        assert!(!ConfigError::Credentials.to_string().contains("S3cretPw"));
     }
 
     #[test]
@@ -310,5 +371,29 @@ mod tests {
             "bad token <redacted>!"
         );
         assert_eq!(format!("{:?}", Credentials::None), "None");
+    }
+
+    #[test]
+    fn tokens_must_fit_an_http_header() {
+        assert_eq!(check_token("eyJhbGciOiJIUzI1NiJ9.e30.c2ln"), Ok(()));
+        assert_eq!(
+            check_token("t\u{f6}k").unwrap_err().what,
+            "a non-ASCII character"
+        );
+        assert_eq!(
+            check_token("tok\nen").unwrap_err(),
+            BadToken {
+                at: 3,
+                what: "a line break"
+            }
+        );
+        assert_eq!(check_token("a b").unwrap_err().what, "whitespace");
+        assert_eq!(
+            check_token("a\u{7}").unwrap_err().what,
+            "a control character"
+        );
+        assert!(check_token("").is_err());
+        let message = check_token("S3cr3t\n").unwrap_err().to_string();
+        assert!(!message.contains("S3cr3t"), "{message}");
     }
 }

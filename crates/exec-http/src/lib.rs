@@ -86,6 +86,8 @@ pub use auth::{
     CredentialError, LOGIN_PATH, LOGIN_TOKEN_LIFETIME, Login, REFRESH_MARGIN, ServiceAccount,
 };
 pub use canary_core::retry::RetryPolicy;
-pub use config::{ConfigError, Credentials, Endpoints, HttpConfig, Timeouts};
+pub use config::{
+    BadToken, ConfigError, Credentials, Endpoints, HttpConfig, Timeouts, check_token,
+};
 pub use executor::HttpExecutor;
-pub use tls::{CaBundle, CaCertError, Tls};
+pub use tls::{CA_BUNDLE_LIMIT, CaBundle, CaCertError, Tls};

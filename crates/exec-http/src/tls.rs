@@ -3,21 +3,25 @@
 //! bundle the user gives ([`CaBundle`]), or not at all ([`Tls::Insecure`],
 //! only when asked). rustls with the `ring` provider does the work.
 
+use bounded_read::{Limit, ReadError};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
+/// The largest CA bundle read (Mozilla's whole bundle is about 220 KiB).
+pub const CA_BUNDLE_LIMIT: Limit = Limit::mib(1);
+
 /// A CA bundle that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum CaCertError {
-    /// The file could not be read.
+    /// The file could not be read, or is larger than [`CA_BUNDLE_LIMIT`].
     #[error("cannot read the CA certificate file {origin}: {source}")]
     Read {
         /// The file, as given.
         origin: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// What went wrong.
+        source: ReadError,
     },
     /// The text holds no `-----BEGIN CERTIFICATE-----` block.
     #[error(
@@ -39,9 +43,9 @@ pub enum CaCertError {
 
 impl CaCertError {
     /// Whether the file could not be read at all (rather than read and
-    /// found wanting).
+    /// found wanting: too large, or no valid certificate).
     pub fn is_io(&self) -> bool {
-        matches!(self, CaCertError::Read { .. })
+        matches!(self, CaCertError::Read { source, .. } if source.is_io())
     }
 }
 
@@ -108,12 +112,15 @@ impl CaBundle {
         })
     }
 
-    /// The certificates in the PEM file at `path`.
+    /// The certificates in the PEM file at `path` (at most
+    /// [`CA_BUNDLE_LIMIT`]).
     pub fn from_file(path: &Path) -> Result<Self, CaCertError> {
         let origin = path.display().to_string();
-        let pem = std::fs::read(path).map_err(|source| CaCertError::Read {
-            origin: origin.clone(),
-            source,
+        let pem = bounded_read::read_bytes(path, CA_BUNDLE_LIMIT).map_err(|source| {
+            CaCertError::Read {
+                origin: origin.clone(),
+                source,
+            }
         })?;
         Self::from_pem(&origin, &pem)
     }
