@@ -253,17 +253,43 @@ impl fmt::Display for Step {
 pub fn next_step(request: &PhaseRequest, observation: &Observation, moment: &Moment<'_>) -> Step {
     let mut apps = observation.apps.clone();
     apps.sort_by(by_started_at);
-    for app in &apps {
+    let step = decide(request, observation, &apps, moment);
+    after_deployments(step, &apps)
+}
+
+/// `step`, unless a Marathon deployment of the group is running and the
+/// step would meet its lock or judge a group still changing: then wait for
+/// it. Deleting is not held up (`DELETE` overrides a deployment, which is
+/// how a canary whose deployment never ends, because it never gets
+/// healthy, is removed); neither are waits and refusals.
+fn after_deployments(step: Step, apps: &[GroupApp]) -> Step {
+    let holds = matches!(
+        step,
+        Step::Create { .. } | Step::Scale { .. } | Step::Kill { .. } | Step::Done(_)
+    );
+    if !holds {
+        return step;
+    }
+    for app in apps {
         if let Some(deployment) = app.deployments.first() {
             return wait(
                 format!("deployment:{deployment}"),
                 format!("Marathon deployment {deployment} of {} is running", app.id),
-                1_000,
+                500,
             );
         }
     }
+    step
+}
+
+fn decide(
+    request: &PhaseRequest,
+    observation: &Observation,
+    apps: &[GroupApp],
+    moment: &Moment<'_>,
+) -> Step {
     let group = &request.group;
-    match (apps.as_slice(), request.phase) {
+    match (apps, request.phase) {
         ([], Phase::Deploy) => match &request.deploy {
             Some(input) => Step::Create {
                 app: prepare::first_deploy(&input.app, moment.now),
@@ -515,9 +541,7 @@ fn round(
     // deploy or rollout grows the canary a step at a time, once its last
     // growth is healthy and marathon-lb is not draining the loser for it.
     let rollback = request.phase == Phase::Rollback;
-    if winner.instances < winner_goal
-        && (rollback || (healthy >= winner.instances && loser_drained.is_empty()))
-    {
+    let grow = || {
         let step = if rollback {
             winner_goal
         } else {
@@ -526,11 +550,15 @@ fn round(
                 .unwrap_or_else(|| winner.instances.div_ceil(2))
                 .max(1)
         };
-        return Step::Scale {
+        Step::Scale {
             app_id: winner.id.clone(),
             from: winner.instances,
             to: (winner.instances + step).min(winner_goal),
-        };
+        }
+    };
+    let may_grow = winner.instances < winner_goal && healthy >= winner.instances;
+    if winner.instances < winner_goal && (rollback || (may_grow && loser_drained.is_empty())) {
+        return grow();
     }
     if healthy < winner.instances {
         let key = format!("health:{}:{}", winner.id, winner.instances);
@@ -580,7 +608,7 @@ fn round(
     let excess = loser.instances.saturating_sub(loser_goal);
     let whole = loser_goal == 0 && winner.instances >= winner_goal;
     if !loser_drained.is_empty() && excess > 0 {
-        return drain_and_kill(
+        let step = drain_and_kill(
             request,
             &view,
             loser,
@@ -590,6 +618,13 @@ fn round(
             whole,
             moment,
         );
+        // marathon-lb drains as long as the new app has healthy tasks (its
+        // target is 1 without NEW_INSTANCES): when killing what it drained
+        // would leave too few serving, grow the winner first.
+        if may_grow && matches!(&step, Step::Wait(w) if w.key.starts_with("capacity:")) {
+            return grow();
+        }
+        return step;
     }
     // Loser tasks that serve nothing need no drain.
     let idle: Vec<String> = loser
@@ -639,6 +674,18 @@ fn round(
             prediction.new_app,
             target_of(pair, &prediction.new_app)
         ));
+    }
+    // A loser to remove that is down to no instance (its last tasks killed
+    // while the winner grew): delete it once the winner is at its goal.
+    if loser_goal == 0 && whole && loser.tasks.is_empty() {
+        return capacity_then(
+            &view,
+            floor,
+            Step::Delete {
+                app_id: loser.id.clone(),
+                open_sessions: 0,
+            },
+        );
     }
     // Both at their goals (the loser kept, as a deploy keeps it).
     done_when_settled(

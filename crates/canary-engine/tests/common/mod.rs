@@ -141,3 +141,59 @@ impl Cluster {
         apps
     }
 }
+
+impl Cluster {
+    /// Drives `request` with the stop flag raised once `stop_after` steps
+    /// were carried out (the one in flight finishes).
+    pub fn drive_interrupted(
+        &self,
+        request: PhaseRequest,
+        stop_after: usize,
+    ) -> (Result<Outcome, PhaseError>, Vec<String>) {
+        let mut executor = self.executor();
+        let mut lbs = LbStatsClient::new(self.sim.lb_urls(), Duration::from_secs(5)).unwrap();
+        let stop = AtomicBool::new(false);
+        let mut steps = Vec::new();
+        let outcome = drive(
+            PhaseRun {
+                request,
+                timeout: Duration::from_secs(3600),
+                executor: &mut executor,
+                lbs: &mut lbs,
+                clock: self.clock.as_ref(),
+                hook: None,
+                stop: &stop,
+            },
+            &mut |event| {
+                if let Event::Acting(step) = event {
+                    steps.push(step.to_string());
+                    if steps.len() >= stop_after {
+                        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+            },
+        );
+        (outcome, steps)
+    }
+
+    /// A first deploy of `app` on `image` with 4 instances, driven to its end.
+    pub fn first_deploy(&self, app_name: &str, image: &str) {
+        let (outcome, _) = self.drive(
+            request(Phase::Deploy, app_name, Some((app(app_name, image), 1))),
+            Duration::from_secs(600),
+        );
+        outcome.expect("the first deploy");
+    }
+
+    /// Every kill the sim recorded that happened while a marathon-lb still
+    /// had sessions or queued requests on the task, or still routed to it.
+    pub fn unsafe_kills(&self) -> Vec<String> {
+        self.sim
+            .kill_log()
+            .records
+            .iter()
+            .filter(|k| k.had_traffic() || k.was_serving())
+            .map(|k| format!("{k:?}"))
+            .collect()
+    }
+}
