@@ -365,6 +365,7 @@ fn single(
                     observation,
                     &[app],
                     &format!("{state} is the only app of group {group}"),
+                    moment,
                 );
             }
             if !app.labels.contains_key(labels::NEW_INSTANCES) {
@@ -403,6 +404,7 @@ fn single(
                     observation,
                     &[app],
                     &format!("{state} is the only app of group {group}: rolled out"),
+                    moment,
                 )
             } else {
                 Step::Refused(format!(
@@ -427,6 +429,7 @@ fn single(
                     observation,
                     &[app],
                     &format!("{state} is the only app of group {group}: rolled back"),
+                    moment,
                 )
             }
         }
@@ -467,6 +470,7 @@ fn pair(
                 winner_goal: new,
                 loser: previous,
                 loser_goal: target.saturating_sub(new),
+                delete_loser: false,
                 floor,
             }
         }
@@ -485,6 +489,7 @@ fn pair(
                 winner_goal: target,
                 loser: previous,
                 loser_goal: 0,
+                delete_loser: true,
                 floor,
             }
         }
@@ -493,6 +498,7 @@ fn pair(
             winner_goal: target,
             loser: canary,
             loser_goal: 0,
+            delete_loser: true,
             floor,
         },
     };
@@ -505,8 +511,11 @@ struct Roles<'a> {
     winner: &'a GroupApp,
     winner_goal: u32,
     loser: &'a GroupApp,
-    /// 0: the loser is deleted.
     loser_goal: u32,
+    /// Whether the loser is deleted once it is down to its goal (0); a
+    /// deploy keeps the live app, even at 0 (a canary of every instance),
+    /// so that a rollback can restore it.
+    delete_loser: bool,
     /// The fewest healthy `UP` servers a kill may leave on a load balancer.
     floor: u32,
 }
@@ -523,6 +532,7 @@ fn round(
         winner_goal,
         loser,
         loser_goal,
+        delete_loser,
         floor,
     } = *roles;
     let limits = &request.limits;
@@ -587,7 +597,7 @@ fn round(
     // marathon-lb drains the winner (its loser was scaled last): kill what
     // it drained and grow it back, which makes it the last scaled.
     if !winner_drained.is_empty() {
-        if loser_goal > 0 {
+        if !delete_loser {
             return Step::Failed(format!(
                 "marathon-lb is draining {} instead of {}: it takes {} for the new app (the most recently scaled, zdd.md §9); \
                  this split cannot be kept",
@@ -606,7 +616,7 @@ fn round(
         );
     }
     let excess = loser.instances.saturating_sub(loser_goal);
-    let whole = loser_goal == 0 && winner.instances >= winner_goal;
+    let whole = delete_loser && winner.instances >= winner_goal;
     if !loser_drained.is_empty() && excess > 0 {
         let step = drain_and_kill(
             request,
@@ -677,7 +687,7 @@ fn round(
     }
     // A loser to remove that is down to no instance (its last tasks killed
     // while the winner grew): delete it once the winner is at its goal.
-    if loser_goal == 0 && whole && loser.tasks.is_empty() {
+    if whole && loser.tasks.is_empty() {
         return capacity_then(
             &view,
             floor,
@@ -701,6 +711,7 @@ fn round(
             loser.instances,
             image(loser)
         ),
+        moment,
     )
 }
 
@@ -989,14 +1000,17 @@ fn drain_and_kill(
     capacity_then(view, floor, step)
 }
 
-/// `Done(message)` once the load balancers agree with the apps: every task
-/// in rotation is `UP` on every load balancer that has the backend, and no
-/// server of the backend is `MAINT`; else wait for them to catch up.
+/// `Done(message)` once the load balancers agree with the apps: every load
+/// balancer lists the group's backend with every task in rotation `UP`,
+/// and no server of it `MAINT`; else wait for them to catch up, for at most
+/// the drain timeout (a marathon-lb that never serves the group is a
+/// failure: canary cannot drain through it).
 fn done_when_settled(
     request: &PhaseRequest,
     observation: &Observation,
     apps: &[&GroupApp],
     message: &str,
+    moment: &Moment<'_>,
 ) -> Step {
     if let Some(step) = lbs_ready(&observation.lbs) {
         return step;
@@ -1012,20 +1026,37 @@ fn done_when_settled(
         lbs: &observation.lbs,
         backend: backend.as_deref(),
     };
-    for lb in &observation.lbs {
+    let serving = apps.iter().any(|app| {
+        app.tasks
+            .iter()
+            .any(|t| t.in_rotation(app.has_health_checks))
+    });
+    let mut problem = None;
+    'lbs: for lb in &observation.lbs {
         let rows = view.rows(lb);
         if rows.is_empty() {
+            if serving && backend.is_some() {
+                problem = Some((
+                    lb.url.clone(),
+                    format!(
+                        "marathon-lb {} to list backend {}",
+                        lb.url,
+                        backend.as_deref().unwrap_or("?")
+                    ),
+                ));
+                break;
+            }
             continue;
         }
         if let Some(row) = rows.iter().find(|r| r.status() == "MAINT") {
-            return wait(
-                format!("settle:{}", lb.url),
+            problem = Some((
+                lb.url.clone(),
                 format!(
-                    "marathon-lb {} still has server {} in MAINT",
+                    "marathon-lb {} to take server {} out of MAINT",
                     lb.url, row.svname
                 ),
-                250,
-            );
+            ));
+            break;
         }
         for app in apps {
             for task in &app.tasks {
@@ -1039,20 +1070,31 @@ fn done_when_settled(
                             OnLb::Absent => "absent".to_owned(),
                             OnLb::Present { status, .. } => status,
                         };
-                        return wait(
-                            format!("settle:{}", lb.url),
+                        problem = Some((
+                            lb.url.clone(),
                             format!(
                                 "marathon-lb {} to serve task {} of {} (it is {shown})",
                                 lb.url, task.id, app.id
                             ),
-                            250,
-                        );
+                        ));
+                        break 'lbs;
                     }
                 }
             }
         }
     }
-    Step::Done(message.to_owned())
+    let Some((lb, reason)) = problem else {
+        return Step::Done(message.to_owned());
+    };
+    let key = format!("settle:{lb}");
+    let limit = request.limits.drain_timeout;
+    if moment.waited(&key) > limit {
+        return Step::Failed(format!(
+            "the apps are in place ({message}) but marathon-lb {lb} did not catch up within {}: waited for {reason}",
+            human(limit)
+        ));
+    }
+    wait(key, reason, 250)
 }
 
 /// `90s`, `5m`, `1h30m`.
