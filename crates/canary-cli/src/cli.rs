@@ -18,8 +18,12 @@ Exit codes:
   4  I/O error: a file could not be read or written
   5  the cluster could not be reached, or refused a change
   6  not authorized: run `dcos auth login`, or set DCOS_ACS_TOKEN
-  7  run --wait: the run failed, or did not finish within --timeout
-  8  run: the deployment group is not in a state for this phase (see canary status)"
+  7  run --wait: the run failed, or did not finish within --timeout;
+     deploy, rollout, rollback: the phase failed (the reason is given)
+  8  run, deploy, rollout, rollback: the deployment group is not in a state
+     for this phase (see canary status); nothing was changed
+  9  deploy, rollout, rollback: stopped before the end (--timeout, a signal);
+     nothing is lost: the message gives the command that resumes"
     };
 }
 
@@ -83,6 +87,8 @@ impl Command {
             Command::Apply(args) => Some(&mut args.cluster),
             Command::Run(args) => Some(&mut args.cluster),
             Command::Status(args) => Some(&mut args.cluster),
+            Command::Deploy(args) => Some(&mut args.cluster),
+            Command::Rollout(args) | Command::Rollback(args) => Some(&mut args.cluster),
         }
     }
 }
@@ -131,6 +137,109 @@ pub enum Command {
     /// with their last run.
     #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
     Status(StatusArgs),
+    /// Deploy the new image natively, without zdd.py: into an empty group,
+    /// the whole app; beside a live app, a canary of --canary-instances of
+    /// the other colour while the live app shrinks by as many, each old task
+    /// killed only once marathon-lb has drained it on every instance.
+    #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
+    Deploy(DeployArgs),
+    /// Grow the canary to the full count and remove the previous app,
+    /// draining every old task through marathon-lb first.
+    #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
+    Rollout(PhaseArgs),
+    /// Restore the previous app to the count it had before the canary and
+    /// remove the canary once drained (healthy, unhealthy or half scaled).
+    #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
+    Rollback(PhaseArgs),
+}
+
+/// `canary deploy`'s arguments.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// What to deploy (the same options as `canary render`; --marathon-lb may
+    /// be repeated here).
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+
+    /// How to reach the cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// How the phase runs.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Leave a canary that never gets healthy in place for debugging
+    /// (default: it is removed, and the deploy fails).
+    #[arg(long)]
+    pub keep_failed_canary: bool,
+}
+
+/// `canary rollout`'s and `canary rollback`'s arguments.
+#[derive(Debug, Args)]
+pub struct PhaseArgs {
+    /// The app name.
+    #[arg(long, value_name = "APP")]
+    pub app: String,
+
+    /// The deployment group (HAPROXY_DEPLOYMENT_GROUP). Default: the phase
+    /// jobs' canary.deployment-group label, else APP.
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+
+    /// The canary's image: refuses a canary of another image (rollout), and
+    /// makes a rerun after the phase finished a no-op.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// A marathon-lb stats URL (http://HOST:PORT); the host is resolved to
+    /// all its addresses, each one marathon-lb instance. Repeatable.
+    #[arg(long = "marathon-lb", value_name = "URL", default_value = DEFAULT_MARATHON_LB_URL)]
+    pub marathon_lb: Vec<String>,
+
+    /// How to reach the cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// How the phase runs.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// How a native phase runs.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// Print the group as it stands and the first step, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How long the whole phase may take; it stops then, resumable.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+
+    /// How long new tasks may take to become healthy.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub health_timeout: std::time::Duration,
+
+    /// How long one drain (sessions lingering on a MAINT server) may take.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration_or_zero)]
+    pub drain_timeout: std::time::Duration,
+
+    /// Kill MAINT tasks whose drain outlasted --drain-timeout, open sessions
+    /// and all (what zdd.py does after --max-wait). Off by default.
+    #[arg(long)]
+    pub kill_after_drain_timeout: bool,
+
+    /// Instances the canary grows by per rollout round (default: about half
+    /// again, as zdd.py).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub step: Option<u32>,
+
+    /// A program run before each batch of task kills, as zdd.py runs its
+    /// --pre-kill-hook: HOOK OLD_APP_JSON TASK_IDS_JSON NEW_APP_JSON; a
+    /// non-zero exit stops the phase before anything is killed.
+    #[arg(long, value_name = "PATH")]
+    pub pre_kill_hook: Option<PathBuf>,
 }
 
 /// `canary status`'s arguments.
@@ -190,6 +299,14 @@ pub enum PhaseArg {
     Rollout,
     /// rollback-APP-canary: remove the canary.
     Rollback,
+}
+
+/// [`parse_duration`], where 0 is allowed (`--drain-timeout 0`).
+fn parse_duration_or_zero(s: &str) -> Result<std::time::Duration, String> {
+    if s.trim_end_matches(['s', 'm', 'h']) == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    parse_duration(s)
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -322,7 +439,7 @@ pub struct TlsArgs {
 }
 
 /// What every command that renders a bundle takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct BundleArgs {
     /// The app name: jobs are named deploy-APP-canary, rollout-APP-canary and
     /// rollback-APP-canary, and ./APP.template.json is used when present.
@@ -361,9 +478,10 @@ pub struct BundleArgs {
     pub marathon: String,
 
     /// marathon-lb stats URL as reachable from inside the cluster; the port
-    /// must be explicit.
+    /// must be explicit. The zdd.py jobs take one; `canary deploy` reads every
+    /// one given (repeatable), each host resolved to all its addresses.
     #[arg(long, value_name = "URL", default_value = DEFAULT_MARATHON_LB_URL)]
-    pub marathon_lb: String,
+    pub marathon_lb: Vec<String>,
 
     /// The image that runs /marathon-lb/zdd.py in the jobs.
     #[arg(long, value_name = "IMAGE", default_value = DEFAULT_RUNNER_IMAGE)]

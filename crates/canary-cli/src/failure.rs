@@ -21,6 +21,9 @@ pub const EXIT_RUN: u8 = 7;
 /// Exit code for a phase the deployment group's state does not allow now.
 pub const EXIT_REFUSED: u8 = 8;
 
+/// Exit code for a native phase that stopped before its end, resumable.
+pub const EXIT_STOPPED: u8 = 9;
+
 /// What a certificate that could not be verified suggests.
 const CA_HINT: &str = "; if the cluster uses its own CA, pass its certificate with --ca-cert FILE \
                        (or set core.ssl_verify in the dcos CLI configuration); --insecure skips \
@@ -113,6 +116,15 @@ impl Failure {
     pub fn run(message: impl Into<String>) -> Self {
         Failure {
             code: EXIT_RUN,
+            message: message.into(),
+        }
+    }
+
+    /// A native phase that stopped before its end and can be resumed
+    /// (exit 9).
+    pub fn stopped(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_STOPPED,
             message: message.into(),
         }
     }

@@ -12,8 +12,10 @@ mod failure;
 mod guard;
 mod logging;
 mod output;
+mod phase;
 mod prompt;
 mod run;
+mod signals;
 mod status;
 
 use canary_core::{AppName, CanaryRequest, RunnerConfig};
@@ -46,6 +48,9 @@ fn main() -> ExitCode {
         Command::Apply(args) => apply::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Status(args) => status::run(&args),
+        Command::Deploy(args) => phase::deploy(&args),
+        Command::Rollout(args) => phase::rollout_or_back(canary_core::Phase::Rollout, &args),
+        Command::Rollback(args) => phase::rollout_or_back(canary_core::Phase::Rollback, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -108,7 +113,7 @@ fn render_bundle(args: &BundleArgs) -> Result<canary_render::RenderedBundle, Fai
         runner: RunnerConfig {
             image: args.runner_image.clone(),
             marathon_url: args.marathon.clone(),
-            marathon_lb_url: args.marathon_lb.clone(),
+            marathon_lb_url: single_marathon_lb(&args.marathon_lb)?,
             max_wait_secs: args.max_wait,
             service_account_secret: args.service_account_secret.clone(),
             ..RunnerConfig::default()
@@ -122,6 +127,17 @@ fn render_bundle(args: &BundleArgs) -> Result<canary_render::RenderedBundle, Fai
             .and_then(|renderer| renderer.render(&request, &vars))
             .map_err(|e| Failure::from_render(e, &args.vars))
     })
+}
+
+/// The one marathon-lb URL a zdd.py job takes.
+fn single_marathon_lb(urls: &[String]) -> Result<String, Failure> {
+    match urls {
+        [one] => Ok(one.clone()),
+        _ => Err(Failure::invalid(format!(
+            "--marathon-lb: the zdd.py jobs take one URL ({} given); give a name that resolves to every marathon-lb instance",
+            urls.len()
+        ))),
+    }
 }
 
 fn render(args: &RenderArgs) -> Result<(), Failure> {

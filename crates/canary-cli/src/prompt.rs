@@ -42,8 +42,13 @@ fn guard_signals() -> io::Result<()> {
         .name("prompt-signals".into())
         .spawn(move || {
             for signal in signals.forever() {
+                let shown = SHOWN.lock().unwrap_or_else(|e| e.into_inner()).is_some();
                 restore_shown();
-                let _ = signal_hook::low_level::emulate_default_handler(signal);
+                // While a command stops gracefully, a signal outside a prompt
+                // is its flag's (crate::signals); at a prompt it still ends.
+                if shown || !crate::signals::graceful() {
+                    let _ = signal_hook::low_level::emulate_default_handler(signal);
+                }
             }
         })?;
     let _ = SIGNAL_GUARD.set(());

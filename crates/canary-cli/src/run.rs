@@ -98,21 +98,31 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         "find its task with `dcos job history {job_id}`, then read its logs with `dcos task log --completed TASK_ID`"
     );
     let mut progress = Progress::new(&job_id, args.timeout);
+    let stop = crate::signals::install();
     let followed = follow(
         executor.as_mut(),
         &run,
         &SystemClock::new(),
         POLL_INTERVAL,
         args.timeout,
+        &stop,
         &mut |info| progress.changed(info),
     );
     progress.finish();
     match followed {
         Ok(done) => output::print(&format!("{job_id}: run {} succeeded\n", done.run_id)),
-        Err(FollowError::Exec(e)) => Err(Failure::from_exec(
+        // The run may well go on: say how to follow it again.
+        Err(FollowError::Exec(e)) => Err(Failure::from_exec_message(
             &e,
-            &format!("following run {} of {job_id}", run.run_id),
+            format!(
+                "following run {} of {job_id}: {e}; the run may still be going: follow it again with `dcos job show runs {job_id} --run-id {}`",
+                run.run_id, run.run_id
+            ),
         )),
+        Err(e @ FollowError::Interrupted { .. }) => Err(Failure::run(format!(
+            "{e}: follow it again with `dcos job show runs {job_id} --run-id {}`",
+            run.run_id
+        ))),
         // Still going: its task has not completed, so `--completed` logs
         // would find nothing.
         Err(e @ FollowError::TimedOut { .. }) => Err(Failure::run(format!(

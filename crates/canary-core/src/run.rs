@@ -11,6 +11,7 @@ use crate::executor::{ExecError, Executor, RunInfo, RunStatus};
 use crate::ids::AppName;
 use crate::job::Phase;
 use crate::status::GroupStatus;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Why a phase should not start now, given its group's status.
@@ -178,19 +179,27 @@ pub enum FollowError {
         /// The limit.
         timeout: Duration,
     },
+    /// Stopped on request (a signal); the run goes on.
+    #[error("stopped following run {} of job {}; it goes on, last seen {}", .last.run_id, .last.job_id, .last.status)]
+    Interrupted {
+        /// The last state seen.
+        last: RunInfo,
+    },
     /// The executor failed.
     #[error(transparent)]
     Exec(#[from] ExecError),
 }
 
-/// Polls a run every `interval` until it finishes or `timeout` passes on
-/// `clock`; `on_change` sees every new status (for a progress display).
+/// Polls a run every `interval` until it finishes, `timeout` passes on
+/// `clock`, or `stop` is set (a signal: the poll in flight finishes first);
+/// `on_change` sees every new status (for a progress display).
 pub fn follow(
     executor: &mut dyn Executor,
     run: &RunInfo,
     clock: &dyn Clock,
     interval: Duration,
     timeout: Duration,
+    stop: &AtomicBool,
     on_change: &mut dyn FnMut(&RunInfo),
 ) -> Result<RunInfo, FollowError> {
     let started = clock.now();
@@ -198,6 +207,9 @@ pub fn follow(
     let mut last = run.clone();
     on_change(&last);
     loop {
+        if stop.load(Ordering::SeqCst) {
+            return Err(FollowError::Interrupted { last });
+        }
         let now = executor.run_status(&run.job_id, &run.run_id)?;
         if now.status != last.status {
             on_change(&now);
@@ -322,6 +334,7 @@ mod tests {
             &clock,
             Duration::from_secs(2),
             timeout,
+            &AtomicBool::new(false),
             &mut |r| seen.push(r.status),
         );
         (outcome, seen, clock.slept())

@@ -1,0 +1,271 @@
+//! `canary deploy`, `canary rollout` and `canary rollback` through the
+//! binary against dcos-sim (cluster time 20 times real time, two
+//! marathon-lb instances on 127.0.0.2 and 127.0.0.3): the original README's
+//! story, natively, with no zdd.py, then the refusals and failures a user
+//! meets, each with its exit code, checked on the sim's state and records.
+
+mod common;
+
+use dcos_sim::{SimConfig, SimHandle};
+use serde_json::Value;
+use std::process::Output;
+use std::time::Duration;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn sim() -> SimHandle {
+    SimHandle::start(SimConfig {
+        time_scale: 20.0,
+        lb_binds: vec![
+            "127.0.0.2:0".parse().unwrap(),
+            "127.0.0.3:0".parse().unwrap(),
+        ],
+        ..SimConfig::default()
+    })
+    .expect("the sim starts")
+}
+
+/// The binary with `args` against `sim`: its DC/OS URL, every
+/// marathon-lb, a short retry budget.
+fn canary(sim: &SimHandle, args: &[&str]) -> Output {
+    let dcos_dir = tempfile::tempdir().unwrap();
+    let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    all.extend([
+        "--dcos-url".to_owned(),
+        sim.dcos_url().to_owned(),
+        "--retry-for".into(),
+        "5s".into(),
+    ]);
+    if ["deploy", "rollout", "rollback"].contains(&args[0]) {
+        for lb in sim.lb_urls() {
+            all.extend(["--marathon-lb".to_owned(), lb.clone()]);
+        }
+    }
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    common::canary_in(&all, dcos_dir.path(), &[])
+}
+
+fn ok(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// `(id, instances, image)` of the sim's apps, by id.
+fn apps(sim: &SimHandle) -> Vec<(String, u64, String)> {
+    let url = format!("{}/v2/apps", sim.dcos_url());
+    let answer: Value = ureq::get(&url)
+        .call()
+        .unwrap()
+        .into_body()
+        .read_json()
+        .unwrap();
+    let mut apps: Vec<_> = answer["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_owned(),
+                a["instances"].as_u64().unwrap(),
+                a["container"]["docker"]["image"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    apps.sort();
+    apps
+}
+
+fn deploy(sim: &SimHandle, image: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["deploy", "--app", "testapp", "--image", image];
+    args.extend_from_slice(extra);
+    canary(sim, &args)
+}
+
+#[test]
+fn the_readme_story_natively_deploy_rollout_and_a_rolled_back_canary() {
+    let sim = sim();
+    let first = ok(&deploy(&sim, "nginx:1.25", &[]));
+    assert!(first.contains("deploy of group testapp done"), "{first}");
+    assert_eq!(
+        apps(&sim),
+        [("/testapp-blue".into(), 4, "nginx:1.25".into())]
+    );
+
+    let out = deploy(&sim, "httpd:2.4", &[]);
+    let done = ok(&out);
+    assert!(
+        done.contains("/testapp-green at 1 (httpd:2.4), /testapp-blue at 3 (nginx:1.25)"),
+        "{done}"
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("deploy testapp: create /testapp-green"),
+        "one line per step: {stderr}"
+    );
+    assert!(
+        stderr.contains("kill 1 drained task(s) of /testapp-blue"),
+        "{stderr}"
+    );
+    assert_eq!(
+        apps(&sim),
+        [
+            ("/testapp-blue".into(), 3, "nginx:1.25".into()),
+            ("/testapp-green".into(), 1, "httpd:2.4".into())
+        ]
+    );
+    // Both versions are in marathon-lb's backend, none MAINT.
+    let stats: String = ureq::get(&format!("{}/haproxy?stats;csv", sim.lb_urls()[1]))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    let servers: Vec<&str> = stats
+        .lines()
+        .filter(|l| {
+            l.starts_with("testapp_10000,") && !l.contains(",FRONTEND,") && !l.contains(",BACKEND,")
+        })
+        .collect();
+    assert_eq!(servers.len(), 4, "{stats}");
+    assert!(servers.iter().all(|l| l.contains(",UP,")), "{stats}");
+
+    let status = ok(&canary(&sim, &["status", "--app", "testapp"]));
+    assert!(
+        status.contains("1 of 4 (25%)") && status.contains("3 of 4 (75%)"),
+        "{status}"
+    );
+
+    let rolled = ok(&canary(&sim, &["rollout", "--app", "testapp"]));
+    assert!(rolled.contains("rolled out"), "{rolled}");
+    assert_eq!(
+        apps(&sim),
+        [("/testapp-green".into(), 4, "httpd:2.4".into())]
+    );
+
+    ok(&deploy(&sim, "httpd:2.5", &[]));
+    let back = ok(&canary(&sim, &["rollback", "--app", "testapp"]));
+    assert!(back.contains("rolled back"), "{back}");
+    assert_eq!(
+        apps(&sim),
+        [("/testapp-green".into(), 4, "httpd:2.4".into())]
+    );
+    let kills = sim.kill_log();
+    assert!(
+        kills
+            .records
+            .iter()
+            .all(|k| !k.had_traffic() && !k.was_serving()),
+        "{kills:?}"
+    );
+}
+
+#[test]
+fn refusals_failures_and_dry_runs_have_their_exit_codes() {
+    let sim = sim();
+    // No canary in progress: refused, nothing changed.
+    let out = canary(&sim, &["rollout", "--app", "testapp"]);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("has no app"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    ok(&deploy(&sim, "nginx:1.25", &[]));
+    // A dry run says what it would do and does nothing.
+    let plan = ok(&deploy(&sim, "httpd:2.4", &["--dry-run"]));
+    assert!(
+        plan.contains("next step: create /testapp-green (1 instance(s) of httpd:2.4)"),
+        "{plan}"
+    );
+    assert_eq!(apps(&sim).len(), 1);
+
+    // A canary that never gets healthy: removed, exit 7 with the reason.
+    let out = deploy(&sim, "httpd:2.4-broken", &["--health-timeout", "20s"]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("0 of 1 tasks healthy after 20s"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the canary was removed"), "{stderr}");
+    assert_eq!(
+        apps(&sim),
+        [("/testapp-blue".into(), 4, "nginx:1.25".into())]
+    );
+
+    // A second canary while one is in progress: refused.
+    ok(&deploy(&sim, "httpd:2.4", &[]));
+    let out = deploy(&sim, "httpd:2.5", &[]);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("a canary is already in progress"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A timeout stops the phase, resumable: exit 9 with the command.
+    let out = canary(&sim, &["rollout", "--app", "testapp", "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "resume with: canary rollout --app testapp --group testapp --image httpd:2.4"
+        ),
+        "{stderr}"
+    );
+    let done = ok(&canary(
+        &sim,
+        &["rollout", "--app", "testapp", "--image", "httpd:2.4"],
+    ));
+    assert!(done.contains("rolled out"), "{done}");
+    // A rerun after success is a no-op.
+    let again = ok(&canary(
+        &sim,
+        &["rollout", "--app", "testapp", "--image", "httpd:2.4"],
+    ));
+    assert!(again.contains("0 change(s)"), "{again}");
+}
+
+#[test]
+fn bad_flags_are_invalid_input_naming_the_flag() {
+    let sim = SimHandle::start(SimConfig::default()).unwrap();
+    let out = canary(
+        &sim,
+        &["rollout", "--app", "testapp", "--marathon-lb", "http://lb"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--marathon-lb"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dcos_dir = tempfile::tempdir().unwrap();
+    let out = common::canary_in(
+        &[
+            "render",
+            "--app",
+            "testapp",
+            "--image",
+            "httpd",
+            "--marathon-lb",
+            "http://a:1",
+            "--marathon-lb",
+            "http://b:1",
+        ],
+        dcos_dir.path(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the zdd.py jobs take one URL"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = Duration::ZERO;
+}
