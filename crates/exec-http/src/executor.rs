@@ -249,8 +249,18 @@ impl Executor for HttpExecutor {
         .map(drop)
     }
 
-    /// `PUT /v2/apps/{id}` `{"instances": n}` (a partial update: a scale).
+    /// `GET /v2/apps/{id}` (a missing app is `NotFound`: a `PUT` would try
+    /// to create it), then `PUT /v2/apps/{id}` `{"instances": n}` (a partial
+    /// update: a scale, as zdd.py sends it).
     fn scale_app(&mut self, app_id: &str, instances: u32) -> Result<(), ExecError> {
+        self.expect_success(&Request {
+            service: Service::Marathon,
+            method: "GET",
+            path: format!("/v2/apps{}", app_path(app_id)),
+            body: None,
+            what: app_what(app_id),
+            replay: Replay::Safe,
+        })?;
         let body = serde_json::json!({ "instances": instances });
         self.expect_success(&Request {
             service: Service::Marathon,

@@ -71,6 +71,11 @@ pub trait Harness {
     fn finish_runs(&mut self, job_id: &str);
     /// Puts a Marathon app (its JSON definition) on the cluster.
     fn add_app(&mut self, app: &Value);
+    /// Lets the cluster run what Marathon does next: tasks start and pass
+    /// their health checks, deployments finish.
+    fn settle(&mut self);
+    /// Whether the cluster runs tasks for its apps.
+    fn runs_tasks(&self) -> Result<(), NotApplicable>;
     /// Whether the cluster checks job specs (and refuses invalid ones).
     fn validates_specs(&self) -> Result<(), NotApplicable>;
     /// An executor for this cluster without credentials.
@@ -161,6 +166,16 @@ pub const CASES: &[&str] = &[
     "start_run_retries_a_503",
     "start_run_meeting_a_502_is_not_repeated",
     "stop_run_retries_a_502",
+    "group_apps_of_an_empty_group_is_empty",
+    "create_app_then_group_apps_reads_it",
+    "create_app_twice_conflicts",
+    "create_app_refused_as_invalid",
+    "scale_app_changes_instances",
+    "scale_app_of_a_missing_app_is_not_found",
+    "kill_tasks_scales_down",
+    "delete_app_removes_it",
+    "delete_app_of_a_missing_app_is_not_found",
+    "a_scale_meeting_a_deployment_lock_is_retried",
 ];
 
 /// Runs one applicable case on the harness `make` builds. Panics (fails
@@ -256,6 +271,16 @@ macro_rules! conformance_suite {
                 start_run_retries_a_503,
                 start_run_meeting_a_502_is_not_repeated,
                 stop_run_retries_a_502,
+                group_apps_of_an_empty_group_is_empty,
+                create_app_then_group_apps_reads_it,
+                create_app_twice_conflicts,
+                create_app_refused_as_invalid,
+                scale_app_changes_instances,
+                scale_app_of_a_missing_app_is_not_found,
+                kill_tasks_scales_down,
+                delete_app_removes_it,
+                delete_app_of_a_missing_app_is_not_found,
+                a_scale_meeting_a_deployment_lock_is_retried,
             ];
             not_applicable: [];
         );
@@ -332,9 +357,15 @@ impl Harness for FakeHarness {
     }
 
     fn add_app(&mut self, app: &Value) {
-        let live = canary_core::executor::LiveApp::from_marathon(app)
-            .expect("a Marathon app definition with an id");
-        self.executor.insert_app(live);
+        self.executor.insert_marathon_app(app.clone());
+    }
+
+    fn settle(&mut self) {}
+
+    fn runs_tasks(&self) -> Result<(), NotApplicable> {
+        Err(NotApplicable(
+            "the fake runs no tasks: it only stores the apps".to_owned(),
+        ))
     }
 
     fn validates_specs(&self) -> Result<(), NotApplicable> {

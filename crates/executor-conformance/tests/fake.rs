@@ -28,6 +28,13 @@ executor_conformance::conformance_suite!(fake;
         run_status_of_an_unknown_run_is_not_found,
         run_status_of_a_missing_job_is_not_found,
         get_job_reads_history_and_active_runs,
+        group_apps_of_an_empty_group_is_empty,
+        create_app_then_group_apps_reads_it,
+        create_app_twice_conflicts,
+        scale_app_changes_instances,
+        scale_app_of_a_missing_app_is_not_found,
+        delete_app_removes_it,
+        delete_app_of_a_missing_app_is_not_found,
     ];
     not_applicable: [
         create_job_refused_as_invalid => "not applicable to the recording fake: it stores any spec as given",
@@ -39,5 +46,8 @@ executor_conformance::conformance_suite!(fake;
         start_run_retries_a_503 => "not applicable to the recording fake: it has no network to fail and does not retry",
         start_run_meeting_a_502_is_not_repeated => "not applicable to the recording fake: it has no network to fail and does not retry",
         stop_run_retries_a_502 => "not applicable to the recording fake: it has no network to fail and does not retry",
+        create_app_refused_as_invalid => "not applicable to the recording fake: it stores any app as given",
+        kill_tasks_scales_down => "not applicable to the recording fake: it runs no tasks",
+        a_scale_meeting_a_deployment_lock_is_retried => "not applicable to the recording fake: it has no deployments to lock an app and does not retry",
     ];
 );

@@ -117,6 +117,15 @@ impl Harness for SimHarness {
         self.cluster.add_app(app);
     }
 
+    fn settle(&mut self) {
+        // Past any start, health and deployment delay of the sim.
+        self.cluster.sim.advance(Duration::from_secs(60));
+    }
+
+    fn runs_tasks(&self) -> Result<(), NotApplicable> {
+        Ok(())
+    }
+
     fn validates_specs(&self) -> Result<(), NotApplicable> {
         Ok(())
     }

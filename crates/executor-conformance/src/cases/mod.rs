@@ -1,6 +1,10 @@
 //! The cases: each takes a fresh [`Harness`] and checks one operation's
 //! success or one of its errors. Errors are checked by kind.
 
+mod apps;
+
+pub use apps::*;
+
 use crate::{Harness, Verdict, assert_kind, job_spec};
 use canary_core::apply::strip_metronome_defaults;
 use canary_core::executor::{LiveJob, RunStatus};
