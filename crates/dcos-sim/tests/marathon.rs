@@ -249,8 +249,10 @@ fn tasks_stage_run_become_healthy_and_the_deployment_ends() {
     );
     assert_eq!(task["host"], "127.0.0.1");
     assert_eq!(task["appId"], "/web");
+    // The port the agent's server got from the OS, and it is served.
     let port = task["ports"][0].as_u64().unwrap();
-    assert!((10_000..=32_000).contains(&port), "{port}");
+    assert!(port > 0, "{port}");
+    assert_eq!(get(&format!("http://127.0.0.1:{port}/")).status, 200);
     assert_eq!(task["servicePorts"], json!([10000]));
     assert_eq!(task["slaveId"].as_str().map(str::is_empty), Some(false));
     assert_eq!(task["stagedAt"], "2020-09-13T12:26:40.000Z");
@@ -886,6 +888,7 @@ fn restarts_follow_the_upgrade_strategy() {
 
 #[test]
 fn the_same_seed_gives_the_same_ids() {
+    // Ids, not host ports: those are whatever the OS gives the task servers.
     let run = || {
         let sim = start();
         let created = post(&sim, "/v2/apps", &web(2)).json();
@@ -893,7 +896,7 @@ fn the_same_seed_gives_the_same_ids() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|t| json!([t["id"], t["ports"]]))
+            .map(|t| t["id"].clone())
             .collect();
         (created["deployments"].clone(), tasks)
     };
