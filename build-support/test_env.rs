@@ -9,7 +9,11 @@
 // cfgs it may set (declared for check-cfg either way):
 // * `canary_shared`: the reference data is there (or CI says it must be);
 //   its `reference` directory is in the env var `CANARY_SHARED_REFERENCE`;
-// * `canary_dcos_cli`: the real dcos CLI is there (or CI says it must be).
+// * `canary_dcos_cli`: the real dcos CLI is there (or CI says it must be);
+// * `canary_haproxy`: a real `haproxy` is there (`HAPROXY` names it, or one
+//   is on `PATH`), or CI says it must be; its path, when found, is in the env
+//   var `CANARY_HAPROXY` (empty otherwise: tests then look on `PATH` at run
+//   time and fail loudly when it is missing).
 
 #[allow(dead_code)]
 mod test_env {
@@ -56,6 +60,37 @@ mod test_env {
             .any(|dir| dir.join("dcos").is_file());
         if named || venv.is_file() || on_path || ci() {
             println!("cargo::rustc-cfg=canary_dcos_cli");
+        }
+    }
+
+    /// Declares and maybe sets `canary_haproxy`: `HAPROXY` names a file, or
+    /// an `haproxy` is on `PATH` (Debian puts it in /usr/sbin, which a
+    /// user's PATH may lack, so that is looked at too).
+    pub fn haproxy() {
+        println!("cargo::rustc-check-cfg=cfg(canary_haproxy)");
+        println!("cargo::rerun-if-env-changed=HAPROXY");
+        println!("cargo::rerun-if-env-changed=PATH");
+        let named = std::env::var_os("HAPROXY")
+            .map(PathBuf::from)
+            .filter(|p| p.is_file());
+        let found = named.or_else(|| {
+            std::env::var_os("PATH")
+                .iter()
+                .flat_map(std::env::split_paths)
+                .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
+                .map(|dir| dir.join("haproxy"))
+                .find(|p| p.is_file())
+        });
+        // Debian's place for it: noticed when a later `apt-get install`
+        // puts it there.
+        println!("cargo::rerun-if-changed=/usr/sbin/haproxy");
+        if let Some(path) = &found {
+            println!("cargo::rerun-if-changed={}", path.display());
+        }
+        let shown = found.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        println!("cargo::rustc-env=CANARY_HAPROXY={shown}");
+        if found.is_some() || ci() {
+            println!("cargo::rustc-cfg=canary_haproxy");
         }
     }
 }

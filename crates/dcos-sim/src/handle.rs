@@ -61,7 +61,7 @@ impl SimHandle {
         } else {
             None
         };
-        let sim = Sim::new(config);
+        let sim = Sim::new(config, Some(runtime.handle().clone()));
         let (dcos_url, lb_urls) = runtime.block_on(async {
             let listener = bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
             let scheme = if server_tls.is_some() {

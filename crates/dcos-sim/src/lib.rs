@@ -35,6 +35,7 @@
 //! println!("DC/OS at {}, marathon-lb at {:?}", sim.dcos_url(), sim.lb_urls());
 //! ```
 
+pub mod agent;
 mod bind;
 mod clock;
 pub mod config;
@@ -43,6 +44,7 @@ pub mod faults;
 mod handle;
 mod http;
 pub mod iam;
+pub mod image;
 pub mod lb;
 pub mod marathon;
 pub mod metronome;

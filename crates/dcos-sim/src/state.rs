@@ -50,15 +50,16 @@ pub struct Cluster {
 }
 
 impl Sim {
-    /// A new cluster as `config` describes it.
-    pub(crate) fn new(config: SimConfig) -> Shared {
+    /// A new cluster as `config` describes it, its tasks served on
+    /// `runtime` (`None`: tasks serve nothing).
+    pub(crate) fn new(config: SimConfig, runtime: Option<tokio::runtime::Handle>) -> Shared {
         let start = config.start_time_ms.unwrap_or_else(SimClock::real_now_ms);
         let clock = SimClock::new(start, config.time_scale);
         let mut rng = SimRng::new(config.seed);
         let cluster = Cluster {
             now_ms: start,
             cluster_id: rng.uuid_v4(),
-            marathon: marathon::Marathon::new(&config),
+            marathon: marathon::Marathon::new(&config, crate::agent::Agent::new(runtime)),
             metronome: metronome::Metronome::new(&config),
             iam: iam::Iam::new(&config, &mut rng),
             lb: lb::MarathonLb::new(&config),

@@ -62,18 +62,14 @@ fn web(instances: u64) -> Value {
     })
 }
 
-/// The shared reference directory, `<crate>/../../../shared`, if present.
-fn shared(relative: &str) -> Option<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
-        .join(relative);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(serde_json::from_str(&text).expect("reference JSON parses")),
-        Err(e) => {
-            eprintln!("skipping: {} not readable ({e})", path.display());
-            None
-        }
-    }
+/// A JSON file of the upstream reference data (`../shared/reference`, or
+/// `$CANARY_SHARED_DIR/reference`: build.rs decides whether it is there, and
+/// the tests that read it are ignored, with the reason, when it is not).
+fn shared(relative: &str) -> Value {
+    let path = PathBuf::from(env!("CANARY_SHARED_REFERENCE")).join(relative);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("reference JSON parses")
 }
 
 /// Lets `by` of cluster time pass.
@@ -253,8 +249,10 @@ fn tasks_stage_run_become_healthy_and_the_deployment_ends() {
     );
     assert_eq!(task["host"], "127.0.0.1");
     assert_eq!(task["appId"], "/web");
+    // The port the agent's server got from the OS, and it is served.
     let port = task["ports"][0].as_u64().unwrap();
-    assert!((10_000..=32_000).contains(&port), "{port}");
+    assert!(port > 0, "{port}");
+    assert_eq!(get(&format!("http://127.0.0.1:{port}/")).status, 200);
     assert_eq!(task["servicePorts"], json!([10000]));
     assert_eq!(task["slaveId"].as_str().map(str::is_empty), Some(false));
     assert_eq!(task["stagedAt"], "2020-09-13T12:26:40.000Z");
@@ -718,10 +716,12 @@ fn mount_points_and_double_slashes() {
 }
 
 #[test]
+#[cfg_attr(
+    not(canary_shared),
+    ignore = "needs ../shared/reference (set CANARY_SHARED_DIR or place shared/ beside the repo)"
+)]
 fn upstream_example_app_is_rejected_with_args_and_accepted_without() {
-    let Some(example) = shared("reference/marathon/raml/v2/examples/app.json") else {
-        return;
-    };
+    let example = shared("marathon/raml/v2/examples/app.json");
     let sim = start();
     let reply = post(&sim, "/v2/apps", &example);
     assert_eq!(reply.status, 422, "{}", reply.body);
@@ -753,7 +753,8 @@ fn upstream_example_app_is_rejected_with_args_and_accepted_without() {
         assert!(created.get(key).is_some(), "{key}");
     }
     // The listing has the documented AppInfo keys (app_list.json's example).
-    if let Some(list) = shared("reference/marathon/raml/v2/examples/app_list.json") {
+    {
+        let list = shared("marathon/raml/v2/examples/app_list.json");
         let listed = get(&url(&sim, "/v2/apps")).json();
         let ours = keys(&listed["apps"][0]);
         let theirs = keys(&list["apps"][0]);
@@ -767,11 +768,13 @@ fn upstream_example_app_is_rejected_with_args_and_accepted_without() {
 }
 
 #[test]
+#[cfg_attr(
+    not(canary_shared),
+    ignore = "needs ../shared/reference (set CANARY_SHARED_DIR or place shared/ beside the repo)"
+)]
 fn marathon_lb_examples_are_accepted() {
     for file in ["1-nginx.json", "1-nginx-marathon1.5.json"] {
-        let Some(definition) = shared(&format!("reference/marathon-lb/{file}")) else {
-            return;
-        };
+        let definition = shared(&format!("marathon-lb/{file}"));
         let sim = start();
         let reply = post(&sim, "/v2/apps", &definition);
         assert_eq!(reply.status, 201, "{file}: {}", reply.body);
@@ -788,10 +791,12 @@ fn marathon_lb_examples_are_accepted() {
 }
 
 #[test]
+#[cfg_attr(
+    not(canary_shared),
+    ignore = "needs ../shared/reference (set CANARY_SHARED_DIR or place shared/ beside the repo)"
+)]
 fn zdd_apps_fixture_loads_with_its_tasks() {
-    let Some(fixture) = shared("reference/marathon-lb/zdd_apps.json") else {
-        return;
-    };
+    let fixture = shared("marathon-lb/zdd_apps.json");
     let sim = start();
     let count = sim.load_apps_response(&fixture).expect("the fixture loads");
     assert_eq!(count, 2);
@@ -883,6 +888,7 @@ fn restarts_follow_the_upgrade_strategy() {
 
 #[test]
 fn the_same_seed_gives_the_same_ids() {
+    // Ids, not host ports: those are whatever the OS gives the task servers.
     let run = || {
         let sim = start();
         let created = post(&sim, "/v2/apps", &web(2)).json();
@@ -890,7 +896,7 @@ fn the_same_seed_gives_the_same_ids() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|t| json!([t["id"], t["ports"]]))
+            .map(|t| t["id"].clone())
             .collect();
         (created["deployments"].clone(), tasks)
     };

@@ -4,6 +4,7 @@
 use super::task::{Task, TaskState};
 use super::validate;
 use crate::clock::marathon_timestamp;
+use crate::image::Behaviour;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -36,7 +37,13 @@ pub struct App {
     /// The running deployment that owns the app, if any.
     pub deployment: Option<String>,
     pub(super) definition: Map<String, Value>,
-    pub(super) broken: bool,
+    /// What the current configuration's image does (new tasks get it).
+    pub(crate) behaviour: Behaviour,
+    /// When the next launch may be tried after a failed one (Marathon's
+    /// launch backoff), epoch milliseconds.
+    pub(super) launch_backoff_until_ms: Option<u64>,
+    /// Launches failed in a row (the backoff grows with them).
+    pub(super) launch_failures: u32,
     pub(super) versions: Vec<Map<String, Value>>,
     pub(super) last_task_failure: Option<Value>,
 }
@@ -62,7 +69,9 @@ impl App {
             version_ms: now_ms,
             deployment: None,
             definition,
-            broken: false,
+            behaviour: Behaviour::of(""),
+            launch_backoff_until_ms: None,
+            launch_failures: 0,
             versions: Vec::new(),
             last_task_failure: None,
         };
@@ -100,12 +109,13 @@ impl App {
             .get("healthChecks")
             .and_then(Value::as_array)
             .is_some_and(|c| !c.is_empty());
-        self.broken = d
-            .get("container")
-            .and_then(|c| c.get("docker"))
-            .and_then(|c| c.get("image"))
-            .and_then(Value::as_str)
-            .is_some_and(|image| image.contains("broken"));
+        self.behaviour = Behaviour::of(
+            d.get("container")
+                .and_then(|c| c.get("docker"))
+                .and_then(|c| c.get("image"))
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+        );
         self.service_ports = if let Some(mappings) = validate::port_mappings(d) {
             mappings
                 .iter()

@@ -121,6 +121,8 @@ fn imported_task(app: &App, raw: Value, now_ms: u64) -> Task {
         healthy,
         first_success_ms: first_success,
         version: text("version").unwrap_or_else(|| marathon_timestamp(app.version_ms)),
+        // Imported tasks are records, not processes: nothing serves them.
+        behaviour: app.behaviour.clone(),
         slave_id: text("slaveId").unwrap_or_default(),
         config_ms: app.config_epoch_ms,
         raw: Some(raw),

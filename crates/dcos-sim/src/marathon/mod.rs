@@ -28,10 +28,16 @@
 //! Every task killed (by a request, with its app, as excess or replaced) is
 //! handed to the cluster with its cause ([`KillCause`]) for the kill log.
 //!
-//! Convention: an app whose `container.docker.image` contains the word
-//! `broken` never passes its health checks (its tasks report
-//! `alive: false` once `health_delay` has passed), so a deployment of it
-//! never finishes.
+//! Tasks run on the simulated agent ([`crate::agent`]) as real HTTP servers
+//! at the host ports Marathon reports. What a task answers and whether its
+//! health checks pass both come from its image ([`crate::image`]): an app
+//! whose `container.docker.image` contains the word `broken` never passes
+//! its health checks (its tasks report `alive: false` once `health_delay`
+//! has passed), so a deployment of it never finishes. A launch the agent
+//! cannot do (a fixed host port taken, the task cap reached) fails as on a
+//! cluster: no task, `lastTaskFailure` says why (`TASK_FAILED`), and the
+//! launch is retried after Marathon's backoff (`backoffSeconds`, growing by
+//! `backoffFactor` up to `maxLaunchDelaySeconds`).
 //!
 //! Deviations from the real Marathon: kills are immediate (no
 //! `TASK_KILLING`, no kill grace period); failing tasks are not killed and
@@ -63,6 +69,7 @@ mod task;
 pub(crate) mod validate;
 mod view;
 
+use crate::agent::Agent;
 use crate::config::SimConfig;
 use std::collections::BTreeMap;
 
@@ -91,15 +98,20 @@ pub(crate) struct Marathon {
     generation: u64,
     /// Tasks killed since the cluster last took them ([`Marathon::take_killed`]).
     killed: Vec<Killed>,
+    /// Where the tasks run (as real servers, when it serves).
+    pub(crate) agent: Agent,
+    /// The generation the agent's servers were last checked against.
+    agent_generation: u64,
 }
 
 impl Marathon {
-    /// An empty Marathon.
-    pub fn new(config: &SimConfig) -> Self {
+    /// An empty Marathon whose tasks run on `agent`.
+    pub fn new(config: &SimConfig, agent: Agent) -> Self {
         Marathon {
             task_start_ms: config.task_start_delay.as_millis() as u64,
             health_ms: config.health_delay.as_millis() as u64,
             next_service_port: 10_000,
+            agent,
             ..Marathon::default()
         }
     }
@@ -119,9 +131,27 @@ impl Marathon {
         self.generation
     }
 
-    /// The tasks killed since the last call, oldest first.
+    /// The tasks killed since the last call, oldest first; their servers
+    /// on the agent are killed now (listeners closed, connections reset),
+    /// and so is any server whose task went without a record (an import
+    /// replacing an app).
     pub fn take_killed(&mut self) -> Vec<Killed> {
-        std::mem::take(&mut self.killed)
+        let killed = std::mem::take(&mut self.killed);
+        for kill in &killed {
+            if let Some(id) = kill.task["id"].as_str() {
+                self.agent.kill(id);
+            }
+        }
+        if self.agent_generation != self.generation {
+            self.agent_generation = self.generation;
+            let live: std::collections::BTreeSet<&str> = self
+                .apps
+                .values()
+                .flat_map(|a| a.tasks.iter().map(|t| t.id.as_str()))
+                .collect();
+            self.agent.retain(|id| live.contains(id));
+        }
+        killed
     }
 
     /// The running deployments, oldest first.

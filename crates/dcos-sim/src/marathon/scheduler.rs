@@ -4,9 +4,11 @@
 use super::Marathon;
 use super::app::App;
 use super::kills::{KillCause, Killed};
-use super::task::{Task, TaskState, launch};
+use super::task::{SLAVE_ID, Task, TaskState, launch};
+use crate::agent::Agent;
+use crate::clock::marathon_timestamp;
 use crate::rng::SimRng;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 impl Marathon {
     /// When the next task transition (`TASK_RUNNING`, a first health
@@ -20,6 +22,7 @@ impl Marathon {
                 a.tasks
                     .iter()
                     .filter_map(move |t| pending_transition(t, a.has_health_checks, start, health))
+                    .chain(a.launch_backoff_until_ms)
             })
             .min()
     }
@@ -35,7 +38,8 @@ impl Marathon {
             match self.next_transition_ms() {
                 Some(at) if at <= now_ms => {
                     for app in self.apps.values_mut() {
-                        changed |= converge(app, at, rng, start, health, &mut self.killed);
+                        let (killed, agent) = (&mut self.killed, &mut self.agent);
+                        changed |= converge(app, at, rng, start, health, killed, agent);
                     }
                 }
                 _ => break,
@@ -49,7 +53,8 @@ impl Marathon {
             .values_mut()
             .filter(|a| !settled(a, start, health))
         {
-            changed |= converge(app, now_ms, rng, start, health, &mut self.killed);
+            let (killed, agent) = (&mut self.killed, &mut self.agent);
+            changed |= converge(app, now_ms, rng, start, health, killed, agent);
         }
         if changed {
             self.generation += 1;
@@ -110,6 +115,38 @@ fn pending_transition(task: &Task, has_checks: bool, start_ms: u64, health_ms: u
     }
 }
 
+/// Notes a launch the agent could not do as Marathon does: the app's
+/// `lastTaskFailure` (`TASK_FAILED` with the agent's reason), and no launch
+/// before its backoff (`backoffSeconds`, times `backoffFactor` per failure
+/// in a row, at most `maxLaunchDelaySeconds`).
+fn launch_failed(app: &mut App, now_ms: u64, reason: String) {
+    let number = |key: &str, default: f64| {
+        app.definition
+            .get(key)
+            .and_then(Value::as_f64)
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .unwrap_or(default)
+    };
+    let (base, factor, max) = (
+        number("backoffSeconds", 1.0),
+        number("backoffFactor", 1.15).max(1.0),
+        number("maxLaunchDelaySeconds", 300.0),
+    );
+    let seconds = (base * factor.powi(app.launch_failures.min(100) as i32)).min(max);
+    app.launch_failures = app.launch_failures.saturating_add(1);
+    app.launch_backoff_until_ms = Some(now_ms + (seconds * 1000.0) as u64);
+    app.last_task_failure = Some(json!({
+        "appId": app.id,
+        "host": "127.0.0.1",
+        "message": reason,
+        "state": "TASK_FAILED",
+        "taskId": "",
+        "timestamp": marathon_timestamp(now_ms),
+        "version": marathon_timestamp(app.version_ms),
+        "slaveId": SLAVE_ID,
+    }));
+}
+
 /// Removes task `index` from `app`, noting why in `kills`.
 fn kill(app: &mut App, index: usize, at_ms: u64, cause: KillCause, kills: &mut Vec<Killed>) {
     let task = app.tasks.remove(index);
@@ -126,9 +163,9 @@ fn converge(
     start_ms: u64,
     health_ms: u64,
     kills: &mut Vec<Killed>,
+    agent: &mut Agent,
 ) -> bool {
     let has_checks = app.has_health_checks;
-    let broken = app.broken;
     let mut changed = false;
     for task in app.tasks.iter_mut().filter(|t| t.raw.is_none()) {
         if task.state == TaskState::Staging && now_ms >= task.staged_at_ms + start_ms {
@@ -139,8 +176,10 @@ fn converge(
         if let (true, None, Some(started)) = (has_checks, task.healthy, task.started_at_ms)
             && now_ms >= started + health_ms
         {
-            task.healthy = Some(!broken);
-            if !broken {
+            // The task's own image decides, as its server answers checks.
+            let healthy = task.behaviour.healthy();
+            task.healthy = Some(healthy);
+            if healthy {
                 task.first_success_ms = Some(started + health_ms);
             }
             changed = true;
@@ -207,15 +246,32 @@ fn converge(
                 _ => break,
             }
         }
-        // Launch new tasks within the capacity.
+        // Launch new tasks within the capacity, unless a failed launch's
+        // backoff is still running.
+        if app.launch_backoff_until_ms.is_some_and(|until| now_ms < until) {
+            break;
+        }
+        app.launch_backoff_until_ms = None;
         let fresh_count = app.tasks.iter().filter(|t| t.config_ms == current).count();
         for _ in fresh_count..wanted {
             if app.tasks.len() >= max_total {
                 break;
             }
-            let task = launch(app, now_ms, rng);
-            app.tasks.push(task);
-            progressed = true;
+            match launch(app, now_ms, rng, agent) {
+                Ok(task) => {
+                    app.launch_failures = 0;
+                    app.tasks.push(task);
+                    progressed = true;
+                }
+                Err(reason) => {
+                    launch_failed(app, now_ms, reason);
+                    changed = true;
+                    break;
+                }
+            }
+        }
+        if app.launch_backoff_until_ms.is_some() {
+            break;
         }
         if progressed {
             changed = true;

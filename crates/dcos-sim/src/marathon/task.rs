@@ -3,7 +3,9 @@
 
 use super::App;
 use super::validate;
+use crate::agent::{Agent, LaunchSpec};
 use crate::clock::marathon_timestamp;
+use crate::image::Behaviour;
 use crate::rng::SimRng;
 use serde_json::{Map, Value, json};
 
@@ -55,6 +57,9 @@ pub struct Task {
     pub first_success_ms: Option<u64>,
     /// The app `version` the task was launched with.
     pub version: String,
+    /// What its image does (the image it was launched with: an old task
+    /// keeps serving the old image during a rolling restart).
+    pub(crate) behaviour: Behaviour,
     pub(super) slave_id: String,
     /// The app's `config_epoch_ms` when it was launched.
     pub(super) config_ms: u64,
@@ -96,7 +101,7 @@ impl Task {
                     "firstSuccess": null,
                     "lastSuccess": null,
                     "lastFailure": since,
-                    "lastFailureCause": "simulated: the image is broken",
+                    "lastFailureCause": "simulated: the image is broken (its health check answers 500)",
                     "instanceId": instance_id(&self.id),
                 })]
             }
@@ -125,17 +130,38 @@ fn instance_id(task_id: &str) -> &str {
     task_id.strip_suffix("._app.1").unwrap_or(task_id)
 }
 
-pub(super) fn launch(app: &App, now_ms: u64, rng: &mut SimRng) -> Task {
-    let ports = fixed_host_ports(&app.definition)
-        .into_iter()
-        .map(|fixed| fixed.unwrap_or_else(|| 10_000 + (rng.next_u64() % 22_001) as u16))
+/// Launches a task of `app` on the agent: its ports are the ones the agent
+/// bound (or, when it serves nothing, drawn from the seed as before). `Err`
+/// says why the agent could not start it.
+pub(super) fn launch(
+    app: &App,
+    now_ms: u64,
+    rng: &mut SimRng,
+    agent: &mut Agent,
+) -> Result<Task, String> {
+    let fixed = fixed_host_ports(&app.definition);
+    // Drawn whether or not they are used, so the seed gives the same ids.
+    let drawn: Vec<u16> = fixed
+        .iter()
+        .map(|_| 10_000 + (rng.next_u64() % 22_001) as u16)
         .collect();
-    Task {
-        id: format!(
-            "{}.instance-{}._app.1",
-            validate::safe_app_id(&app.id),
-            rng.uuid_v4()
-        ),
+    let id = format!(
+        "{}.instance-{}._app.1",
+        validate::safe_app_id(&app.id),
+        rng.uuid_v4()
+    );
+    let ports = agent.launch(&LaunchSpec {
+        task_id: &id,
+        app_id: &app.id,
+        behaviour: &app.behaviour,
+        fixed_ports: &fixed,
+        drawn_ports: &drawn,
+        // From the (seeded) id rather than a fresh draw, so adding it left
+        // every id the seed gives as it was.
+        error_offset: id.bytes().map(u64::from).sum::<u64>() % 100,
+    })?;
+    Ok(Task {
+        id,
         app_id: app.id.clone(),
         host: "127.0.0.1".into(),
         ports,
@@ -146,11 +172,15 @@ pub(super) fn launch(app: &App, now_ms: u64, rng: &mut SimRng) -> Task {
         healthy: None,
         first_success_ms: None,
         version: marathon_timestamp(app.version_ms),
-        slave_id: "a0b1c2d3-0000-4000-8000-000000000001-S0".into(),
+        behaviour: app.behaviour.clone(),
+        slave_id: SLAVE_ID.into(),
         config_ms: app.config_epoch_ms,
         raw: None,
-    }
+    })
 }
+
+/// The one simulated agent's id.
+pub(super) const SLAVE_ID: &str = "a0b1c2d3-0000-4000-8000-000000000001-S0";
 
 /// One entry per host port a task gets: `Some(port)` when the definition
 /// fixes it (`hostPort` of a port mapping, or a port definition's `port`

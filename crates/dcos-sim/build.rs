@@ -1,0 +1,11 @@
+//! Decides whether the tests that need something from outside the
+//! repository can run here (see build-support/test_env.rs): the upstream
+//! reference data, the real dcos CLI, a real haproxy.
+
+include!("../../build-support/test_env.rs");
+
+fn main() {
+    test_env::shared();
+    test_env::dcos_cli();
+    test_env::haproxy();
+}
