@@ -91,3 +91,41 @@ fn deploy_then_rollout_then_a_second_canary_rolled_back() {
     let least = cluster.sim.min_capacity_since(&mark, "testapp").unwrap();
     assert!(least >= 3, "capacity fell to {least}");
 }
+
+/// zdd.py crashes on an app with `portDefinitions` only (host networking,
+/// zdd.md §12.1); canary deploys, rolls out and moves the port where it is.
+#[test]
+fn an_app_with_port_definitions_only_is_canaried_and_rolled_out() {
+    let host_app = |image: &str| {
+        canary_core::CanaryApp::new(
+            canary_core::AppDefinition::from_value(serde_json::json!({
+                "id": "/hostapp", "instances": 3, "cpus": 0.1, "mem": 64,
+                "container": {"type": "DOCKER", "docker": {"image": image}},
+                "portDefinitions": [{"port": 10500, "protocol": "tcp", "name": "http"}],
+                "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0}],
+                "labels": {"HAPROXY_DEPLOYMENT_GROUP": "hostapp", "HAPROXY_DEPLOYMENT_ALT_PORT": "10501"}
+            }))
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let cluster = cluster(1, 2);
+    for (image, phase) in [("nginx:1.25", Phase::Deploy), ("httpd:2.4", Phase::Deploy)] {
+        let (outcome, steps) = cluster.drive(
+            request(phase, "hostapp", Some((host_app(image), 1))),
+            MINUTES,
+        );
+        outcome.unwrap_or_else(|e| panic!("{e} {steps:?}"));
+    }
+    let (outcome, _) = cluster.drive(request(Phase::Rollout, "hostapp", None), MINUTES);
+    outcome.unwrap();
+    assert_eq!(
+        cluster.apps("hostapp"),
+        [("/hostapp-green".into(), 3, 3, "httpd:2.4".into())]
+    );
+    use canary_core::executor::Executor;
+    let green = cluster.executor().group_apps("hostapp").unwrap().remove(0);
+    assert_eq!(green.service_port, Some(10501), "{:?}", green.definition);
+    assert_eq!(green.definition["portDefinitions"][0]["port"], 10501);
+    assert!(cluster.unsafe_kills().is_empty());
+}

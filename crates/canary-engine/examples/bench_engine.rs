@@ -1,0 +1,203 @@
+//! The engine's benchmark (scripts/bench-engine runs it in release): on
+//! dcos-sim at real time with a fixed start and health delay, a first
+//! deploy, a canary deploy and a rollout of N instances, through the HTTP
+//! executor and the stats client as the binary uses them. It prints the
+//! wall time of each phase against the sim's inherent minimum (one start
+//! and health delay per step that waits for new tasks: each create and each
+//! scale), and the requests made (Marathon and marathon-lb).
+//!
+//! Usage: bench_engine [N ...] (default 4 20 100)
+
+use canary_core::clock::Clock;
+use canary_core::engine::{DeployInput, KnownCanary, LbSource, LbView, Limits, PhaseRequest};
+use canary_core::executor::{ExecError, Executor, GroupApp, LiveApp, LiveJob, RunInfo};
+use canary_core::{AppDefinition, AppName, CanaryApp, CanaryRequest, Phase};
+use canary_engine::{Event, PhaseRun, drive};
+use canary_system::SystemClock;
+use dcos_sim::{SimConfig, SimHandle};
+use exec_http::{Endpoints, HttpConfig, HttpExecutor};
+use lb_stats::LbStatsClient;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+const START: Duration = Duration::from_secs(2);
+const HEALTH: Duration = Duration::from_secs(3);
+
+/// Counts the requests an executor makes (one per operation; the HTTP
+/// executor makes one request per operation but `scale_app`'s two).
+struct Counting<E> {
+    inner: E,
+    requests: u64,
+}
+
+macro_rules! counted {
+    ($self:ident, $n:expr, $call:expr) => {{
+        $self.requests += $n;
+        $call
+    }};
+}
+
+impl<E: Executor> Executor for Counting<E> {
+    fn list_apps(&mut self) -> Result<Vec<LiveApp>, ExecError> {
+        counted!(self, 1, self.inner.list_apps())
+    }
+    fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError> {
+        counted!(self, 1, self.inner.get_job(id))
+    }
+    fn create_job(&mut self, spec: &Value) -> Result<(), ExecError> {
+        counted!(self, 1, self.inner.create_job(spec))
+    }
+    fn replace_job(&mut self, spec: &Value) -> Result<(), ExecError> {
+        counted!(self, 1, self.inner.replace_job(spec))
+    }
+    fn stop_run(&mut self, job_id: &str, run_id: &str) -> Result<(), ExecError> {
+        counted!(self, 1, self.inner.stop_run(job_id, run_id))
+    }
+    fn start_run(&mut self, job_id: &str) -> Result<RunInfo, ExecError> {
+        counted!(self, 1, self.inner.start_run(job_id))
+    }
+    fn run_status(&mut self, job_id: &str, run_id: &str) -> Result<RunInfo, ExecError> {
+        counted!(self, 1, self.inner.run_status(job_id, run_id))
+    }
+    fn group_apps(&mut self, group: &str) -> Result<Vec<GroupApp>, ExecError> {
+        counted!(self, 1, self.inner.group_apps(group))
+    }
+    fn create_app(&mut self, app: &Value) -> Result<(), ExecError> {
+        counted!(self, 1, self.inner.create_app(app))
+    }
+    fn scale_app(&mut self, app_id: &str, instances: u32) -> Result<(), ExecError> {
+        counted!(self, 2, self.inner.scale_app(app_id, instances))
+    }
+    fn kill_tasks(&mut self, app_id: &str, task_ids: &[String]) -> Result<(), ExecError> {
+        counted!(self, 1, self.inner.kill_tasks(app_id, task_ids))
+    }
+    fn delete_app(&mut self, app_id: &str) -> Result<(), ExecError> {
+        counted!(self, 1, self.inner.delete_app(app_id))
+    }
+}
+
+/// Counts the stats requests (two per instance per observation).
+struct CountingLbs {
+    inner: LbStatsClient,
+    requests: u64,
+}
+
+impl LbSource for CountingLbs {
+    fn observe(&mut self) -> Vec<LbView> {
+        let views = self.inner.observe();
+        self.requests += 2 * views.len() as u64;
+        views
+    }
+}
+
+fn app(image: &str, instances: u32) -> CanaryApp {
+    let request = CanaryRequest::new(AppName::new("web").unwrap(), image);
+    let mut bundle = canary_render::Renderer::embedded()
+        .render(&request, &BTreeMap::new())
+        .unwrap();
+    bundle.app["instances"] = instances.into();
+    CanaryApp::new(AppDefinition::from_value(bundle.app).unwrap()).unwrap()
+}
+
+fn main() {
+    let sizes: Vec<u32> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("an instance count"))
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![4, 20, 100]
+    } else {
+        sizes
+    };
+    println!(
+        "start {} s + health {} s per step; marathon-lb instances: 2\n",
+        START.as_secs(),
+        HEALTH.as_secs()
+    );
+    println!(
+        "| instances | phase | steps | waits for new tasks | wall time | inherent minimum | over | requests (Marathon + marathon-lb) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for n in sizes {
+        let sim = SimHandle::start(SimConfig {
+            time_scale: 1.0,
+            task_start_delay: START,
+            health_delay: HEALTH,
+            lb_binds: vec![
+                "127.0.0.2:0".parse().unwrap(),
+                "127.0.0.3:0".parse().unwrap(),
+            ],
+            ..SimConfig::default()
+        })
+        .expect("the sim starts");
+        let clock = SystemClock::new();
+        let mut executor = Counting {
+            inner: HttpExecutor::new(HttpConfig::new(Endpoints::dcos(sim.dcos_url()).unwrap()))
+                .unwrap(),
+            requests: 0,
+        };
+        let mut lbs = CountingLbs {
+            inner: LbStatsClient::new(sim.lb_urls(), Duration::from_secs(5)).unwrap(),
+            requests: 0,
+        };
+        let phases = [
+            ("first deploy", Phase::Deploy, Some(app("nginx:1.25", n))),
+            ("canary deploy", Phase::Deploy, Some(app("httpd:2.4", n))),
+            ("rollout", Phase::Rollout, None),
+        ];
+        for (name, phase, deploy) in phases {
+            let request = PhaseRequest {
+                phase,
+                group: "web".into(),
+                deploy: deploy.map(|app| DeployInput {
+                    app,
+                    canary_instances: 1,
+                }),
+                canary: KnownCanary::default(),
+                limits: Limits::default(),
+            };
+            let (before_m, before_l) = (executor.requests, lbs.requests);
+            let stop = AtomicBool::new(false);
+            let mut steps = 0u32;
+            let mut growth = 0u32;
+            let started = Instant::now();
+            let _ = clock.now();
+            let outcome = drive(
+                PhaseRun {
+                    request,
+                    timeout: Duration::from_secs(3600),
+                    executor: &mut executor,
+                    lbs: &mut lbs,
+                    clock: &clock,
+                    hook: None,
+                    stop: &stop,
+                },
+                &mut |event| {
+                    if let Event::Acting(step) = event {
+                        steps += 1;
+                        if matches!(
+                            step,
+                            canary_core::engine::Step::Create { .. }
+                                | canary_core::engine::Step::Scale { .. }
+                        ) {
+                            growth += 1;
+                        }
+                    }
+                },
+            );
+            let wall = started.elapsed();
+            outcome.unwrap_or_else(|e| panic!("{name} of {n}: {e}"));
+            let minimum = (START + HEALTH) * growth;
+            println!(
+                "| {n} | {name} | {steps} | {growth} | {:.2} s | {:.2} s | {:+.1}% | {} + {} |",
+                wall.as_secs_f64(),
+                minimum.as_secs_f64(),
+                (wall.as_secs_f64() / minimum.as_secs_f64() - 1.0) * 100.0,
+                executor.requests - before_m,
+                lbs.requests - before_l
+            );
+        }
+    }
+}
