@@ -97,7 +97,10 @@ fn app_template(args: &BundleArgs, name: &AppName) -> Result<TemplateSource, Fai
 
 /// Renders the bundle the arguments describe: the one code path of `render`
 /// and `apply`.
-fn render_bundle(args: &BundleArgs) -> Result<canary_render::RenderedBundle, Failure> {
+fn render_bundle(
+    args: &BundleArgs,
+    kind: canary_core::RunnerKind,
+) -> Result<canary_render::RenderedBundle, Failure> {
     // The name is checked first: it becomes a file name and three job ids.
     let name = AppName::new(&args.app).map_err(|e| Failure::invalid(format!("--app: {e}")))?;
     let app = app_template(args, &name)?;
@@ -111,6 +114,7 @@ fn render_bundle(args: &BundleArgs) -> Result<canary_render::RenderedBundle, Fai
         image: args.image.clone(),
         canary_instances: args.canary_instances,
         runner: RunnerConfig {
+            kind,
             image: args.runner_image.clone(),
             marathon_url: args.marathon.clone(),
             marathon_lb_url: single_marathon_lb(&args.marathon_lb)?,
@@ -141,7 +145,7 @@ fn single_marathon_lb(urls: &[String]) -> Result<String, Failure> {
 }
 
 fn render(args: &RenderArgs) -> Result<(), Failure> {
-    let bundle = render_bundle(&args.bundle)?;
+    let bundle = render_bundle(&args.bundle, canary_core::RunnerKind::Zdd)?;
     match &args.out {
         Some(dir) => output::write_files_atomically(dir, &bundle.files()),
         None => output::print(&bundle.to_json_pretty()),

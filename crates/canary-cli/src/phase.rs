@@ -39,7 +39,7 @@ pub fn deploy(args: &DeployArgs) -> Result<(), Failure> {
     // not used here, so they get the first marathon-lb URL.
     let mut render = args.bundle.clone();
     render.marathon_lb.truncate(1);
-    let bundle = crate::render_bundle(&render)?;
+    let bundle = crate::render_bundle(&render, canary_core::RunnerKind::Native)?;
     let definition = AppDefinition::from_value(bundle.app)
         .map_err(|e| Failure::invalid(format!("the rendered app: {e}")))?;
     let app = CanaryApp::new(definition)

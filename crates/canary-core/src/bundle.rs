@@ -162,6 +162,9 @@ impl CanaryBundle {
 pub fn plan(app: AppDefinition, request: &CanaryRequest) -> Result<CanaryBundle, PlanError> {
     request.validate()?;
     let app = CanaryApp::new(app)?;
+    if request.runner.kind == crate::runner::RunnerKind::Zdd {
+        crate::canary_app::check_group_for_zdd(app.deployment_group())?;
+    }
     if app.image() != request.image {
         return Err(PlanError::ImageMismatch {
             found: app.image().to_owned(),
@@ -296,6 +299,29 @@ fn job_spec(phase: Phase, app: &CanaryApp, request: &CanaryRequest, encoded_app:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// zdd.py cannot drain a group with `/` (zdd.md §12.8): the zdd jobs
+    /// refuse it; canary's own engine names its backend as marathon-lb does.
+    #[test]
+    fn a_nested_group_is_refused_for_zdd_only() {
+        let app = || {
+            AppDefinition::from_value(serde_json::json!({
+                "id": "/prod/web", "instances": 2,
+                "container": {"docker": {"image": "nginx:1.21"},
+                              "portMappings": [{"containerPort": 80, "servicePort": 10000}]},
+                "labels": {"HAPROXY_DEPLOYMENT_GROUP": "prod/web", "HAPROXY_DEPLOYMENT_ALT_PORT": "10001"}
+            }))
+            .unwrap()
+        };
+        let mut request = CanaryRequest::new(AppName::new("web").unwrap(), "nginx:1.21");
+        let err = plan(app(), &request).unwrap_err().to_string();
+        assert!(
+            err.starts_with("labels.HAPROXY_DEPLOYMENT_GROUP: 'prod/web' contains '/'"),
+            "{err}"
+        );
+        request.runner.kind = crate::runner::RunnerKind::Native;
+        assert!(plan(app(), &request).is_ok());
+    }
     use serde_json::{Value, json};
 
     fn app() -> AppDefinition {

@@ -90,6 +90,6 @@ pub use image::{ImageError, validate_image};
 pub use job::{DockerSpec, EnvValue, JobSpec, Phase, RestartPolicy, RunSpec, SecretSource};
 pub use runner::{
     DEFAULT_LOGIN_CA_CERT, DEFAULT_MARATHON_LB_URL, DEFAULT_MARATHON_URL, DEFAULT_MAX_WAIT_SECS,
-    DEFAULT_RUNNER_IMAGE, MAX_WAIT_LIMIT_SECS, RunnerConfig, RunnerError, RunnerUrl,
+    DEFAULT_RUNNER_IMAGE, MAX_WAIT_LIMIT_SECS, RunnerConfig, RunnerError, RunnerKind, RunnerUrl,
     SERVICE_ACCOUNT_SECRET_NAME,
 };

@@ -41,6 +41,8 @@ pub const MAX_WAIT_LIMIT_SECS: u32 = 86_400;
 /// Settings of the job runner (marathon-lb's zdd.py).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunnerConfig {
+    /// What runs each phase: zdd.py (the jobs), or canary's own engine.
+    pub kind: RunnerKind,
     /// The image that holds `/marathon-lb/zdd.py`.
     pub image: String,
     /// Marathon's URL as reachable from the job.
@@ -60,9 +62,21 @@ pub struct RunnerConfig {
     pub disk: u32,
 }
 
+/// What carries out a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunnerKind {
+    /// marathon-lb's zdd.py, in the phase jobs (its limits apply: no `/` in
+    /// the deployment group).
+    #[default]
+    Zdd,
+    /// canary's own engine (`canary deploy`, `rollout`, `rollback`).
+    Native,
+}
+
 impl Default for RunnerConfig {
     fn default() -> Self {
         RunnerConfig {
+            kind: RunnerKind::Zdd,
             image: DEFAULT_RUNNER_IMAGE.to_owned(),
             marathon_url: DEFAULT_MARATHON_URL.to_owned(),
             marathon_lb_url: DEFAULT_MARATHON_LB_URL.to_owned(),

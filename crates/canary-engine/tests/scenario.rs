@@ -129,3 +129,33 @@ fn an_app_with_port_definitions_only_is_canaried_and_rolled_out() {
     assert_eq!(green.definition["portDefinitions"][0]["port"], 10501);
     assert!(cluster.unsafe_kills().is_empty());
 }
+
+/// zdd.py never sees the drain of a group with `/` (it looks for the
+/// backend `prod/web_10000`, marathon-lb writes `prod_web_10000`, zdd.md
+/// §12.8); canary names it as marathon-lb does.
+#[test]
+fn a_nested_group_is_deployed_and_rolled_out() {
+    let nested = |image: &str| {
+        let mut definition = app("web", image).into_definition().into_value();
+        definition["id"] = serde_json::json!("/prod/web");
+        definition["labels"]["HAPROXY_DEPLOYMENT_GROUP"] = serde_json::json!("prod/web");
+        canary_core::CanaryApp::new(canary_core::AppDefinition::from_value(definition).unwrap())
+            .unwrap()
+    };
+    let cluster = cluster(2, 3);
+    for image in ["nginx:1.25", "httpd:2.4"] {
+        let (outcome, steps) = cluster.drive(
+            request(Phase::Deploy, "prod/web", Some((nested(image), 1))),
+            MINUTES,
+        );
+        outcome.unwrap_or_else(|e| panic!("{e} {steps:?}"));
+    }
+    assert_eq!(cluster.apps("prod/web").len(), 2);
+    let (outcome, _) = cluster.drive(request(Phase::Rollout, "prod/web", None), MINUTES);
+    outcome.unwrap();
+    assert_eq!(
+        cluster.apps("prod/web"),
+        [("/prod/web-green".into(), 4, 4, "httpd:2.4".into())]
+    );
+    assert!(cluster.unsafe_kills().is_empty());
+}
