@@ -65,7 +65,7 @@ fn apply_creates_then_changes_nothing_then_replaces_after_stopping_runs() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "deploy-web-canary: created\nrollout-web-canary: created\nrollback-web-canary: created\n"
+        "rollback-web-canary: created\nrollout-web-canary: created\ndeploy-web-canary: created\n"
     );
     let before = jobs(&sim);
     assert_eq!(before.len(), 3);
@@ -74,7 +74,7 @@ fn apply_creates_then_changes_nothing_then_replaces_after_stopping_runs() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "deploy-web-canary: unchanged\nrollout-web-canary: unchanged\nrollback-web-canary: unchanged\n"
+        "rollback-web-canary: unchanged\nrollout-web-canary: unchanged\ndeploy-web-canary: unchanged\n"
     );
     assert_eq!(jobs(&sim), before, "a second apply changes nothing");
 
@@ -110,11 +110,15 @@ fn apply_creates_then_changes_nothing_then_replaces_after_stopping_runs() {
     let out = apply(&sim, "nginx:1.26", &[], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let done = text(&out.stdout);
+    // Written rollback first, deploy last.
     assert!(
-        done.starts_with("deploy-web-canary: replaced (stopped runs: "),
+        done.starts_with("rollback-web-canary: replaced\nrollout-web-canary: replaced\n"),
         "{done}"
     );
-    assert!(done.ends_with("rollback-web-canary: replaced\n"), "{done}");
+    assert!(
+        done.contains("\ndeploy-web-canary: replaced (stopped runs: "),
+        "{done}"
+    );
     let after = jobs(&sim);
     assert_eq!(after.len(), 3, "replaced, never duplicated");
     assert!(

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 const SERVICE: &str = "canary-sa";
 const PASSWORD: &str = "deleteme";
 const CREATED: &str =
-    "deploy-web-canary: created\nrollout-web-canary: created\nrollback-web-canary: created\n";
+    "rollback-web-canary: created\nrollout-web-canary: created\ndeploy-web-canary: created\n";
 
 /// The service account's key pair, made once per test binary.
 fn key() -> &'static RsaPrivateKey {
@@ -128,7 +128,7 @@ fn a_service_account_credential_as_json_or_a_file_logs_in() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "deploy-web-canary: unchanged\nrollout-web-canary: unchanged\nrollback-web-canary: unchanged\n"
+        "rollback-web-canary: unchanged\nrollout-web-canary: unchanged\ndeploy-web-canary: unchanged\n"
     );
 }
 

@@ -184,8 +184,8 @@ fn apply_and_deploy(cli: &Path, backend: &str) -> Value {
     let again = cluster.canary(&apply_args);
     assert_eq!(
         text(&again.stdout),
-        "deploy-testapp-canary: unchanged\nrollout-testapp-canary: unchanged\n\
-         rollback-testapp-canary: unchanged\n"
+        "rollback-testapp-canary: unchanged\nrollout-testapp-canary: unchanged\n\
+         deploy-testapp-canary: unchanged\n"
     );
     let run = cluster.canary(&[
         "run",

@@ -43,15 +43,7 @@ fn job_ids(sim: &SimHandle) -> Vec<String> {
 }
 
 fn apply(sim: &SimHandle, image: &str) -> Output {
-    canary(&[
-        "apply",
-        "--app",
-        "web",
-        "--image",
-        image,
-        "--dcos-url",
-        sim.dcos_url(),
-    ])
+    canary(&common::apply_web(sim.dcos_url(), image))
 }
 
 #[test]
@@ -96,7 +88,7 @@ fn apply_converges_through_5xx_and_dropped_connections_without_duplicates() {
     let out = apply(&sim, "nginx:1.26");
     assert_eq!(
         text(&out.stdout),
-        "deploy-web-canary: unchanged\nrollout-web-canary: unchanged\nrollback-web-canary: unchanged\n"
+        "rollback-web-canary: unchanged\nrollout-web-canary: unchanged\ndeploy-web-canary: unchanged\n"
     );
 }
 
@@ -174,4 +166,84 @@ fn a_lasting_503_fails_after_the_retry_budget_with_the_servers_message() {
     assert!(attempts >= 4, "{stderr}");
     assert!(seconds <= 2.5, "{stderr}");
     assert!(job_ids(&sim).is_empty());
+}
+
+/// `--timeout` bounds the whole wait of `run --wait`, slow answers included:
+/// with every poll of the run held 45 s by the cluster (longer than a
+/// request's own 30 s limit), a 3 s timeout still ends the command at about
+/// 3 s, saying the run goes on and how to follow it.
+#[test]
+fn run_wait_timeout_bounds_slow_polls() {
+    let sim = SimHandle::start(SimConfig {
+        time_scale: 1.0,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    sim.set_run_hook(Some(std::sync::Arc::new(
+        |_: &dcos_sim::metronome::RunContext| {
+            dcos_sim::metronome::RunPlan::success(std::time::Duration::from_secs(86_400))
+        },
+    )));
+    assert_eq!(apply(&sim, "nginx:1.25").status.code(), Some(0));
+    fault(
+        &sim,
+        json!({"path_prefix": format!("{JOBS}/deploy-web-canary/runs/"), "method": "GET",
+               "action": {"delay": {"ms": 45_000}}}),
+    );
+    let started = std::time::Instant::now();
+    let out = canary(&[
+        "run",
+        "deploy",
+        "--app",
+        "web",
+        "--wait",
+        "--timeout",
+        "3s",
+        "--dcos-url",
+        sim.dcos_url(),
+    ]);
+    let took = started.elapsed();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(
+        stderr.contains("did not finish within 3s; it is still"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains("it goes on: follow it with `dcos job show runs deploy-web-canary --run-id "),
+        "{stderr}"
+    );
+    // Far below one held answer (45 s), let alone a request's 30 s limit
+    // plus its retries: the bound held.
+    assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+}
+
+/// A cluster's error answer of 1.5 MB is quoted to its first 2000
+/// characters, saying it was cut.
+#[test]
+fn a_huge_error_answer_is_quoted_cut() {
+    let sim = sim();
+    fault(
+        &sim,
+        json!({"path_prefix": JOBS, "method": "POST",
+               "action": {"status": {"code": 400, "body": {"message": "x".repeat(1_500_000)}}}}),
+    );
+    let out = apply(&sim, "nginx:1.25");
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        &stderr[..stderr.len().min(3000)]
+    );
+    assert!(stderr.len() < 4000, "{} bytes of error", stderr.len());
+    assert!(
+        stderr.contains(&format!(
+            "{}… (cut: 1498000 more characters)",
+            "x".repeat(2000)
+        )),
+        "{}",
+        &stderr[..stderr.len().min(3000)]
+    );
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 const CREATED: &str =
-    "deploy-web-canary: created\nrollout-web-canary: created\nrollback-web-canary: created\n";
+    "rollback-web-canary: created\nrollout-web-canary: created\ndeploy-web-canary: created\n";
 
 const WARNING: &str = "warning: TLS certificate verification is disabled";
 

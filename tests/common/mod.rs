@@ -92,3 +92,8 @@ pub fn canary_limited(
     let out = command.output().expect("sh runs canary");
     (out, started.elapsed())
 }
+
+/// `canary apply --app web --image IMAGE --dcos-url URL`'s arguments.
+pub fn apply_web<'a>(url: &'a str, image: &'a str) -> Vec<&'a str> {
+    vec!["apply", "--app", "web", "--image", image, "--dcos-url", url]
+}

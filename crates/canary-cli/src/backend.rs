@@ -118,8 +118,12 @@ pub fn dcos_cli(cluster: &ClusterArgs) -> Result<Box<dyn Executor>, Failure> {
             dcos_bin.display()
         )));
     };
-    let mut config =
-        CliConfig::new(program).with_retry(RetryPolicy::for_at_most(cluster.retry_for));
+    // SIGINT and SIGTERM end the `dcos` running (its process group, so a
+    // `job add` the user stopped cannot finish later) and remove its job
+    // file, instead of leaving both behind.
+    let mut config = CliConfig::new(program)
+        .with_retry(RetryPolicy::for_at_most(cluster.retry_for))
+        .with_cancel(crate::signals::install());
     if let Some(url) = dcos_url {
         config = config.with_dcos_url(url);
     }

@@ -21,7 +21,9 @@ pub const EXIT_RUN: u8 = 7;
 /// Exit code for a phase the deployment group's state does not allow now.
 pub const EXIT_REFUSED: u8 = 8;
 
-/// Exit code for a native phase that stopped before its end, resumable.
+/// Exit code for a command stopped before its end (a native phase at its
+/// `--timeout`; any command stopped by SIGINT or SIGTERM while it waited
+/// on the cluster), resumable.
 pub const EXIT_STOPPED: u8 = 9;
 
 /// What a certificate that could not be verified suggests.
@@ -66,6 +68,7 @@ impl Failure {
         let (code, hint) = match error {
             ExecError::Auth { .. } => (EXIT_AUTH, ""),
             ExecError::Untrusted { .. } => (EXIT_CLUSTER, CA_HINT),
+            ExecError::Interrupted { .. } => (EXIT_STOPPED, ""),
             _ => (EXIT_CLUSTER, ""),
         };
         Failure {

@@ -108,6 +108,67 @@ mod tests {
         assert_eq!(terminal_safe_keeping("a\nb\u{1b}", &['\n']), "a\nb\\u{1b}");
         assert_eq!(terminal_safe("caf\u{e9} \u{1F600}"), "caf\u{e9} \u{1F600}");
     }
+
+    fn file(name: &str) -> OutputFile {
+        OutputFile {
+            name: name.to_owned(),
+            contents: format!("{{\"name\": \"{name}\"}}\n"),
+        }
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Every file stages, then the second rename fails (its target's
+    /// directory does not exist, as when something removed it meanwhile):
+    /// in a directory canary made, everything goes again, the directory
+    /// too; in the user's directory the staged files go, the replaced one
+    /// stays, and the message names it.
+    #[test]
+    fn a_rename_that_fails_after_staging_leaves_no_temporary_file_behind() {
+        let parent = tempfile::tempdir().unwrap();
+        let made = parent.path().join("new").join("rendered");
+        let files = [file("a.json"), file("gone/b.json"), file("c.json")];
+        let err = write_files_atomically(&made, &files)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cannot move gone/b.json into place")
+                && err.ends_with("the directory canary created for it was removed"),
+            "{err}"
+        );
+        assert!(
+            !parent.path().join("new").exists(),
+            "both created directories removed"
+        );
+        assert!(entries(parent.path()).is_empty());
+
+        let mine = tempfile::tempdir().unwrap();
+        std::fs::write(mine.path().join("a.json"), "old").unwrap();
+        std::fs::write(mine.path().join("keep.txt"), "mine").unwrap();
+        let err = write_files_atomically(mine.path(), &files)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("already replaced: [a.json]; run the command again"),
+            "{err}"
+        );
+        assert_eq!(
+            entries(mine.path()),
+            ["a.json", "keep.txt"],
+            "no staged file left"
+        );
+        assert_eq!(
+            std::fs::read_to_string(mine.path().join("a.json")).unwrap(),
+            files[0].contents
+        );
+    }
 }
 
 #[derive(Default)]

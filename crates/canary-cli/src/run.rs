@@ -36,7 +36,12 @@ impl Progress {
     }
 
     fn changed(&mut self, info: &canary_core::executor::RunInfo) {
-        let line = format!("{} run {}: {}", self.job_id, info.run_id, info.status);
+        let line = format!(
+            "{} run {}: {}",
+            self.job_id,
+            crate::output::terminal_safe(&info.run_id),
+            info.status
+        );
         match &self.spinner {
             Some(bar) => {
                 bar.println(&line);
@@ -90,7 +95,10 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             (_, None) => Failure::refused(e.to_string()),
         },
     )?;
-    output::print(&format!("{job_id}: started run {}\n", run.run_id))?;
+    output::print(&format!(
+        "{job_id}: started run {}\n",
+        output::terminal_safe(&run.run_id)
+    ))?;
     if !args.wait {
         return Ok(());
     }
@@ -110,7 +118,10 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     );
     progress.finish();
     match followed {
-        Ok(done) => output::print(&format!("{job_id}: run {} succeeded\n", done.run_id)),
+        Ok(done) => output::print(&format!(
+            "{job_id}: run {} succeeded\n",
+            output::terminal_safe(&done.run_id)
+        )),
         // The run may well go on: say how to follow it again.
         Err(FollowError::Exec(e)) => Err(Failure::from_exec_message(
             &e,

@@ -156,5 +156,10 @@ pub fn table(status: &GroupStatus) -> String {
     }
     out.push('\n');
     out.push_str(&columns(&rows));
+    if !status.job_images_agree {
+        out.push_str(
+            "\nwarning: the phase jobs deploy different images; no phase starts until `canary apply` makes them agree\n",
+        );
+    }
     out
 }

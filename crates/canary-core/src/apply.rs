@@ -249,13 +249,34 @@ fn create(executor: &mut dyn Executor, spec: &Value) -> Result<(), ExecError> {
     }
 }
 
-/// Carries a plan out, job by job; returns what was done to each.
+/// Where a job is written in [`apply`]: the rollback job first, then the
+/// rollout job, the deploy job last (then any other job, in plan order).
+/// An apply stopped part way therefore never leaves a deploy job ahead of
+/// the jobs that finish or undo what it starts.
+fn write_rank(job: &JobPlan) -> u8 {
+    let phase = job
+        .desired
+        .get("labels")
+        .and_then(|labels| labels.get(crate::bundle::labels::PHASE))
+        .and_then(Value::as_str);
+    match phase {
+        Some(p) if p == crate::Phase::Rollback.as_str() => 0,
+        Some(p) if p == crate::Phase::Rollout.as_str() => 1,
+        Some(p) if p == crate::Phase::Deploy.as_str() => 2,
+        _ => 3,
+    }
+}
+
+/// Carries a plan out, job by job, rollback, rollout, then deploy (see
+/// `write_rank`); returns what was done to each, in that order.
 pub fn apply(
     executor: &mut dyn Executor,
     plan: &[JobPlan],
 ) -> Result<Vec<(String, JobAction)>, ApplyError> {
     let mut done = Vec::with_capacity(plan.len());
-    for job in plan {
+    let mut ordered: Vec<&JobPlan> = plan.iter().collect();
+    ordered.sort_by_key(|job| write_rank(job));
+    for job in ordered {
         let step = match &job.action {
             JobAction::Create => create(executor, &job.desired),
             JobAction::Keep => Ok(()),
@@ -448,6 +469,48 @@ mod tests {
         let plan = plan_apply(&mut exec, &jobs).unwrap();
         exec.insert_job(as_metronome_shows(&jobs[0]));
         apply(&mut exec, &plan).unwrap();
+    }
+
+    #[test]
+    fn jobs_are_written_rollback_rollout_deploy_so_a_stop_never_leaves_the_deploy_ahead() {
+        let phased = |phase: crate::Phase| {
+            let mut spec = job(&phase.job_id("a"), "new");
+            spec["labels"]["canary.phase"] = json!(phase.as_str());
+            spec
+        };
+        let jobs: Vec<Value> = crate::Phase::ALL.into_iter().map(phased).collect();
+        let mut exec = RecordingExecutor::new();
+        let plan = plan_apply(&mut exec, &jobs).unwrap();
+        exec.clear_calls();
+        let done = apply(&mut exec, &plan).unwrap();
+        let order: Vec<&str> = done.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(
+            order,
+            ["rollback-a-canary", "rollout-a-canary", "deploy-a-canary"]
+        );
+        let created: Vec<String> = exec
+            .calls()
+            .iter()
+            .filter_map(|c| match c {
+                Call::CreateJob(id) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(created, order);
+
+        // Stopped at the second write (the rollout job was created
+        // meanwhile, differently): the deploy job is not written.
+        let mut exec = RecordingExecutor::new();
+        let plan = plan_apply(&mut exec, &jobs).unwrap();
+        exec.create_job(&job("rollout-a-canary", "other")).unwrap();
+        let err = apply(&mut exec, &plan).unwrap_err();
+        assert_eq!(err.job, "rollout-a-canary");
+        assert_eq!(err.done.len(), 1);
+        assert!(exec.job("rollback-a-canary").is_some());
+        assert!(
+            exec.job("deploy-a-canary").is_none(),
+            "the deploy job comes last"
+        );
     }
 
     #[test]

@@ -154,6 +154,10 @@ impl RunInfo {
                 .to_owned(),
             run_id: run_id.to_owned(),
             status,
+            created_at: run
+                .get("createdAt")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         })
     }
 }
@@ -271,6 +275,7 @@ impl JobHistory {
             job_id: job_id.to_owned(),
             run_id: run_id.to_owned(),
             status,
+            created_at: None,
         })
     }
 
@@ -388,7 +393,8 @@ mod tests {
             RunInfo {
                 job_id: "j".into(),
                 run_id: "r1".into(),
-                status: RunStatus::Active
+                status: RunStatus::Active,
+                created_at: None,
             }
         );
         let odd = json!({"id": "r1", "status": "WEIRD"});

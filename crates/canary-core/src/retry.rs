@@ -25,7 +25,7 @@
 //! that finds the run gone) is the use case's to reconcile
 //! ([`crate::apply`]), not the executor's.
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Timestamp};
 use crate::executor::ExecError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -257,6 +257,8 @@ pub struct Retrier {
     policy: RetryPolicy,
     clock: Arc<dyn Clock>,
     jitter: Jitter,
+    /// When every operation must have ended, if bounded.
+    deadline: Option<Timestamp>,
 }
 
 impl std::fmt::Debug for Retrier {
@@ -275,7 +277,29 @@ impl Retrier {
             policy,
             clock,
             jitter: Jitter::new(seed),
+            deadline: None,
         }
+    }
+
+    /// Bounds every later operation to end within `within` of now (on its
+    /// clock), or lifts the bound (`None`): no retry waits past it, no
+    /// attempt starts after it, and [`Retrier::time_left`] tells attempts
+    /// how long they may take.
+    pub fn set_deadline_in(&mut self, within: Option<Duration>) {
+        self.deadline = within.map(|within| self.clock.now() + within);
+    }
+
+    /// How long an attempt starting now may take before the deadline
+    /// (`None`: unbounded); what an executor caps its own time limits to.
+    pub fn time_left(&self) -> Option<Duration> {
+        self.deadline.map(|d| d.since(self.clock.now()))
+    }
+
+    /// A function telling [`Retrier::time_left`] at any moment, for an
+    /// attempt closure that cannot borrow the driver.
+    pub fn time_left_fn(&self) -> impl Fn() -> Option<Duration> + 'static {
+        let (clock, deadline) = (self.clock.clone(), self.deadline);
+        move || deadline.map(|d| d.since(clock.now()))
     }
 
     /// Its policy.
@@ -303,6 +327,19 @@ impl Retrier {
         let started = self.clock.now();
         let mut number = 0u32;
         loop {
+            if self.time_left() == Some(Duration::ZERO) {
+                return Err(ExecError::Unreachable {
+                    target: what.to_owned(),
+                    message: format!(
+                        "the time limit was reached before {}",
+                        if number == 0 {
+                            "it was sent"
+                        } else {
+                            "it could be tried again"
+                        }
+                    ),
+                });
+            }
             number += 1;
             let failure = match attempt(number) {
                 Attempt::Done(value) => return Ok(value),
@@ -314,8 +351,12 @@ impl Retrier {
             let spent = self.clock.now().since(started);
             // Drawn whether or not it is used: the same seed, the same waits.
             let unit = self.jitter.unit();
+            let within_deadline =
+                |wait: &Duration| self.time_left().is_none_or(|left| *wait < left);
             let wait = if repeatable {
-                self.policy.next_wait(number, spent, unit)
+                self.policy
+                    .next_wait(number, spent, unit)
+                    .filter(within_deadline)
             } else {
                 None
             };
@@ -506,6 +547,68 @@ mod tests {
             "POST http://x/v1/jobs/j/runs",
             "connection dropped",
         ))
+    }
+
+    #[test]
+    fn a_deadline_bounds_the_waits_and_the_attempts() {
+        // Policy: 10 attempts within 10 s, waits of 50-100 ms doubling to 1 s.
+        let (mut retrier, clock) = retrier(policy());
+        retrier.set_deadline_in(Some(Duration::from_millis(1500)));
+        assert_eq!(retrier.time_left(), Some(Duration::from_millis(1500)));
+        let left = retrier.time_left_fn();
+        let mut seen_left = Vec::new();
+        let result: Result<(), ExecError> = retrier.run(
+            "job j",
+            Replay::Safe,
+            |_| {
+                seen_left.push(left().unwrap());
+                // Each attempt takes 400 ms before failing.
+                clock.advance(Duration::from_millis(400));
+                Attempt::Transient(Transient::not_sent("GET http://x", "slow"))
+            },
+            &mut |_| {},
+        );
+        assert!(
+            matches!(result, Err(ExecError::Unreachable { .. })),
+            "{result:?}"
+        );
+        let spent = clock.now().since(Timestamp::from_unix_secs(1000));
+        assert!(
+            spent <= Duration::from_millis(1500),
+            "never past the deadline: {spent:?}"
+        );
+        assert!(
+            seen_left.len() >= 2 && seen_left.len() < 10,
+            "{seen_left:?}"
+        );
+        assert!(seen_left.windows(2).all(|w| w[1] < w[0]), "{seen_left:?}");
+
+        // Once it has passed, nothing is sent at all.
+        clock.advance(Duration::from_secs(5));
+        let mut sent = false;
+        let result: Result<(), ExecError> = retrier.run(
+            "job j",
+            Replay::Safe,
+            |_| {
+                sent = true;
+                Attempt::Done(())
+            },
+            &mut |_| {},
+        );
+        assert!(!sent);
+        assert!(
+            result
+                .unwrap_err()
+                .to_string()
+                .contains("the time limit was reached before it was sent")
+        );
+
+        // Lifted: back to the policy alone.
+        retrier.set_deadline_in(None);
+        assert_eq!(retrier.time_left(), None);
+        let result: Result<&str, ExecError> =
+            retrier.run("job j", Replay::Safe, |_| Attempt::Done("ok"), &mut |_| {});
+        assert_eq!(result, Ok("ok"));
     }
 
     #[test]

@@ -17,6 +17,14 @@ use std::time::Duration;
 /// Why a phase should not start now, given its group's status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// The three phase jobs deploy different images (applies that raced,
+    /// or one that stopped part way): a rollout could finish another canary
+    /// than the one deployed.
+    #[error("the phase jobs disagree on the image they deploy ({jobs}): apply the jobs again")]
+    MixedImages {
+        /// Each existing job and its `canary.image`.
+        jobs: String,
+    },
     /// A phase job of the app is running: two zdd.py runs at once on one
     /// group would fight over it.
     #[error("job {job_id} has an active run ({run_id}): wait for it to finish or stop it first")]
@@ -64,8 +72,26 @@ pub enum Refusal {
 /// Whether `phase` may start now. A deploy needs no canary in progress (an
 /// empty group is a first deploy, which zdd.py allows); a rollout or
 /// rollback needs one. No phase starts while a phase job of the app runs or
-/// Marathon is deploying an app of the group.
+/// Marathon is deploying an app of the group, nor while the phase jobs
+/// disagree on the image they deploy.
 pub fn preflight(phase: Phase, status: &GroupStatus) -> Result<(), Refusal> {
+    if !status.job_images_agree {
+        return Err(Refusal::MixedImages {
+            jobs: status
+                .jobs
+                .iter()
+                .filter(|j| j.exists)
+                .map(|j| {
+                    format!(
+                        "{} {}",
+                        j.id,
+                        j.image.as_deref().unwrap_or("(no canary.image)")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
     if let Some((job, run)) = status
         .jobs
         .iter()
@@ -127,21 +153,39 @@ pub enum StartError {
         /// What the executor reported.
         source: ExecError,
     },
+    /// Another phase run of the group started at about the same moment,
+    /// no later than this one: this one was stopped, so that at most one
+    /// phase runs (both stop when they started in the same millisecond).
+    #[error(
+        "run {ours} of {job_id} was stopped: run {rival} of {rival_job} started at the same moment, no later; only the older goes on (neither, if they started together): see `canary status`"
+    )]
+    Raced {
+        /// The phase's job.
+        job_id: String,
+        /// The run started, then stopped.
+        ours: String,
+        /// The rival run, as old or older.
+        rival: String,
+        /// Its job.
+        rival_job: String,
+    },
 }
 
 impl StartError {
     /// The executor's error behind it, if any.
     pub fn exec_error(&self) -> Option<&ExecError> {
         match self {
-            StartError::Refused { .. } => None,
+            StartError::Refused { .. } | StartError::Raced { .. } => None,
             StartError::Check { source, .. } | StartError::Start { source, .. } => Some(source),
         }
     }
 }
 
 /// Starts a run of `phase`'s job for `app`: first [`preflight`] on the
-/// group's state as [`crate::status::gather`] reads it (skipped with
-/// `force`), then the run.
+/// group's state as [`crate::status::gather`] reads it, then the run, then
+/// a settlement with any phase run of the group started at the same moment
+/// (the older goes on, see [`StartError::Raced`]). `force` skips the
+/// preflight and the settlement: the run starts beside whatever runs.
 pub fn start(
     executor: &mut dyn Executor,
     app: &AppName,
@@ -160,9 +204,65 @@ pub fn start(
             refusal,
         })?;
     }
-    executor
+    let run = executor
         .start_run(&job_id)
-        .map_err(|source| StartError::Start { job_id, source })
+        .map_err(|source| StartError::Start {
+            job_id: job_id.clone(),
+            source,
+        })?;
+    if force {
+        return Ok(run);
+    }
+    settle_race(executor, app, run)
+}
+
+/// Settles a race between phase runs of one group started at the same
+/// moment (each passed the preflight before the other started): every
+/// starter, after starting, lists the active runs of the three phase jobs.
+/// It stops every rival strictly younger than its run (Metronome's
+/// `createdAt`), and stops its own run when a rival is as old or older (or
+/// either age is unknown). A starter that listed before a rival existed
+/// goes on, and that rival, created later, sees it and stops itself; two
+/// runs created in the same millisecond both stop, so at most one ever goes
+/// on.
+fn settle_race(
+    executor: &mut dyn Executor,
+    app: &AppName,
+    ours: RunInfo,
+) -> Result<RunInfo, StartError> {
+    let mut rivals: Vec<RunInfo> = Vec::new();
+    for phase in Phase::ALL {
+        match executor.get_job(&app.job_id(phase)) {
+            Ok(Some(job)) => rivals.extend(
+                job.active_runs
+                    .into_iter()
+                    .filter(|r| !(r.job_id == ours.job_id && r.run_id == ours.run_id)),
+            ),
+            Ok(None) => {}
+            // The run started; a failed look leaves it running, as a
+            // start without the settlement would.
+            Err(_) => return Ok(ours),
+        }
+    }
+    let younger = |rival: &RunInfo| match (&ours.created_at, &rival.created_at) {
+        (Some(mine), Some(theirs)) => theirs > mine,
+        _ => false,
+    };
+    for rival in rivals.iter().filter(|r| younger(r)) {
+        // Finished, or stopped by its own starter meanwhile: nothing to do.
+        let _ = executor.stop_run(&rival.job_id, &rival.run_id);
+    }
+    let Some(elder) = rivals.iter().find(|r| !younger(r)) else {
+        return Ok(ours);
+    };
+    // Ours was already stopped by the elder's starter, if not by us.
+    let _ = executor.stop_run(&ours.job_id, &ours.run_id);
+    Err(StartError::Raced {
+        job_id: ours.job_id,
+        ours: ours.run_id,
+        rival: elder.run_id.clone(),
+        rival_job: elder.job_id.clone(),
+    })
 }
 
 /// Why following a run stopped without a success.
@@ -190,9 +290,16 @@ pub enum FollowError {
     Exec(#[from] ExecError),
 }
 
+/// How long past the timeout the poll made at the timeout may take to be
+/// answered: the whole wait ends within `timeout` and this.
+pub const LAST_ANSWER: Duration = Duration::from_secs(2);
+
 /// Polls a run every `interval` until it finishes, `timeout` passes on
 /// `clock`, or `stop` is set (a signal: the poll in flight finishes first);
-/// `on_change` sees every new status (for a progress display).
+/// `on_change` sees every new status (for a progress display). The executor
+/// is bounded meanwhile ([`Executor::set_deadline_in`]), so slow or missing
+/// answers end the wait within `timeout` plus [`LAST_ANSWER`], as a
+/// [`FollowError::TimedOut`].
 pub fn follow(
     executor: &mut dyn Executor,
     run: &RunInfo,
@@ -204,31 +311,50 @@ pub fn follow(
 ) -> Result<RunInfo, FollowError> {
     let started = clock.now();
     let elapsed = || clock.now().since(started);
-    let mut last = run.clone();
-    on_change(&last);
-    loop {
-        if stop.load(Ordering::SeqCst) {
-            return Err(FollowError::Interrupted { last });
+    // Slow answers must not stretch the timeout: every poll, its retries
+    // and waits included, ends by then, but for the poll made at the
+    // timeout itself, which gets a moment to answer.
+    executor.set_deadline_in(Some(timeout + LAST_ANSWER));
+    let mut poll = || -> Result<RunInfo, FollowError> {
+        let mut last = run.clone();
+        on_change(&last);
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                return Err(FollowError::Interrupted { last });
+            }
+            let now = match executor.run_status(&run.job_id, &run.run_id) {
+                Ok(now) => now,
+                Err(ExecError::Interrupted { .. }) => {
+                    return Err(FollowError::Interrupted { last });
+                }
+                // No answer in time: the timeout, not the cluster, ended it.
+                Err(_) if elapsed() >= timeout => {
+                    return Err(FollowError::TimedOut { last, timeout });
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if now.status != last.status {
+                on_change(&now);
+            }
+            last = now;
+            match last.status {
+                RunStatus::Success => return Ok(last),
+                RunStatus::Failed => return Err(FollowError::Failed(last)),
+                _ => {}
+            }
+            if elapsed() >= timeout {
+                return Err(FollowError::TimedOut { last, timeout });
+            }
+            clock.sleep(
+                interval
+                    .min(timeout.saturating_sub(elapsed()))
+                    .max(Duration::from_millis(1)),
+            );
         }
-        let now = executor.run_status(&run.job_id, &run.run_id)?;
-        if now.status != last.status {
-            on_change(&now);
-        }
-        last = now;
-        match last.status {
-            RunStatus::Success => return Ok(last),
-            RunStatus::Failed => return Err(FollowError::Failed(last)),
-            _ => {}
-        }
-        if elapsed() >= timeout {
-            return Err(FollowError::TimedOut { last, timeout });
-        }
-        clock.sleep(
-            interval
-                .min(timeout.saturating_sub(elapsed()))
-                .max(Duration::from_millis(1)),
-        );
-    }
+    };
+    let outcome = poll();
+    executor.set_deadline_in(None);
+    outcome
 }
 
 #[cfg(test)]
@@ -317,6 +443,110 @@ mod tests {
             preflight(Phase::Deploy, &status).unwrap_err().to_string(),
             "Marathon is still deploying app /web-0 (deployment d-1): wait until it finishes"
         );
+    }
+
+    #[test]
+    fn of_two_runs_started_at_once_the_older_goes_on_and_the_younger_is_stopped() {
+        let mut exec = group(1);
+        for phase in Phase::ALL {
+            exec.insert_job(json!({"id": phase.job_id("web")}));
+        }
+        let app = AppName::new("web").unwrap();
+        // Both passed the preflight; the rollback's starter was quicker.
+        let older = exec.start_run("rollback-web-canary").unwrap();
+        let younger = exec.start_run("deploy-web-canary").unwrap();
+        match settle_race(&mut exec, &app, younger.clone()) {
+            Err(StartError::Raced {
+                ours,
+                rival,
+                rival_job,
+                ..
+            }) => {
+                assert_eq!(
+                    (ours, rival),
+                    (younger.run_id.clone(), older.run_id.clone())
+                );
+                assert_eq!(rival_job, "rollback-web-canary");
+            }
+            other => panic!("{other:?}"),
+        }
+        let status = crate::status::gather(&mut exec, "web").unwrap();
+        let active: Vec<&String> = status.jobs.iter().flat_map(|j| &j.active_runs).collect();
+        assert_eq!(active, [&older.run_id], "only the older run goes on");
+        // The winner's own settlement sees no rival left and goes on.
+        assert_eq!(settle_race(&mut exec, &app, older.clone()).unwrap(), older);
+
+        // The winner settles first: it stops the younger run itself.
+        let mut exec = group(1);
+        for phase in Phase::ALL {
+            exec.insert_job(json!({"id": phase.job_id("web")}));
+        }
+        let older = exec.start_run("deploy-web-canary").unwrap();
+        let younger = exec.start_run("rollout-web-canary").unwrap();
+        assert_eq!(settle_race(&mut exec, &app, older.clone()).unwrap(), older);
+        assert!(
+            exec.get_job("rollout-web-canary")
+                .unwrap()
+                .unwrap()
+                .active_runs
+                .is_empty()
+        );
+        assert!(matches!(
+            settle_race(&mut exec, &app, younger),
+            Err(StartError::Raced { .. })
+        ));
+
+        // Same age (or an unknown one): ours stops, the rival is left to
+        // its own starter, which sees ours the same way.
+        let mut exec = group(1);
+        for phase in Phase::ALL {
+            exec.insert_job(json!({"id": phase.job_id("web")}));
+        }
+        let first = exec.start_run("deploy-web-canary").unwrap();
+        let mut second = exec.start_run("deploy-web-canary").unwrap();
+        for created_at in [first.created_at.clone(), None] {
+            second.created_at = created_at;
+            assert!(matches!(
+                settle_race(&mut exec, &app, second.clone()),
+                Err(StartError::Raced { ref rival, .. }) if *rival == first.run_id
+            ));
+            let job = exec.get_job("deploy-web-canary").unwrap().unwrap();
+            let ids: Vec<&str> = job.active_runs.iter().map(|r| r.run_id.as_str()).collect();
+            assert_eq!(ids, [first.run_id.as_str()]);
+        }
+    }
+
+    #[test]
+    fn a_forced_start_runs_beside_an_active_run() {
+        let mut exec = group(1);
+        exec.insert_job(json!({"id": "deploy-web-canary"}));
+        let app = AppName::new("web").unwrap();
+        let first = exec.start_run("deploy-web-canary").unwrap();
+        let forced = start(&mut exec, &app, Phase::Deploy, true).unwrap();
+        let job = exec.get_job("deploy-web-canary").unwrap().unwrap();
+        let ids: Vec<&str> = job.active_runs.iter().map(|r| r.run_id.as_str()).collect();
+        assert_eq!(ids, [first.run_id.as_str(), forced.run_id.as_str()]);
+    }
+
+    #[test]
+    fn jobs_that_disagree_on_the_image_refuse_every_phase() {
+        let mut exec = group(2);
+        for (phase, image) in Phase::ALL.into_iter().zip(["a:1", "a:1", "a:2"]) {
+            exec.insert_job(json!({"id": phase.job_id("web"), "labels": {"canary.image": image}}));
+        }
+        let status = crate::status::gather(&mut exec, "web").unwrap();
+        assert!(!status.job_images_agree);
+        for phase in Phase::ALL {
+            assert_eq!(
+                preflight(phase, &status).unwrap_err().to_string(),
+                "the phase jobs disagree on the image they deploy (deploy-web-canary a:1, \
+                 rollout-web-canary a:1, rollback-web-canary a:2): apply the jobs again"
+            );
+        }
+        exec.insert_job(json!({"id": "rollback-web-canary", "labels": {"canary.image": "a:1"}}));
+        let status = crate::status::gather(&mut exec, "web").unwrap();
+        assert!(status.job_images_agree);
+        assert_eq!(preflight(Phase::Rollout, &status), Ok(()));
     }
 
     /// Follows `run` with a fake clock from zero, polling every 2 s;

@@ -111,6 +111,10 @@ pub struct GroupStatus {
     pub apps: Vec<AppStatus>,
     /// The three phase jobs, deploy, rollout, rollback.
     pub jobs: Vec<JobStatus>,
+    /// Whether the phase jobs that exist deploy one image (their
+    /// `canary.image` labels agree): two applies of different images at
+    /// once, or one that stopped part way, leave them disagreeing.
+    pub job_images_agree: bool,
 }
 
 /// Asks `executor` for the apps and the phase jobs of `app_name` and
@@ -204,7 +208,7 @@ pub fn summarize(
             }
         })
         .collect();
-    let jobs = jobs
+    let jobs: Vec<JobStatus> = jobs
         .iter()
         .map(|(phase, job)| JobStatus {
             phase: *phase,
@@ -221,6 +225,11 @@ pub fn summarize(
             last_run: job.as_ref().and_then(|j| j.history.last_run.clone()),
         })
         .collect();
+    let job_images_agree = {
+        let mut images = jobs.iter().filter(|j| j.exists).map(|j| &j.image);
+        let first = images.next();
+        images.all(|image| Some(image) == first)
+    };
     GroupStatus {
         app: app_name.to_owned(),
         deployment_group,
@@ -229,6 +238,7 @@ pub fn summarize(
         share_total,
         apps: app_statuses,
         jobs,
+        job_images_agree,
     }
 }
 

@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// The program run when none is configured: `dcos`, found on `PATH`.
@@ -77,6 +78,11 @@ pub struct CliConfig {
     /// refused by [`crate::DcosCliExecutor::new`]: the CLI would send that
     /// token there.
     pub dcos_url: Option<String>,
+    /// A stop request (set by a signal handler): once it is set, the `dcos`
+    /// running is killed with its process group, its job file is removed,
+    /// and every operation fails with [`canary_core::executor::ExecError::Interrupted`]
+    /// instead of starting another.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl fmt::Debug for CliConfig {
@@ -92,6 +98,7 @@ impl fmt::Debug for CliConfig {
             .field("retry", &self.retry)
             .field("jitter_seed", &self.jitter_seed)
             .field("dcos_url", &self.dcos_url)
+            .field("cancel", &self.cancel)
             .finish_non_exhaustive()
     }
 }
@@ -118,7 +125,14 @@ impl CliConfig {
             clock: Arc::new(canary_system::SystemClock::new()),
             jitter_seed: None,
             dcos_url: None,
+            cancel: None,
         }
+    }
+
+    /// Stopping when `flag` is set (see [`CliConfig::cancel`]).
+    pub fn with_cancel(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
+        self
     }
 
     /// With this time limit per run.

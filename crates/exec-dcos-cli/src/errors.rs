@@ -58,6 +58,14 @@ pub(crate) fn classify(op: &Operation<'_>, what: &str, output: &Output) -> ExecE
         stderr
     };
     let command = command_line(op);
+    // Matched whole; quoted cut (a child may print megabytes).
+    let mut shown = quote(&said);
+    if output.stderr_cut > 0 {
+        shown.push_str(&format!(
+            " ({} more bytes of its output were not kept)",
+            output.stderr_cut
+        ));
+    }
     if said.contains("Your core.dcos_acs_token is invalid") {
         return ExecError::Auth {
             message: format!(
@@ -82,19 +90,19 @@ pub(crate) fn classify(op: &Operation<'_>, what: &str, output: &Output) -> ExecE
     if let Some(url) = between(&said, "URL [", "] is unreachable") {
         return ExecError::Unreachable {
             target: url.to_owned(),
-            message: format!("`{command}`: {said}"),
+            message: format!("`{command}`: {shown}"),
         };
     }
     if let Some(url) = between(&said, "Request to URL [", "] timed out") {
         return ExecError::Unreachable {
             target: url.to_owned(),
-            message: format!("`{command}`: {said}"),
+            message: format!("`{command}`: {shown}"),
         };
     }
     if said.contains("Missing required config parameter") {
         return ExecError::Other {
             message: format!(
-                "`{command}`: the dcos CLI has no cluster configured ({said}); {SETUP_HINT}"
+                "`{command}`: the dcos CLI has no cluster configured ({shown}); {SETUP_HINT}"
             ),
         };
     }
@@ -106,7 +114,7 @@ pub(crate) fn classify(op: &Operation<'_>, what: &str, output: &Output) -> ExecE
     if said.contains("Application '") && said.contains("' already exists") {
         return ExecError::Conflict {
             what: what.to_owned(),
-            message: said,
+            message: shown,
         };
     }
     if said.contains("Job not found")
@@ -121,7 +129,7 @@ pub(crate) fn classify(op: &Operation<'_>, what: &str, output: &Output) -> ExecE
         return if op.is_marathon() || said.contains("for app.") {
             ExecError::Locked {
                 what: what.to_owned(),
-                message: said,
+                message: shown,
             }
         } else {
             ExecError::Conflict {
@@ -133,7 +141,7 @@ pub(crate) fn classify(op: &Operation<'_>, what: &str, output: &Output) -> ExecE
     if said.contains("HTTP 422") || said.contains("HTTP 400") {
         return ExecError::Invalid {
             what: what.to_owned(),
-            message: said,
+            message: shown,
         };
     }
     let exit = output.code.map_or_else(
@@ -141,12 +149,26 @@ pub(crate) fn classify(op: &Operation<'_>, what: &str, output: &Output) -> ExecE
         |c| format!("exited {c}"),
     );
     ExecError::Other {
-        message: if said.is_empty() {
+        message: if shown.is_empty() {
             format!("`{command}` {exit} without a message")
         } else {
-            format!("`{command}` {exit}: {said}")
+            format!("`{command}` {exit}: {shown}")
         },
     }
+}
+
+/// How much of what a `dcos` run printed an error quotes (characters).
+pub(crate) const MESSAGE_LIMIT: usize = 2000;
+
+/// `text` trimmed and cut to [`MESSAGE_LIMIT`] characters, saying how much
+/// was left out (the caller scrubs it first).
+pub(crate) fn quote(text: &str) -> String {
+    canary_core::executor::quote(text, MESSAGE_LIMIT)
+}
+
+/// What a run printed, scrubbed of secrets and [`quote`]d.
+pub(crate) fn quoted(text: &str) -> String {
+    quote(&scrub(text.trim()))
 }
 
 /// The environment variable that sets the CLI's log level; the executor
@@ -396,6 +418,7 @@ mod tests {
             code: Some(1),
             stdout: String::new(),
             stderr: stderr.to_owned(),
+            ..Output::default()
         }
     }
 
@@ -589,6 +612,7 @@ mod tests {
             code: Some(1),
             stdout: String::new(),
             stderr: "Traceback (most recent call last):\nKeyError: 'run'\n".into(),
+            ..Output::default()
         };
         match classify(&JOB, "job j", &out) {
             ExecError::Other { message } => {
@@ -604,6 +628,7 @@ mod tests {
             code: Some(1),
             stdout: "Invalid subcommand usage\n".into(),
             stderr: String::new(),
+            ..Output::default()
         };
         assert!(
             classify(&JOB, "job j", &usage)
@@ -614,6 +639,7 @@ mod tests {
             code: None,
             stdout: String::new(),
             stderr: String::new(),
+            ..Output::default()
         };
         assert!(
             classify(&JOB, "job j", &killed)

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 fn unexpected(command: &str, detail: &str) -> ExecError {
     ExecError::unexpected(&format!("`{command}`"), detail)
@@ -53,9 +53,16 @@ fn failed(output: &Output) -> bool {
 /// One attempt: `op` run once, and how it ended classified for the retry
 /// driver. A run that failed transiently names the URL the CLI named (else
 /// the command) as what could not be reached.
-fn attempt(config: &CliConfig, op: &Operation<'_>, command: &str, number: u32) -> Attempt<Output> {
+fn attempt(
+    config: &CliConfig,
+    op: &Operation<'_>,
+    command: &str,
+    number: u32,
+    time_left: Option<Duration>,
+) -> Attempt<Output> {
     let started = Instant::now();
-    let result = process::run(config, op);
+    let timeout = time_left.map_or(config.timeout, |left| left.min(config.timeout));
+    let result = process::run(config, op, timeout);
     crate::log::run(command, number, started.elapsed(), &result);
     match result {
         Ok(output) => match failed(&output).then(|| transient(op, &output)).flatten() {
@@ -67,6 +74,9 @@ fn attempt(config: &CliConfig, op: &Operation<'_>, command: &str, number: u32) -
                 message: format!("`{command}`: {said}"),
             }),
         },
+        Err(e @ RunError::Cancelled { .. }) => Attempt::Fatal(ExecError::Interrupted {
+            message: e.to_string(),
+        }),
         // Killed at its time limit: it may have done its work.
         Err(e @ RunError::TimedOut { .. }) => Attempt::Transient(Transient {
             kind: TransientKind::MayHaveArrived,
@@ -174,10 +184,11 @@ impl DcosCliExecutor {
     fn run(&mut self, op: &Operation<'_>, what: &str) -> Result<Output, ExecError> {
         let command = command_line(op);
         let DcosCliExecutor { config, retrier } = self;
+        let time_left = retrier.time_left_fn();
         retrier.run(
             what,
             op.replay(),
-            |number| attempt(config, op, &command, number),
+            |number| attempt(config, op, &command, number, time_left()),
             &mut |event| {
                 tracing::info!(
                     command = %command,
@@ -206,7 +217,7 @@ impl DcosCliExecutor {
         serde_json::from_str(&stdout).map_err(|e| {
             unexpected(
                 &command_line(op),
-                &format!("not JSON ({e}): {}", crate::errors::scrub(stdout.trim())),
+                &format!("not JSON ({e}): {}", crate::errors::quoted(&stdout)),
             )
         })
     }
@@ -273,7 +284,7 @@ impl DcosCliExecutor {
                         message: format!(
                             "`{}`: {}",
                             command_line(op),
-                            crate::errors::scrub(stdout.trim())
+                            crate::errors::quoted(&stdout)
                         ),
                     },
                 ));
@@ -413,10 +424,7 @@ impl Executor for DcosCliExecutor {
         let run = serde_json::from_str(&output.stdout).map_err(|e| {
             unexpected(
                 &command_line(&op),
-                &format!(
-                    "not JSON ({e}): {}",
-                    crate::errors::scrub(output.stdout.trim())
-                ),
+                &format!("not JSON ({e}): {}", crate::errors::quoted(&output.stdout)),
             )
         })?;
         RunInfo::from_metronome(&run, job_id, &what)
@@ -510,6 +518,12 @@ impl Executor for DcosCliExecutor {
         check_id("app", app_id)?;
         self.expect_success(&Operation::RemoveApp { app_id }, &app_what(app_id))
             .map(drop)
+    }
+
+    /// Caps every later `dcos` run's time limit, and the retry driver's
+    /// waits, to end by then.
+    fn set_deadline_in(&mut self, within: Option<Duration>) {
+        self.retrier.set_deadline_in(within);
     }
 }
 

@@ -10,8 +10,18 @@ use serde_json::Value;
 use std::io::ErrorKind;
 use std::time::Instant;
 
-/// How much of a non-JSON body an error quotes.
+/// How much of a non-JSON body an error quotes (in characters).
 const QUOTE_LIMIT: usize = 300;
+
+/// How much of a server's JSON message (with its details) an error quotes
+/// (in characters): enough for every validation detail of a job or an
+/// app, never a multi-megabyte line.
+const MESSAGE_LIMIT: usize = 2000;
+
+/// The largest answer read (bytes): far above the app list of a large
+/// cluster (a few MB), far below what would strain memory. A larger one is
+/// an error naming the limit, never retried.
+pub(crate) const BODY_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// What a login hint says.
 pub(crate) const LOGIN_HINT: &str = "log in with `dcos auth login`, or set DCOS_ACS_TOKEN to a valid DC/OS token, \
@@ -77,7 +87,7 @@ impl Reply {
                 &format!(
                     "(status {}) not JSON ({e}): {}",
                     self.status,
-                    quote(&self.body)
+                    quote(&self.body, QUOTE_LIMIT)
                 ),
             )
         })
@@ -126,14 +136,7 @@ fn classify(error: ureq::Error, target: &str, url: &str) -> Attempt<Reply> {
     }
 }
 
-/// `text` cut to [`QUOTE_LIMIT`] characters.
-fn quote(text: &str) -> String {
-    let text = text.trim();
-    match text.char_indices().nth(QUOTE_LIMIT) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
+use canary_core::executor::quote;
 
 /// The reason phrase of the statuses Metronome and Admin Router use.
 fn reason(status: u16) -> &'static str {
@@ -189,14 +192,14 @@ pub(crate) fn server_message(body: &str) -> Option<String> {
             if parts.is_empty() {
                 // Metronome's 500 is `{"requestPath": ...}`: quote it all.
                 let text = json.to_string();
-                return (text != "{}" && text != "null").then(|| quote(&text));
+                return (text != "{}" && text != "null").then(|| quote(&text, QUOTE_LIMIT));
             }
-            Some(parts.join(": "))
+            Some(quote(&parts.join(": "), MESSAGE_LIMIT))
         }
         Err(_) => {
             let text = body.trim();
             let html = text.starts_with('<');
-            (!text.is_empty() && !html).then(|| quote(text))
+            (!text.is_empty() && !html).then(|| quote(text, QUOTE_LIMIT))
         }
     }
 }
@@ -236,6 +239,7 @@ fn once(
     url: &str,
     target: &str,
     attempt: u32,
+    timeout: std::time::Duration,
 ) -> Attempt<Reply> {
     let mut builder = ureq::http::Request::builder()
         .method(request.method)
@@ -268,6 +272,10 @@ fn once(
         headers = %crate::log::RedactedHeaders(http_request.headers()),
         "sending"
     );
+    let http_request = agent
+        .configure_request(http_request)
+        .timeout_global(Some(timeout))
+        .build();
     let response = match agent.run(http_request) {
         Ok(response) => response,
         Err(error) => return scrubbed(classify(error, target, url), session),
@@ -278,8 +286,22 @@ fn once(
         .get("location")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = match response.into_body().read_to_string() {
+    let body = match response
+        .into_body()
+        .with_config()
+        .limit(BODY_LIMIT)
+        .read_to_string()
+    {
         Ok(body) => body,
+        // Sending again would get the same answer.
+        Err(ureq::Error::BodyExceedsLimit(_)) => {
+            return Attempt::Fatal(ExecError::Other {
+                message: format!(
+                    "{target}: the answer is larger than {} MiB, more than canary reads",
+                    BODY_LIMIT / (1024 * 1024)
+                ),
+            });
+        }
         Err(e) => {
             return Attempt::Transient(Transient::may_have_arrived(
                 target,
@@ -364,6 +386,11 @@ impl Client {
         &self.config
     }
 
+    /// See [`canary_core::executor::Executor::set_deadline_in`].
+    pub(crate) fn set_deadline_in(&mut self, within: Option<std::time::Duration>) {
+        self.retrier.set_deadline_in(within);
+    }
+
     /// The base URL of `service`.
     fn base(&self, service: Service) -> Result<&str, ExecError> {
         match service {
@@ -412,18 +439,22 @@ impl Client {
         self.base(request.service)?;
         let url = self.url(request);
         let target = format!("{} {url}", request.method);
+        let request_timeout = self.config.timeouts.request;
         let Client {
             agent,
             retrier,
             session,
             ..
         } = self;
+        let time_left = retrier.time_left_fn();
         retrier.run(
             &request.what,
             request.replay,
             |attempt| {
                 let started = Instant::now();
-                let outcome = once(agent, session, request, &url, &target, attempt);
+                // The request's own limit, or less when a deadline is nearer.
+                let timeout = time_left().map_or(request_timeout, |left| left.min(request_timeout));
+                let outcome = once(agent, session, request, &url, &target, attempt, timeout);
                 crate::log::attempt(request.method, &url, attempt, started.elapsed(), &outcome);
                 outcome
             },
@@ -547,8 +578,15 @@ mod tests {
             Some("plain words")
         );
         assert_eq!(
-            server_message(&"x".repeat(1000)).map(|m| m.chars().count()),
-            Some(301)
+            server_message(&"x".repeat(1000)).as_deref(),
+            Some(format!("{}… (cut: 700 more characters)", "x".repeat(300)).as_str())
+        );
+        // A 1.5 MB message is quoted to its first 2000 characters.
+        let huge = serde_json::json!({"message": "m".repeat(1_500_000)}).to_string();
+        let said = server_message(&huge).unwrap();
+        assert_eq!(
+            said,
+            format!("{}… (cut: 1498000 more characters)", "m".repeat(2000))
         );
     }
 

@@ -300,6 +300,12 @@ impl Executor for HttpExecutor {
         })
         .map(drop)
     }
+
+    /// Caps every later request's time limit, and the retry driver's waits,
+    /// to end by then (a login included).
+    fn set_deadline_in(&mut self, within: Option<std::time::Duration>) {
+        self.client.set_deadline_in(within);
+    }
 }
 
 #[cfg(test)]

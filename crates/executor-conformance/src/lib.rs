@@ -420,6 +420,7 @@ pub fn assert_kind<T: std::fmt::Debug>(result: Result<T, ExecError>, expected: &
         ExecError::Auth { .. } => "Auth",
         ExecError::Unreachable { .. } => "Unreachable",
         ExecError::Untrusted { .. } => "Untrusted",
+        ExecError::Interrupted { .. } => "Interrupted",
         ExecError::Other { .. } => "Other",
     };
     assert_eq!(kind, expected, "{error:?}");

@@ -272,6 +272,12 @@ impl Executor for RecordingExecutor {
                 job_id: job_id.to_owned(),
                 run_id: format!("run{:05}", me.next_run),
                 status: RunStatus::Active,
+                // Metronome's format; the fake's runs are a second apart.
+                created_at: Some(format!(
+                    "2026-01-01T00:{:02}:{:02}.000+0000",
+                    me.next_run / 60 % 60,
+                    me.next_run % 60
+                )),
             };
             job.active_runs.push(run.clone());
             Ok(run)
@@ -287,6 +293,7 @@ impl Executor for RecordingExecutor {
                         job_id: job_id.to_owned(),
                         run_id: run_id.to_owned(),
                         status: *status,
+                        created_at: None,
                     });
                 }
                 me.jobs

@@ -72,6 +72,14 @@ pub enum ExecError {
         /// What the TLS library said.
         message: String,
     },
+    /// A stop was requested (a signal) while the operation ran or before
+    /// it started: it was abandoned, never retried; whatever reached the
+    /// cluster stands.
+    #[error("stopped by a signal: {message}")]
+    Interrupted {
+        /// What was stopped.
+        message: String,
+    },
     /// Anything else, with the server's or tool's own words.
     #[error("{message}")]
     Other {
@@ -88,6 +96,21 @@ impl ExecError {
         ExecError::Other {
             message: format!("unexpected answer about {what}: {detail}"),
         }
+    }
+}
+
+/// `text` trimmed and cut to `limit` characters, saying how many were left
+/// out: how every executor quotes what a server or a tool said, so that a
+/// multi-megabyte answer never becomes a multi-megabyte error line.
+pub fn quote(text: &str, limit: usize) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(limit) {
+        Some((cut, _)) => format!(
+            "{}… (cut: {} more characters)",
+            &text[..cut],
+            text[cut..].chars().count()
+        ),
+        None => text.to_owned(),
     }
 }
 
@@ -156,6 +179,9 @@ pub struct RunInfo {
     pub run_id: String,
     /// Where it stands.
     pub status: RunStatus,
+    /// When Metronome created it (its timestamp text, which sorts in time
+    /// order), if known.
+    pub created_at: Option<String>,
 }
 
 /// A job as it exists on the cluster.
@@ -201,6 +227,17 @@ pub trait Executor {
     fn kill_tasks(&mut self, app_id: &str, task_ids: &[String]) -> Result<(), ExecError>;
     /// Deletes an app and its tasks (`DELETE /v2/apps/{id}`).
     fn delete_app(&mut self, app_id: &str) -> Result<(), ExecError>;
+
+    /// Bounds every later operation to end within `within` of this call,
+    /// retries and waits included, or lifts the bound (`None`): past it an
+    /// operation fails (as [`ExecError::Unreachable`] when no answer came
+    /// in time) rather than wait on. What a caller with its own time limit
+    /// (`canary run --wait --timeout`) sets, so that slow answers cannot
+    /// stretch it. The default does nothing: an executor that never waits
+    /// long needs no bound.
+    fn set_deadline_in(&mut self, within: Option<std::time::Duration>) {
+        let _ = within;
+    }
 }
 
 /// How errors name a Marathon app (`app /web-green`).
