@@ -200,7 +200,9 @@ async fn load_apps(State(sim): State<Shared>, Json(body): Json<Value>) -> Respon
 async fn proxies(State(sim): State<Shared>) -> Response {
     let list: Vec<_> = {
         let cluster = sim.cluster();
-        (0..cluster.lb.count()).map(|lb| cluster.lb.proxy(lb)).collect()
+        (0..cluster.lb.count())
+            .map(|lb| cluster.lb.proxy(lb))
+            .collect()
     };
     let statuses: Vec<Value> = list
         .iter()

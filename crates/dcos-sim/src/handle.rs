@@ -40,20 +40,27 @@ fn start_proxies(
         let list = lb_addrs
             .iter()
             .enumerate()
-            .map(|(lb, addr)| Proxy::Emulated(Arc::new(Emulated::new(lb, ip(addr), runtime.clone()))))
+            .map(|(lb, addr)| {
+                Proxy::Emulated(Arc::new(Emulated::new(lb, ip(addr), runtime.clone())))
+            })
             .collect();
         return Ok(Proxies { list, dir: None });
     };
-    let dir = tempfile::Builder::new().prefix("dcos-sim-haproxy").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("dcos-sim-haproxy")
+        .tempdir()?;
     let mut proxies = Proxies {
         list: Vec::new(),
         dir: None,
     };
     for (lb, addr) in lb_addrs.iter().enumerate() {
         let lb_dir = dir.path().join(format!("lb-{lb}"));
-        proxies
-            .list
-            .push(Proxy::Haproxy(Haproxy::start(lb, ip(addr), binary, &lb_dir)?));
+        proxies.list.push(Proxy::Haproxy(Haproxy::start(
+            lb,
+            ip(addr),
+            binary,
+            &lb_dir,
+        )?));
     }
     proxies.dir = Some(dir);
     Ok(proxies)
@@ -404,7 +411,9 @@ impl SimHandle {
         let deadline = std::time::Instant::now() + limit;
         let proxies: Vec<Proxy> = {
             let cluster = self.cluster();
-            (0..cluster.lb.count()).map(|lb| cluster.lb.proxy(lb)).collect()
+            (0..cluster.lb.count())
+                .map(|lb| cluster.lb.proxy(lb))
+                .collect()
         };
         proxies.iter().all(|proxy| {
             proxy.settle(deadline.saturating_duration_since(std::time::Instant::now()))

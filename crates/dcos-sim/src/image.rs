@@ -159,7 +159,11 @@ mod tests {
             "registry.example.com/web:1.4.2\n"
         );
         assert!(Behaviour::of("httpd").body(200).contains("It works!"));
-        assert!(Behaviour::of("nginx").body(200).contains("Welcome to nginx!"));
+        assert!(
+            Behaviour::of("nginx")
+                .body(200)
+                .contains("Welcome to nginx!")
+        );
     }
 
     #[test]

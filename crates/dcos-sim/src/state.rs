@@ -127,7 +127,10 @@ impl Cluster {
         self.now_ms = at_ms;
         self.marathon.advance(at_ms, &mut self.rng);
         let killed = self.marathon.take_killed();
-        self.lb.observe(at_ms, &self.marathon, killed);
+        // Recorded first, with the sessions marathon-lb has on each task,
+        // then ended: a kill that resets requests in flight shows them.
+        self.lb.observe(at_ms, &self.marathon, &killed);
+        self.marathon.end_killed(&killed);
     }
 
     /// Stops everything that runs outside the model: the tasks' servers,

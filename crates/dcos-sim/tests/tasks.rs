@@ -31,7 +31,12 @@ fn app_def(id: &str, image: &str, instances: u64) -> Value {
 }
 
 fn post(sim: &SimHandle, path: &str, body: &Value) -> Reply {
-    send("POST", &format!("{}{path}", sim.dcos_url()), &[], Some(body))
+    send(
+        "POST",
+        &format!("{}{path}", sim.dcos_url()),
+        &[],
+        Some(body),
+    )
 }
 
 fn app(sim: &SimHandle, id: &str) -> Value {
@@ -72,7 +77,11 @@ fn each_task_answers_with_its_app_and_image() {
     for (id, image, text) in [
         ("/web", "httpd:2.4", "It works!"),
         ("/front", "nginx:1.25", "Welcome to nginx!"),
-        ("/api", "registry.example.com/api:7", "registry.example.com/api:7"),
+        (
+            "/api",
+            "registry.example.com/api:7",
+            "registry.example.com/api:7",
+        ),
     ] {
         assert_eq!(post(&sim, "/v2/apps", &app_def(id, image, 2)).status, 201);
         let tasks = tasks(&sim, id);
@@ -114,9 +123,7 @@ fn errors_n_fails_exactly_n_percent_of_traffic_but_no_health_check() {
     let sim = start();
     post(&sim, "/v2/apps", &app_def("/flaky", "httpd:errors-20", 1));
     let (_, port) = tasks(&sim, "/flaky")[0];
-    let statuses: Vec<u16> = (0..100)
-        .map(|_| get(&task_url(port, "/")).status)
-        .collect();
+    let statuses: Vec<u16> = (0..100).map(|_| get(&task_url(port, "/")).status).collect();
     assert_eq!(statuses.iter().filter(|s| **s == 500).count(), 20);
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 80);
     for _ in 0..10 {
@@ -192,7 +199,10 @@ fn a_killed_task_resets_its_request_in_flight_and_refuses_new_ones() {
         &json!({"ids": [victim.clone()]}),
     );
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert!(reply.json()["deploymentId"].is_string(), "a scale deployment");
+    assert!(
+        reply.json()["deploymentId"].is_string(),
+        "a scale deployment"
+    );
     assert_eq!(app(&sim, "/web")["instances"], 1);
     let (outcome, took) = reader.join().unwrap();
     match outcome {
@@ -205,7 +215,10 @@ fn a_killed_task_resets_its_request_in_flight_and_refuses_new_ones() {
         ),
         Ok(text) => assert!(!text.contains("200 OK"), "no answer, only EOF: {text}"),
     }
-    assert!(took < Duration::from_secs(5), "failed at the kill: {took:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "failed at the kill: {took:?}"
+    );
     assert!(
         TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the killed task's port refuses connections"

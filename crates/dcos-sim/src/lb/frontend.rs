@@ -341,11 +341,7 @@ async fn forward(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) 
         .path_and_query()
         .map_or("/".to_owned(), |p| p.as_str().to_owned());
     for _attempt in 0..=RETRIES {
-        let route = shared
-            .route
-            .read()
-            .map(|r| r.clone())
-            .unwrap_or_default();
+        let route = shared.route.read().map(|r| r.clone()).unwrap_or_default();
         let candidates: Vec<&Target> = route.targets.iter().filter(|t| !t.disabled).collect();
         if candidates.is_empty() {
             break;
@@ -378,7 +374,10 @@ async fn forward(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) 
             Err(_) => {
                 counters.eresp.fetch_add(1, Ordering::Relaxed);
                 in_flight.done = true;
-                return error_page(StatusCode::GATEWAY_TIMEOUT, "The server didn't respond in time.");
+                return error_page(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "The server didn't respond in time.",
+                );
             }
             Ok(Err(e)) if e.is_connect() => {
                 // Never reached the server: count it and try the next one.
@@ -390,7 +389,10 @@ async fn forward(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) 
                 counters.eresp.fetch_add(1, Ordering::Relaxed);
                 counters.srv_abrt.fetch_add(1, Ordering::Relaxed);
                 in_flight.done = true;
-                return error_page(StatusCode::BAD_GATEWAY, "The server returned an invalid or incomplete response.");
+                return error_page(
+                    StatusCode::BAD_GATEWAY,
+                    "The server returned an invalid or incomplete response.",
+                );
             }
             Ok(Ok(response)) => response,
         };
@@ -403,14 +405,20 @@ async fn forward(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) 
                 counters.eresp.fetch_add(1, Ordering::Relaxed);
                 counters.srv_abrt.fetch_add(1, Ordering::Relaxed);
                 in_flight.done = true;
-                return error_page(StatusCode::BAD_GATEWAY, "The server returned an invalid or incomplete response.");
+                return error_page(
+                    StatusCode::BAD_GATEWAY,
+                    "The server returned an invalid or incomplete response.",
+                );
             }
         };
         counters.response(head.status.as_u16(), headers_ms);
         in_flight.done = true;
         let mut response = Response::from_parts(head, Body::from(bytes));
         // Re-framed here: hyper writes the length of the body as collected.
-        for name in HOP_BY_HOP.iter().chain(&["transfer-encoding", "content-length"]) {
+        for name in HOP_BY_HOP
+            .iter()
+            .chain(&["transfer-encoding", "content-length"])
+        {
             response.headers_mut().remove(*name);
         }
         return response;

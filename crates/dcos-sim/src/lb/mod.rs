@@ -39,10 +39,10 @@ mod routes;
 mod rules;
 mod stats;
 
-pub use frontend::MAX_FRONTEND_CONNECTIONS;
-pub use haproxy::{ConfigRejection, HaproxyError, HaproxyStatus};
 pub(crate) use frontend::Emulated;
+pub use frontend::MAX_FRONTEND_CONNECTIONS;
 pub(crate) use haproxy::Haproxy;
+pub use haproxy::{ConfigRejection, HaproxyError, HaproxyStatus};
 pub use proxy::ProxyStatus;
 pub(crate) use proxy::{Proxies, Proxy};
 
@@ -181,9 +181,11 @@ impl MarathonLb {
         self.proxies.list.get(lb).cloned().unwrap_or_default()
     }
 
-    /// Stops every instance's frontends or HAProxy.
-    pub(crate) fn stop(&self) {
+    /// Stops every instance's frontends or HAProxy, then removes the real
+    /// HAProxies' private directory.
+    pub(crate) fn stop(&mut self) {
         self.proxies.stop();
+        drop(self.proxies.dir.take());
     }
 
     /// How many instances there are.
@@ -199,8 +201,8 @@ impl MarathonLb {
     /// Brings the instances to `at_ms` after Marathon got there: records
     /// `killed` against what each instance had then, notices changed
     /// backends, adopts those that are due, and samples capacity.
-    pub(crate) fn observe(&mut self, at_ms: u64, marathon: &Marathon, killed: Vec<Killed>) {
-        for kill in &killed {
+    pub(crate) fn observe(&mut self, at_ms: u64, marathon: &Marathon, killed: &[Killed]) {
+        for kill in killed {
             self.record_kill(kill);
         }
         let live_changed = self.refresh_live(marathon);

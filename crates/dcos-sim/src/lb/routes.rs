@@ -11,7 +11,10 @@ use axum::routing::get;
 async fn stats(State((sim, lb)): State<(Shared, usize)>, RawQuery(query): RawQuery) -> Response {
     let (csv, proxy) = {
         let cluster = sim.cluster();
-        (cluster.lb.stats_csv(lb, cluster.now_ms), cluster.lb.proxy(lb))
+        (
+            cluster.lb.stats_csv(lb, cluster.now_ms),
+            cluster.lb.proxy(lb),
+        )
     };
     // A real HAProxy's stats come from its stats socket, read off the
     // cluster lock.

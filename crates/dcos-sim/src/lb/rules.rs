@@ -310,27 +310,26 @@ pub(crate) fn backends(apps: Vec<LbApp>) -> Vec<Backend> {
             .and_then(|p| p.parse::<u64>().ok())
             .or(app.service_port);
         let Some(port) = port else { continue };
-        let servers = app
-            .tasks
-            .iter()
-            // Only running tasks, and with --health-check (marathon-lb's
-            // default) only those alive: the others are left out.
-            .filter(|t| t.running && (!app.has_health_checks || t.alive))
-            .flat_map(|t| {
-                let disabled = draining.contains(&t.id);
-                let ip = task_ip(&app, t);
-                server_names(&app, t)
-                    .into_iter()
-                    .zip(t.ports.clone())
-                    .map(move |(name, port)| Server {
-                        name,
-                        ip: ip.clone(),
-                        port,
-                        disabled,
-                        task_id: t.id.clone(),
-                    })
-            })
-            .collect();
+        let servers =
+            app.tasks
+                .iter()
+                // Only running tasks, and with --health-check (marathon-lb's
+                // default) only those alive: the others are left out.
+                .filter(|t| t.running && (!app.has_health_checks || t.alive))
+                .flat_map(|t| {
+                    let disabled = draining.contains(&t.id);
+                    let ip = task_ip(&app, t);
+                    server_names(&app, t).into_iter().zip(t.ports.clone()).map(
+                        move |(name, port)| Server {
+                            name,
+                            ip: ip.clone(),
+                            port,
+                            disabled,
+                            task_id: t.id.clone(),
+                        },
+                    )
+                })
+                .collect();
         out.push(Backend {
             name: format!("{}_{port}", key.trim_start_matches('/').replace('/', "_")),
             port,

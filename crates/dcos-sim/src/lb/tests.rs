@@ -6,8 +6,8 @@ use serde_json::Value;
 /// marathon-lb's `zdd_apps.json` fixture from the upstream reference data
 /// (the build decides whether it is there: see build.rs).
 fn fixture_apps() -> Vec<LbApp> {
-    let path = std::path::Path::new(env!("CANARY_SHARED_REFERENCE"))
-        .join("marathon-lb/zdd_apps.json");
+    let path =
+        std::path::Path::new(env!("CANARY_SHARED_REFERENCE")).join("marathon-lb/zdd_apps.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let value: Value = serde_json::from_str(&text).unwrap();
@@ -96,9 +96,9 @@ fn unhealthy_and_staging_tasks_are_left_out_and_traffic_shows() {
     );
     let mut lb = MarathonLb::new(
         &SimConfig {
-        marathon_lb_count: 2,
-        ..SimConfig::default()
-    },
+            marathon_lb_count: 2,
+            ..SimConfig::default()
+        },
         Proxies::default(),
     );
     for instance in &mut lb.instances {

@@ -248,7 +248,10 @@ fn converge(
         }
         // Launch new tasks within the capacity, unless a failed launch's
         // backoff is still running.
-        if app.launch_backoff_until_ms.is_some_and(|until| now_ms < until) {
+        if app
+            .launch_backoff_until_ms
+            .is_some_and(|until| now_ms < until)
+        {
             break;
         }
         app.launch_backoff_until_ms = None;

@@ -88,7 +88,11 @@ pub(crate) fn render(lb: usize, ip: Ipv4Addr, paths: &Paths, backends: &[Backend
         paths.socket.display(),
     );
     for backend in backends {
-        let mode = if backend.check.is_some() { "http" } else { "tcp" };
+        let mode = if backend.check.is_some() {
+            "http"
+        } else {
+            "tcp"
+        };
         let name = &backend.name;
         let _ = write!(
             out,
@@ -142,7 +146,11 @@ pub(crate) fn render(lb: usize, ip: Ipv4Addr, paths: &Paths, backends: &[Backend
                 server_id(&server.name, &mut taken)
             );
             if let Some(check) = &backend.check {
-                let _ = write!(out, " check inter {}s fall {}", check.interval_s, check.fall);
+                let _ = write!(
+                    out,
+                    " check inter {}s fall {}",
+                    check.interval_s, check.fall
+                );
             }
             if server.disabled {
                 out.push_str(" disabled");
@@ -234,7 +242,12 @@ mod tests {
             check: None,
             servers: vec![server("127_0_0_1_31002", 31002, false)],
         }];
-        let text = render(1, Ipv4Addr::LOCALHOST, &Paths::in_dir(Path::new("/x")), &backends);
+        let text = render(
+            1,
+            Ipv4Addr::LOCALHOST,
+            &Paths::in_dir(Path::new("/x")),
+            &backends,
+        );
         assert!(text.contains("mode tcp"));
         assert!(!text.contains("httpchk"));
         assert!(text.contains("server 127_0_0_1_31002 127.0.0.1:31002 id "));

@@ -179,7 +179,11 @@ fn validate(binary: &Path, file: &Path) -> Result<(), String> {
 
 /// Sends one command to a stats (or master CLI) socket and reads the answer
 /// until the socket closes or `limit` passes.
-pub(crate) fn socket_command(socket: &Path, command: &str, limit: Duration) -> std::io::Result<String> {
+pub(crate) fn socket_command(
+    socket: &Path,
+    command: &str,
+    limit: Duration,
+) -> std::io::Result<String> {
     let mut stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(limit))?;
     stream.set_write_timeout(Some(limit))?;
@@ -360,7 +364,8 @@ impl Haproxy {
     /// `(scur, qcur)` of server `name` (summed over its backends) from the
     /// running worker's stats, `None` when they cannot be read.
     pub(crate) fn sessions(&self, name: &str) -> Option<(u64, u64)> {
-        let csv = socket_command(&self.paths.socket, "show stat", Duration::from_millis(500)).ok()?;
+        let csv =
+            socket_command(&self.paths.socket, "show stat", Duration::from_millis(500)).ok()?;
         let mut lines = csv.lines();
         let header: Vec<&str> = lines
             .next()?
@@ -372,7 +377,12 @@ impl Haproxy {
         let mut found = None;
         for fields in lines.map(|l| l.split(',').collect::<Vec<_>>()) {
             if fields.get(sv) == Some(&name) {
-                let number = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                let number = |i: usize| {
+                    fields
+                        .get(i)
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0)
+                };
                 let (s, q) = found.unwrap_or((0, 0));
                 found = Some((s + number(scur), q + number(qcur)));
             }
@@ -389,7 +399,11 @@ impl Haproxy {
                 let _ = worker.join();
             }
         }
-        let Some((mut child, stdin)) = self.supervisor.lock().unwrap_or_else(|p| p.into_inner()).take()
+        let Some((mut child, stdin)) = self
+            .supervisor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
         else {
             return;
         };
@@ -398,7 +412,9 @@ impl Haproxy {
         loop {
             match child.try_wait() {
                 Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
                 _ => {
                     let _ = child.kill();
                     let _ = child.wait();
@@ -467,7 +483,11 @@ impl Reloader {
         if let Err(error) = validate(&haproxy.binary, &new_file) {
             eprintln!(
                 "dcos-sim: marathon-lb {lb}: haproxy refused the new config, the running one stays: {}",
-                error.lines().last().unwrap_or("")
+                error
+                    .lines()
+                    .find(|l| l.contains("parsing ["))
+                    .or_else(|| error.lines().last())
+                    .unwrap_or("")
             );
             status(&mut |s| {
                 let seq = s.rejected.last().map_or(0, |r| r.seq + 1);
@@ -500,8 +520,12 @@ impl Reloader {
     /// marathon-lb's reload: save the server state, put the config in place,
     /// ask the master to reload, and wait for the new worker.
     fn reload(&self, haproxy: &Haproxy, new_file: &Path) -> Result<(), String> {
-        let state = socket_command(&haproxy.paths.socket, "show servers state", Duration::from_secs(2))
-            .map_err(|e| format!("cannot save the server state: {e}"))?;
+        let state = socket_command(
+            &haproxy.paths.socket,
+            "show servers state",
+            Duration::from_secs(2),
+        )
+        .map_err(|e| format!("cannot save the server state: {e}"))?;
         write_file(&haproxy.paths.state_file(), &state).map_err(|e| e.to_string())?;
         std::fs::rename(new_file, haproxy.dir.join("haproxy.cfg"))
             .map_err(|e| format!("cannot put the config in place: {e}"))?;
@@ -520,11 +544,19 @@ impl Reloader {
         loop {
             let now = children(haproxy.master_pid);
             let fresh = now.iter().any(|p| !before.contains(p));
-            if fresh && socket_command(&haproxy.paths.socket, "show info", Duration::from_millis(500)).is_ok() {
+            if fresh
+                && socket_command(
+                    &haproxy.paths.socket,
+                    "show info",
+                    Duration::from_millis(500),
+                )
+                .is_ok()
+            {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                let said = std::fs::read_to_string(haproxy.dir.join("haproxy.log")).unwrap_or_default();
+                let said =
+                    std::fs::read_to_string(haproxy.dir.join("haproxy.log")).unwrap_or_default();
                 return Err(format!("no new worker within 10 s: {}", tail(&said)));
             }
             std::thread::sleep(Duration::from_millis(5));
