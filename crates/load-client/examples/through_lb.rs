@@ -43,11 +43,17 @@ fn main() {
             .ok()
             .and_then(|r| r.into_body().read_to_string().ok())
             .unwrap_or_default();
-        let up = csv.lines().filter(|l| l.starts_with("bench_10000,127_") && l.contains(",UP,")).count();
+        let up = csv
+            .lines()
+            .filter(|l| l.starts_with("bench_10000,127_") && l.contains(",UP,"))
+            .count();
         if up == 4 {
             break;
         }
-        assert!(Instant::now() < deadline, "the tasks did not come up: {csv}");
+        assert!(
+            Instant::now() < deadline,
+            "the tasks did not come up: {csv}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let client = LoadClient::start(LoadConfig {
@@ -63,7 +69,11 @@ fn main() {
     }
     let report = client.stop();
     let summary = report.summary();
-    let mode = if haproxy.is_some() { "real haproxy" } else { "emulated frontend" };
+    let mode = if haproxy.is_some() {
+        "real haproxy"
+    } else {
+        "emulated frontend"
+    };
     println!(
         "{mode}: {} requests in {:.1} s = {:.0} requests/s, {} failed, {connections} connections",
         summary.total,
