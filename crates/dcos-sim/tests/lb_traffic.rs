@@ -41,6 +41,7 @@ fn cluster(haproxy: bool, lbs: usize) -> Cluster {
         lb_binds: binds.clone(),
         marathon_lb_count: lbs,
         haproxy: haproxy.then(haproxy_binary),
+        control: true,
         ..SimConfig::default()
     })
     .expect("sim starts");
@@ -395,8 +396,13 @@ fn haproxy_refuses_a_bad_config_and_keeps_the_running_one() {
         "the bad frontend is not bound"
     );
     // And reported to a client outside the process.
-    let reported = get(&format!("{}/haproxy?stats;csv", c.lb()));
-    assert_eq!(reported.status, 200);
+    let reported = get(&format!("{}/__sim/lb/proxies", c.sim.dcos_url())).json();
+    assert_eq!(reported[0]["mode"], "haproxy");
+    assert_eq!(reported[0]["lb"], 0);
+    let error = reported[0]["haproxy"]["rejected"][0]["error"]
+        .as_str()
+        .unwrap_or("");
+    assert!(error.contains("balance only supports"), "{reported}");
 }
 
 #[test]
