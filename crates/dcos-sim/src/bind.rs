@@ -41,6 +41,9 @@ pub enum StartError {
     /// The runtime or the TLS certificate could not be made.
     #[error("cannot start: {0}")]
     Setup(#[from] io::Error),
+    /// A real HAProxy ([`SimConfig::haproxy`]) could not be started.
+    #[error("cannot start haproxy: {0}")]
+    Haproxy(#[from] crate::lb::HaproxyError),
 }
 
 /// The address of each marathon-lb instance: `config.lb_binds`, or

@@ -2,6 +2,7 @@
 
 use crate::lb::SessionDrain;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A user account of the simulated IAM.
@@ -76,6 +77,11 @@ pub struct SimConfig {
     /// CA made at start ([`crate::SimHandle::ca_cert_pem`]). The marathon-lb
     /// stats ports stay plain HTTP.
     pub tls: bool,
+    /// A real `haproxy` binary (Debian's package, 2.x): each marathon-lb
+    /// instance then runs one, configured and reloaded as marathon-lb does
+    /// ([`crate::lb`]). `None`: the sim's emulated frontend carries the
+    /// traffic and the stats are the sim's own.
+    pub haproxy: Option<PathBuf>,
 }
 
 impl Default for SimConfig {
@@ -101,6 +107,7 @@ impl Default for SimConfig {
             job_run_duration: Duration::from_secs(10),
             cluster_name: "dcos-sim".into(),
             tls: false,
+            haproxy: None,
         }
     }
 }

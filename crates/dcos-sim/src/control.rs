@@ -22,7 +22,7 @@ async fn control_state(State(sim): State<Shared>) -> Response {
         StatusCode::OK,
         json!({"clusterId": cluster.cluster_id, "now": marathon_timestamp(cluster.now_ms),
                "nowMs": cluster.now_ms, "timeScale": sim.clock.scale(),
-               "faults": cluster.faults.rules()}),
+               "faults": cluster.faults.rules(), "servedTasks": cluster.marathon.agent.served()}),
     )
 }
 
@@ -195,6 +195,27 @@ async fn load_apps(State(sim): State<Shared>, Json(body): Json<Value>) -> Respon
     }
 }
 
+/// How each marathon-lb instance carries traffic: its mode, frontend bind
+/// errors, a real HAProxy's reloads, refused configs and pids.
+async fn proxies(State(sim): State<Shared>) -> Response {
+    let list: Vec<_> = {
+        let cluster = sim.cluster();
+        (0..cluster.lb.count())
+            .map(|lb| cluster.lb.proxy(lb))
+            .collect()
+    };
+    let statuses: Vec<Value> = list
+        .iter()
+        .enumerate()
+        .map(|(lb, proxy)| {
+            let mut status = serde_json::to_value(proxy.status()).unwrap_or(Value::Null);
+            status["lb"] = json!(lb);
+            status
+        })
+        .collect();
+    json(StatusCode::OK, Value::Array(statuses))
+}
+
 /// The control endpoints.
 pub(crate) fn control_routes() -> Router<Shared> {
     Router::new()
@@ -204,6 +225,7 @@ pub(crate) fn control_routes() -> Router<Shared> {
         .route("/__sim/lb/delay", post(set_delay))
         .route("/__sim/lb/drain", post(set_drain))
         .route("/__sim/records", get(records))
+        .route("/__sim/lb/proxies", get(proxies))
         .route("/__sim/state", get(control_state))
         .route("/__sim/faults", post(add_fault).delete(clear_faults))
         .route("/__sim/faults/leader-change", post(leader_change))

@@ -11,17 +11,73 @@ use crate::bind::{StartError, bind, bind_lbs, lb_addresses};
 use crate::config::SimConfig;
 use crate::faults::{FaultAction, FaultRule};
 use crate::iam::{Claims, TokenError};
-use crate::lb::{CapacityMark, CapacityTimeline, KillLog, RecordError, SessionDrain, Traffic};
+use crate::lb::{
+    CapacityMark, CapacityTimeline, Emulated, Haproxy, KillLog, Proxies, Proxy, ProxyStatus,
+    RecordError, SessionDrain, Traffic,
+};
 use crate::marathon::{AppView, Invalid};
 use crate::metronome::{ClusterRunHook, RunHook};
 use crate::server::{Listener, dcos_router, serve};
 use crate::state::{Cluster, Shared, Sim};
 use std::net::SocketAddr;
-use std::sync::MutexGuard;
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use tokio::runtime::Runtime;
 
-/// A running simulated cluster. Dropping it stops the listeners.
+/// Each instance's way of carrying traffic: a real HAProxy per instance
+/// when the config names one (in a private temporary directory), else the
+/// emulated frontend, on the instance's own address.
+fn start_proxies(
+    config: &SimConfig,
+    lb_addrs: &[SocketAddr],
+    runtime: &tokio::runtime::Handle,
+) -> Result<Proxies, StartError> {
+    let ip = |addr: &SocketAddr| match addr.ip() {
+        std::net::IpAddr::V4(ip) => ip,
+        std::net::IpAddr::V6(_) => std::net::Ipv4Addr::LOCALHOST,
+    };
+    let Some(binary) = &config.haproxy else {
+        let list = lb_addrs
+            .iter()
+            .enumerate()
+            .map(|(lb, addr)| {
+                Proxy::Emulated(Arc::new(Emulated::new(lb, ip(addr), runtime.clone())))
+            })
+            .collect();
+        return Ok(Proxies { list, dir: None });
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("dcos-sim-haproxy")
+        .tempdir()?;
+    let mut proxies = Proxies {
+        list: Vec::new(),
+        dir: None,
+    };
+    for (lb, addr) in lb_addrs.iter().enumerate() {
+        let lb_dir = dir.path().join(format!("lb-{lb}"));
+        proxies.list.push(Proxy::Haproxy(Haproxy::start(
+            lb,
+            ip(addr),
+            binary,
+            &lb_dir,
+        )?));
+    }
+    proxies.dir = Some(dir);
+    Ok(proxies)
+}
+
+/// With a running clock, brings the cluster to the current time every
+/// 20 ms even when nobody asks, so tasks start, marathon-lb instances adopt
+/// changes and their frontends or HAProxies follow on time.
+async fn pace_cluster(sim: Shared) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(sim.cluster());
+    }
+}
+
+/// A running simulated cluster. Dropping it stops the listeners, the tasks'
+/// servers and the marathon-lb frontends (or real HAProxies).
 #[derive(Debug)]
 pub struct SimHandle {
     sim: Shared,
@@ -61,7 +117,12 @@ impl SimHandle {
         } else {
             None
         };
-        let sim = Sim::new(config, Some(runtime.handle().clone()));
+        let proxies = start_proxies(&config, &lb_addrs, runtime.handle())?;
+        let pace = config.time_scale > 0.0;
+        let sim = Sim::new(config, Some(runtime.handle().clone()), proxies);
+        if pace {
+            runtime.spawn(pace_cluster(sim.clone()));
+        }
         let (dcos_url, lb_urls) = runtime.block_on(async {
             let listener = bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
             let scheme = if server_tls.is_some() {
@@ -331,6 +392,39 @@ impl SimHandle {
         });
     }
 
+    /// How marathon-lb instance `lb` carries traffic (emulated frontend or
+    /// real HAProxy), its frontend bind errors, and a real HAProxy's
+    /// reloads, refused configs and pids.
+    ///
+    /// Panics when `lb` is not an instance index.
+    pub fn lb_proxy_status(&self, lb: usize) -> ProxyStatus {
+        self.check_lb(lb);
+        let proxy = self.cluster().lb.proxy(lb);
+        proxy.status()
+    }
+
+    /// Waits, at most `limit`, until every marathon-lb instance's real
+    /// HAProxy has validated and loaded (or refused) each change it has
+    /// adopted so far; `false` when the time ran out. Without HAProxy,
+    /// `true` at once.
+    pub fn settle_lbs(&self, limit: Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        let proxies: Vec<Proxy> = {
+            let cluster = self.cluster();
+            (0..cluster.lb.count())
+                .map(|lb| cluster.lb.proxy(lb))
+                .collect()
+        };
+        proxies.iter().all(|proxy| {
+            proxy.settle(deadline.saturating_duration_since(std::time::Instant::now()))
+        })
+    }
+
+    /// How many tasks serve now (each a real HTTP server on the agent).
+    pub fn served_tasks(&self) -> usize {
+        self.cluster().marathon.agent.served()
+    }
+
     // ----- the records -----
 
     /// Every task killed so far (through `/v2/tasks/delete`, an app's task
@@ -375,6 +469,7 @@ impl SimHandle {
 
 impl Drop for SimHandle {
     fn drop(&mut self) {
+        self.sim.cluster().shutdown();
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }

@@ -74,6 +74,11 @@ struct Args {
     /// e.g. `canary apply --ca-cert FILE` or `curl --cacert FILE`.
     #[arg(long, value_name = "FILE")]
     tls_ca_out: Option<std::path::PathBuf>,
+    /// Run a real HAProxy (Debian's haproxy 2.x, master-worker mode) per marathon-lb instance,
+    /// configured and reloaded as marathon-lb does; its frontends bind each group's service port
+    /// on the instance's address. Without it the sim's emulated frontend carries the traffic.
+    #[arg(long, value_name = "PATH")]
+    haproxy: Option<std::path::PathBuf>,
 }
 
 fn parse_lb_bind(s: &str) -> Result<SocketAddr, String> {
@@ -178,6 +183,7 @@ fn main() -> ExitCode {
         lb_reload_window: Duration::from_secs_f64(args.lb_reload_window),
         session_drain: args.session_drain,
         tls: args.tls_ca_out.is_some(),
+        haproxy: args.haproxy.clone(),
         ..SimConfig::default()
     };
     if let Some(path) = &args.users_file {

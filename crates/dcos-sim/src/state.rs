@@ -51,8 +51,13 @@ pub struct Cluster {
 
 impl Sim {
     /// A new cluster as `config` describes it, its tasks served on
-    /// `runtime` (`None`: tasks serve nothing).
-    pub(crate) fn new(config: SimConfig, runtime: Option<tokio::runtime::Handle>) -> Shared {
+    /// `runtime` (`None`: tasks serve nothing), its marathon-lb instances
+    /// carrying traffic through `proxies`.
+    pub(crate) fn new(
+        config: SimConfig,
+        runtime: Option<tokio::runtime::Handle>,
+        proxies: lb::Proxies,
+    ) -> Shared {
         let start = config.start_time_ms.unwrap_or_else(SimClock::real_now_ms);
         let clock = SimClock::new(start, config.time_scale);
         let mut rng = SimRng::new(config.seed);
@@ -62,7 +67,7 @@ impl Sim {
             marathon: marathon::Marathon::new(&config, crate::agent::Agent::new(runtime)),
             metronome: metronome::Metronome::new(&config),
             iam: iam::Iam::new(&config, &mut rng),
-            lb: lb::MarathonLb::new(&config),
+            lb: lb::MarathonLb::new(&config, proxies),
             faults: faults::Faults::default(),
             rng,
         };
@@ -122,7 +127,17 @@ impl Cluster {
         self.now_ms = at_ms;
         self.marathon.advance(at_ms, &mut self.rng);
         let killed = self.marathon.take_killed();
-        self.lb.observe(at_ms, &self.marathon, killed);
+        // Recorded first, with the sessions marathon-lb has on each task,
+        // then ended: a kill that resets requests in flight shows them.
+        self.lb.observe(at_ms, &self.marathon, &killed);
+        self.marathon.end_killed(&killed);
+    }
+
+    /// Stops everything that runs outside the model: the tasks' servers,
+    /// the emulated frontends and the real HAProxies.
+    pub(crate) fn shutdown(&mut self) {
+        self.marathon.agent = crate::agent::Agent::default();
+        self.lb.stop();
     }
 
     /// Runs the scheduler (and marathon-lb) right after a change at the

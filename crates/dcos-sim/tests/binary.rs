@@ -208,3 +208,20 @@ fn bad_marathon_lb_flags_are_usage_errors_naming_the_flag() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn a_haproxy_that_cannot_run_exits_4_naming_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dcos-sim"))
+        .args([
+            "--haproxy",
+            "/nonexistent/haproxy",
+            "--lb-bind",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("/nonexistent/haproxy"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}

@@ -129,7 +129,6 @@ impl Agent {
     }
 
     /// How many tasks serve now.
-    #[allow(dead_code)] // used by the haproxy work in progress on branch sim2
     pub(crate) fn served(&self) -> usize {
         self.servers.len()
     }

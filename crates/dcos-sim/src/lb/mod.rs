@@ -30,10 +30,21 @@
 //!
 //! [`FaultRule`]: crate::faults::FaultRule
 
+mod counters;
+mod frontend;
+pub(crate) mod haproxy;
+mod proxy;
 mod records;
 mod routes;
 mod rules;
 mod stats;
+
+pub(crate) use frontend::Emulated;
+pub use frontend::MAX_FRONTEND_CONNECTIONS;
+pub(crate) use haproxy::Haproxy;
+pub use haproxy::{ConfigRejection, HaproxyError, HaproxyStatus};
+pub use proxy::ProxyStatus;
+pub(crate) use proxy::{Proxies, Proxy};
 
 pub use records::{
     CAPACITY_CAP, CapacityMark, CapacitySample, CapacityTimeline, KILL_LOG_CAP, KillLog,
@@ -136,6 +147,8 @@ pub(crate) struct MarathonLb {
     /// Tasks able to serve now: running, and healthy when checked.
     serving: BTreeSet<String>,
     records: Records,
+    /// How each instance carries traffic (its frontends or real HAProxy).
+    proxies: Proxies,
 }
 
 fn millis(d: Duration) -> u64 {
@@ -143,8 +156,9 @@ fn millis(d: Duration) -> u64 {
 }
 
 impl MarathonLb {
-    /// The instances `config` asks for, following Marathon with its delay.
-    pub(crate) fn new(config: &SimConfig) -> Self {
+    /// The instances `config` asks for, following Marathon with its delay,
+    /// carrying traffic through `proxies` (one per instance, or none).
+    pub(crate) fn new(config: &SimConfig, proxies: Proxies) -> Self {
         let instance = Instance {
             delay_ms: millis(config.lb_update_delay),
             ..Instance::default()
@@ -158,7 +172,20 @@ impl MarathonLb {
             live_generation: None,
             serving: BTreeSet::new(),
             records: Records::default(),
+            proxies,
         }
+    }
+
+    /// Instance `lb`'s proxy (a cheap handle).
+    pub(crate) fn proxy(&self, lb: usize) -> Proxy {
+        self.proxies.list.get(lb).cloned().unwrap_or_default()
+    }
+
+    /// Stops every instance's frontends or HAProxy, then removes the real
+    /// HAProxies' private directory.
+    pub(crate) fn stop(&mut self) {
+        self.proxies.stop();
+        drop(self.proxies.dir.take());
     }
 
     /// How many instances there are.
@@ -174,13 +201,13 @@ impl MarathonLb {
     /// Brings the instances to `at_ms` after Marathon got there: records
     /// `killed` against what each instance had then, notices changed
     /// backends, adopts those that are due, and samples capacity.
-    pub(crate) fn observe(&mut self, at_ms: u64, marathon: &Marathon, killed: Vec<Killed>) {
-        for kill in &killed {
+    pub(crate) fn observe(&mut self, at_ms: u64, marathon: &Marathon, killed: &[Killed]) {
+        for kill in killed {
             self.record_kill(kill);
         }
         let live_changed = self.refresh_live(marathon);
         let mut adopted = false;
-        for instance in &mut self.instances {
+        for (lb, instance) in self.instances.iter_mut().enumerate() {
             // Unless the live backends changed, an instance that is not stale
             // still has them: skip comparing every server on every request.
             if !live_changed && instance.stale_since.is_none() {
@@ -193,6 +220,9 @@ impl MarathonLb {
             instance.stale_since.get_or_insert(at_ms);
             if instance.due_ms().is_some_and(|due| due <= at_ms) {
                 instance.adopt(&self.live, at_ms, self.reload_window_ms);
+                if let Some(proxy) = self.proxies.list.get(lb) {
+                    proxy.adopt(&instance.adopted);
+                }
                 adopted = true;
             }
         }
@@ -259,7 +289,7 @@ impl MarathonLb {
                     .flat_map(|b| &b.servers)
                     .find(|s| s.task_id == task.id && &s.name == name);
                 let (sessions, queued) = match server {
-                    Some(_) => self.traffic_at(lb, name, kill.at_ms),
+                    Some(_) => self.sessions_at(lb, name, kill.at_ms),
                     None => (0, 0),
                 };
                 seen.push(LbSighting {
@@ -301,10 +331,35 @@ impl MarathonLb {
         (sessions + lingering, queued)
     }
 
-    /// The `;csv` stats page of instance `lb` at `at_ms`.
+    /// `(scur, qcur)` of server `name` on instance `lb` as its stats show
+    /// them at `at_ms`: a real HAProxy's own (the simulated traffic when
+    /// they cannot be read), else the simulated traffic plus the emulated
+    /// frontend's requests in flight.
+    fn sessions_at(&self, lb: usize, name: &str, at_ms: u64) -> (u64, u64) {
+        let (sessions, queued) = self.traffic_at(lb, name, at_ms);
+        match (self.proxy(lb), self.proxy(lb).sessions(name)) {
+            (Proxy::Haproxy(_), Some(real)) => real,
+            (_, Some((in_flight, _))) => (sessions + in_flight, queued),
+            (_, None) => (sessions, queued),
+        }
+    }
+
+    /// The `;csv` stats page of instance `lb` at `at_ms` as the sim models
+    /// it (with the emulated frontend's counters; a real HAProxy's page
+    /// comes from HAProxy itself).
     pub(crate) fn stats_csv(&self, lb: usize, at_ms: u64) -> String {
-        stats::stats_csv(lb, &self.instances[lb].adopted, |name| {
-            self.traffic_at(lb, name, at_ms)
+        let proxy = self.proxy(lb);
+        stats::stats_csv(lb, &self.instances[lb].adopted, |backend, name| {
+            let (scur, qcur) = self.traffic_at(lb, name, at_ms);
+            let counters = match &proxy {
+                Proxy::Emulated(frontend) => frontend.counters().snapshot(backend, name),
+                _ => counters::Snapshot::default(),
+            };
+            stats::ServerRow {
+                scur: scur + counters.scur,
+                qcur,
+                counters,
+            }
         })
     }
 
@@ -315,8 +370,16 @@ impl MarathonLb {
     }
 
     /// `/_haproxy_getpids` of instance `lb` at `at_ms`: the master and its
-    /// worker, plus the old worker while reloading.
+    /// worker, plus the old worker while reloading (with a real HAProxy,
+    /// its real processes; the sim's forced reload adds a made-up one).
     pub(crate) fn pids(&self, lb: usize, at_ms: u64) -> String {
+        if let Proxy::Haproxy(haproxy) = self.proxy(lb) {
+            let mut pids: Vec<String> = haproxy.pids().iter().map(u32::to_string).collect();
+            if self.instances[lb].forced_reloading && pids.len() < 3 {
+                pids.push("1".into());
+            }
+            return pids.join(" ");
+        }
         let master = 1000 * (lb as u64 + 1);
         let worker = master + 2 + self.instances[lb].reloads;
         if self.reloading(lb, at_ms) {

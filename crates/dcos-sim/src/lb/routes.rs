@@ -1,5 +1,6 @@
 //! The stats listener of one marathon-lb instance (`:9090` on a cluster).
 
+use super::Proxy;
 use crate::state::Shared;
 use axum::Router;
 use axum::extract::{RawQuery, State};
@@ -8,9 +9,29 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 async fn stats(State((sim, lb)): State<(Shared, usize)>, RawQuery(query): RawQuery) -> Response {
-    let csv = {
+    let (csv, proxy) = {
         let cluster = sim.cluster();
-        cluster.lb.stats_csv(lb, cluster.now_ms)
+        (
+            cluster.lb.stats_csv(lb, cluster.now_ms),
+            cluster.lb.proxy(lb),
+        )
+    };
+    // A real HAProxy's stats come from its stats socket, read off the
+    // cluster lock.
+    let csv = match proxy {
+        Proxy::Haproxy(haproxy) => {
+            match tokio::task::spawn_blocking(move || haproxy.stats_csv()).await {
+                Ok(Ok(csv)) => csv,
+                _ => {
+                    return (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "haproxy's stats socket did not answer\n",
+                    )
+                        .into_response();
+                }
+            }
+        }
+        _ => csv,
     };
     if query.as_deref().is_some_and(|q| q.ends_with(";csv")) {
         ([(header::CONTENT_TYPE, "text/plain")], csv).into_response()

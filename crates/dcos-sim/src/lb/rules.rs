@@ -49,6 +49,38 @@ impl LbTask {
     }
 }
 
+/// An app's first health check as marathon-lb turns it into HAProxy's
+/// (marathon-lb-haproxy.md §4): HTTP checks become `option httpchk`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HttpCheck {
+    /// `path` (default `/`).
+    pub path: String,
+    /// `intervalSeconds` (Marathon's default 60).
+    pub interval_s: u64,
+    /// `timeoutSeconds` (default 20).
+    pub timeout_s: u64,
+    /// `maxConsecutiveFailures + 1` (default 3 + 1): HAProxy's `fall`.
+    pub fall: u64,
+}
+
+impl HttpCheck {
+    /// The HTTP check of a Marathon health check object, if it is one
+    /// (`HTTP`, `HTTPS`, `MESOS_HTTP`, `MESOS_HTTPS`).
+    fn of(check: &Value) -> Option<HttpCheck> {
+        let protocol = check["protocol"].as_str().unwrap_or("HTTP");
+        if !matches!(protocol, "HTTP" | "HTTPS" | "MESOS_HTTP" | "MESOS_HTTPS") {
+            return None;
+        }
+        let number = |key: &str, default: u64| check[key].as_u64().unwrap_or(default);
+        Some(HttpCheck {
+            path: check["path"].as_str().unwrap_or("/").to_owned(),
+            interval_s: number("intervalSeconds", 60).max(1),
+            timeout_s: number("timeoutSeconds", 20).max(1),
+            fall: number("maxConsecutiveFailures", 3) + 1,
+        })
+    }
+}
+
 /// One app as marathon-lb reads it from Marathon.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LbApp {
@@ -60,6 +92,9 @@ pub(crate) struct LbApp {
     pub instances: u64,
     /// Whether it has health checks.
     pub has_health_checks: bool,
+    /// Its first health check, when that is an HTTP one (then the backend
+    /// is `mode http` and HAProxy checks it).
+    pub http_check: Option<HttpCheck>,
     /// Its first service port, if any.
     pub service_port: Option<u64>,
     /// Whether tasks get their own IP (marathon-lb then uses that IP).
@@ -103,6 +138,10 @@ impl LbApp {
             has_health_checks: app["healthChecks"]
                 .as_array()
                 .is_some_and(|h| !h.is_empty()),
+            http_check: app["healthChecks"]
+                .as_array()
+                .and_then(|h| h.first())
+                .and_then(HttpCheck::of),
             service_port,
             ip_per_task,
             last_scaling_at: str_of(&app["versionInfo"]["lastScalingAt"]).unwrap_or_default(),
@@ -128,6 +167,10 @@ impl LbApp {
 pub(crate) struct Server {
     /// `ip_port` or `host_ip_port`, non-`[A-Za-z0-9-]` characters as `_`.
     pub name: String,
+    /// The address HAProxy sends to: the task's IP (or host) and port.
+    pub ip: String,
+    /// The task's host port.
+    pub port: u64,
     /// Written with ` disabled` (HAProxy reports `MAINT`).
     pub disabled: bool,
     /// The Marathon task behind it (not written to HAProxy; the records
@@ -140,6 +183,15 @@ pub(crate) struct Server {
 pub(crate) struct Backend {
     /// `<group or app id, leading '/' stripped, '/' as '_'>_<port>`.
     pub name: String,
+    /// The service port its frontend binds (`HAPROXY_0_PORT` when set).
+    pub port: u64,
+    /// `balance` (`HAPROXY_0_BALANCE`, default `roundrobin`), printable
+    /// characters only (it is written into HAProxy's config as given, so a
+    /// bad value fails HAProxy's validation as on marathon-lb).
+    pub balance: String,
+    /// The HTTP health check, when the app's first check is one: the
+    /// backend is then `mode http`, else `mode tcp`.
+    pub check: Option<HttpCheck>,
     /// The deployment group it serves: `/` + `HAPROXY_DEPLOYMENT_GROUP`
     /// (leading slashes trimmed), or the app id for an app without one.
     pub group: String,
@@ -159,13 +211,19 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-/// marathon-lb's server name for each port of a task.
-pub(crate) fn server_names(app: &LbApp, task: &LbTask) -> Vec<String> {
-    // Without DNS, a host that is not an IP literal stands for itself.
-    let ip = match (&task.ip, app.ip_per_task) {
+/// The address marathon-lb sends to for a task: its own IP with IP-per-task
+/// networking, else its host (without DNS, a host that is not an IP literal
+/// stands for itself).
+fn task_ip(app: &LbApp, task: &LbTask) -> String {
+    match (&task.ip, app.ip_per_task) {
         (Some(ip), true) => ip.clone(),
         _ => task.host.clone(),
-    };
+    }
+}
+
+/// marathon-lb's server name for each port of a task.
+pub(crate) fn server_names(app: &LbApp, task: &LbTask) -> Vec<String> {
+    let ip = task_ip(app, task);
     task.ports
         .iter()
         .map(|port| {
@@ -175,6 +233,14 @@ pub(crate) fn server_names(app: &LbApp, task: &LbTask) -> Vec<String> {
                 sanitize(&format!("{}_{ip}_{port}", task.host))
             }
         })
+        .collect()
+}
+
+/// Printable ASCII only (anything else as `_`): a label's value goes into
+/// HAProxy's config on one line, and can never add a line of its own.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { '_' })
         .collect()
 }
 
@@ -244,23 +310,31 @@ pub(crate) fn backends(apps: Vec<LbApp>) -> Vec<Backend> {
             .and_then(|p| p.parse::<u64>().ok())
             .or(app.service_port);
         let Some(port) = port else { continue };
-        let servers = app
-            .tasks
-            .iter()
-            // Only running tasks, and with --health-check (marathon-lb's
-            // default) only those alive: the others are left out.
-            .filter(|t| t.running && (!app.has_health_checks || t.alive))
-            .flat_map(|t| {
-                let disabled = draining.contains(&t.id);
-                server_names(&app, t).into_iter().map(move |name| Server {
-                    name,
-                    disabled,
-                    task_id: t.id.clone(),
+        let servers =
+            app.tasks
+                .iter()
+                // Only running tasks, and with --health-check (marathon-lb's
+                // default) only those alive: the others are left out.
+                .filter(|t| t.running && (!app.has_health_checks || t.alive))
+                .flat_map(|t| {
+                    let disabled = draining.contains(&t.id);
+                    let ip = task_ip(&app, t);
+                    server_names(&app, t).into_iter().zip(t.ports.clone()).map(
+                        move |(name, port)| Server {
+                            name,
+                            ip: ip.clone(),
+                            port,
+                            disabled,
+                            task_id: t.id.clone(),
+                        },
+                    )
                 })
-            })
-            .collect();
+                .collect();
         out.push(Backend {
             name: format!("{}_{port}", key.trim_start_matches('/').replace('/', "_")),
+            port,
+            balance: printable(app.label("HAPROXY_0_BALANCE").unwrap_or("roundrobin")),
+            check: app.http_check.clone(),
             group: key,
             servers,
         });

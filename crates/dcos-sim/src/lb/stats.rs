@@ -2,6 +2,7 @@
 //! header, then per backend its `FRONTEND` row, one row per server (`UP`, or
 //! `MAINT` when disabled) and its `BACKEND` row.
 
+use super::counters::Snapshot;
 use super::rules::Backend;
 
 /// HAProxy's `;csv` columns (62 of them, the 1.6-era set zdd.py parses).
@@ -82,12 +83,50 @@ fn row(fields: &[(&str, String)]) -> String {
     line
 }
 
-/// The `;csv` page of marathon-lb instance `index` for `backends`, with each
-/// server's current sessions and queue from `traffic(name)`.
+/// What the emulated stats show for one server: sessions and queue (the
+/// simulated traffic plus the emulated frontend's requests in flight) and
+/// the emulated frontend's counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ServerRow {
+    pub scur: u64,
+    pub qcur: u64,
+    pub counters: Snapshot,
+}
+
+/// The counter columns of a row (HAProxy's names).
+fn counter_fields(c: &Snapshot) -> Vec<(&'static str, String)> {
+    let names = [
+        "hrsp_1xx",
+        "hrsp_2xx",
+        "hrsp_3xx",
+        "hrsp_4xx",
+        "hrsp_5xx",
+        "hrsp_other",
+    ];
+    let mut fields: Vec<(&'static str, String)> = names
+        .iter()
+        .zip(c.hrsp)
+        .map(|(n, v)| (*n, v.to_string()))
+        .collect();
+    fields.extend([
+        ("stot", c.stot.to_string()),
+        ("lbtot", c.stot.to_string()),
+        ("req_tot", c.stot.to_string()),
+        ("econ", c.econ.to_string()),
+        ("eresp", c.eresp.to_string()),
+        ("cli_abrt", c.cli_abrt.to_string()),
+        ("srv_abrt", c.srv_abrt.to_string()),
+        ("rtime", c.rtime.to_string()),
+    ]);
+    fields
+}
+
+/// The `;csv` page of marathon-lb instance `index` for `backends`, each
+/// server's row from `server(backend, name)`.
 pub(crate) fn stats_csv(
     index: usize,
     backends: &[Backend],
-    traffic: impl Fn(&str) -> (u64, u64),
+    server: impl Fn(&str, &str) -> ServerRow,
 ) -> String {
     let mut out = format!("# {}\n", COLUMNS.join(","));
     let pid = (index + 1).to_string();
@@ -107,12 +146,18 @@ pub(crate) fn stats_csv(
             ("pid", pid.clone()),
             ("type", "0".into()),
         ]));
-        for server in &backend.servers {
-            let (scur, qcur) = traffic(&server.name);
-            let status = if server.disabled { "MAINT" } else { "UP" };
-            out.push_str(&row(&[
+        let mut total = Snapshot::default();
+        let (mut scur_total, mut qcur_total) = (0, 0);
+        for entry in &backend.servers {
+            let ServerRow {
+                scur,
+                qcur,
+                counters,
+            } = server(&name, &entry.name);
+            let status = if entry.disabled { "MAINT" } else { "UP" };
+            let mut fields = vec![
                 ("pxname", name.clone()),
-                ("svname", server.name.clone()),
+                ("svname", entry.name.clone()),
                 ("qcur", qcur.to_string()),
                 ("scur", scur.to_string()),
                 ("status", status.into()),
@@ -122,15 +167,35 @@ pub(crate) fn stats_csv(
                 ("pid", pid.clone()),
                 ("type", "2".into()),
                 ("check_status", "L7OK".into()),
-            ]));
+            ];
+            fields.extend(counter_fields(&counters));
+            out.push_str(&row(&fields));
+            scur_total += scur;
+            qcur_total += qcur;
+            total.stot += counters.stot;
+            total.econ += counters.econ;
+            total.eresp += counters.eresp;
+            total.cli_abrt += counters.cli_abrt;
+            total.srv_abrt += counters.srv_abrt;
+            for (sum, value) in total.hrsp.iter_mut().zip(counters.hrsp) {
+                *sum += value;
+            }
         }
-        out.push_str(&row(&[
+        let mut fields = vec![
             ("pxname", name),
             ("svname", "BACKEND".into()),
+            ("qcur", qcur_total.to_string()),
+            ("scur", scur_total.to_string()),
             ("status", "UP".into()),
             ("pid", pid.clone()),
             ("type", "1".into()),
-        ]));
+        ];
+        fields.extend(
+            counter_fields(&total)
+                .into_iter()
+                .filter(|(n, _)| *n != "rtime"),
+        );
+        out.push_str(&row(&fields));
     }
     out
 }

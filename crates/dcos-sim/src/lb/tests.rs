@@ -43,7 +43,7 @@ fn zdd_apps_fixture_gives_one_backend_with_one_server_in_maint() {
         .map(|s| s.name.as_str())
         .collect();
     assert_eq!(maint, ["10_0_6_25_31184"]);
-    let csv = stats::stats_csv(0, &backends, |_| (0, 0));
+    let csv = stats::stats_csv(0, &backends, |_, _| stats::ServerRow::default());
     let maint_rows: Vec<&str> = csv
         .lines()
         .filter(|l| l.starts_with("nginx_10000,") && l.contains(",MAINT,"))
@@ -72,6 +72,7 @@ fn unhealthy_and_staging_tasks_are_left_out_and_traffic_shows() {
         labels: BTreeMap::new(),
         instances: 3,
         has_health_checks: true,
+        http_check: None,
         service_port: Some(10000),
         ip_per_task: false,
         last_scaling_at: String::new(),
@@ -87,14 +88,19 @@ fn unhealthy_and_staging_tasks_are_left_out_and_traffic_shows() {
         backends[0].servers,
         [Server {
             name: "127_0_0_1_31000".into(),
+            ip: "127.0.0.1".into(),
+            port: 31000,
             disabled: false,
             task_id: "a".into(),
         }]
     );
-    let mut lb = MarathonLb::new(&SimConfig {
-        marathon_lb_count: 2,
-        ..SimConfig::default()
-    });
+    let mut lb = MarathonLb::new(
+        &SimConfig {
+            marathon_lb_count: 2,
+            ..SimConfig::default()
+        },
+        Proxies::default(),
+    );
     for instance in &mut lb.instances {
         instance.adopt(&backends, 0, 0);
     }
@@ -140,6 +146,7 @@ fn a_disabled_server_keeps_drain_sessions_for_the_drain_time() {
             labels,
             instances,
             has_health_checks: true,
+            http_check: None,
             service_port: Some(10000),
             ip_per_task: false,
             last_scaling_at: String::new(),
@@ -166,13 +173,16 @@ fn a_disabled_server_keeps_drain_sessions_for_the_drain_time() {
         .map(|s| s.name.as_str())
         .collect();
     assert_eq!(maint, ["127_0_0_1_31000"], "the lowest old task id drains");
-    let mut lb = MarathonLb::new(&SimConfig {
-        session_drain: Some(SessionDrain {
-            sessions: 2,
-            duration: Duration::from_secs(10),
-        }),
-        ..SimConfig::default()
-    });
+    let mut lb = MarathonLb::new(
+        &SimConfig {
+            session_drain: Some(SessionDrain {
+                sessions: 2,
+                duration: Duration::from_secs(10),
+            }),
+            ..SimConfig::default()
+        },
+        Proxies::default(),
+    );
     lb.instances[0].adopt(&backends, 1_000, 0);
     let row = |csv: &str| {
         csv.lines()

@@ -131,13 +131,18 @@ impl Marathon {
         self.generation
     }
 
-    /// The tasks killed since the last call, oldest first; their servers
-    /// on the agent are killed now (listeners closed, connections reset),
-    /// and so is any server whose task went without a record (an import
-    /// replacing an app).
+    /// The tasks killed since the last call, oldest first. Their servers
+    /// still run: [`Marathon::end_killed`] ends them once the kills are
+    /// recorded (with what marathon-lb had on them).
     pub fn take_killed(&mut self) -> Vec<Killed> {
-        let killed = std::mem::take(&mut self.killed);
-        for kill in &killed {
+        std::mem::take(&mut self.killed)
+    }
+
+    /// Ends the servers of `killed` on the agent (listeners closed,
+    /// connections reset), and any server whose task went without a record
+    /// (an import replacing an app).
+    pub fn end_killed(&mut self, killed: &[Killed]) {
+        for kill in killed {
             if let Some(id) = kill.task["id"].as_str() {
                 self.agent.kill(id);
             }
@@ -151,7 +156,6 @@ impl Marathon {
                 .collect();
             self.agent.retain(|id| live.contains(id));
         }
-        killed
     }
 
     /// The running deployments, oldest first.

@@ -143,3 +143,82 @@ pub fn lb_pids(lb_url: &str) -> usize {
     assert_eq!(reply.status, 200, "{lb_url}: {}", reply.body);
     reply.body.split_whitespace().count()
 }
+
+/// A 127.x.y.z address no other test (in this process, and most likely in
+/// no other process on the machine) uses, for a marathon-lb instance whose
+/// frontends bind fixed service ports such as 10000.
+pub fn unique_loopback() -> std::net::Ipv4Addr {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    std::net::Ipv4Addr::new(
+        127,
+        10 + (pid % 200) as u8,
+        ((pid / 200) % 250) as u8,
+        2 + (n % 250) as u8,
+    )
+}
+
+/// An app of deployment group `group` on its public port `port`
+/// (`HAPROXY_0_PORT`), with an HTTP health check every second, as zdd.py
+/// would deploy it (`labels` added).
+pub fn group_app(
+    id: &str,
+    group: &str,
+    port: u16,
+    image: &str,
+    instances: u64,
+    labels: Value,
+) -> Value {
+    let mut all = serde_json::json!({
+        "HAPROXY_GROUP": "external",
+        "HAPROXY_DEPLOYMENT_GROUP": group,
+        "HAPROXY_0_PORT": port.to_string(),
+    });
+    if let (Some(all), Some(more)) = (all.as_object_mut(), labels.as_object()) {
+        all.extend(more.clone());
+    }
+    serde_json::json!({
+        "id": id, "instances": instances, "cpus": 0.1, "mem": 32,
+        "container": {"type": "DOCKER", "docker": {"image": image},
+                      "portMappings": [{"containerPort": 80, "hostPort": 0, "servicePort": 0}]},
+        "networks": [{"mode": "container/bridge"}],
+        "labels": all,
+        "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0,
+                          "intervalSeconds": 1, "timeoutSeconds": 1, "maxConsecutiveFailures": 2}]
+    })
+}
+
+/// Polls `done` every 10 ms until it holds; panics naming `what` after
+/// `limit`.
+pub fn wait_until(limit: std::time::Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// A server row of the `;csv` stats with every column, by name.
+pub fn lb_columns(lb_url: &str, backend: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let reply = get(&format!("{lb_url}/haproxy?stats;csv"));
+    assert_eq!(reply.status, 200, "{lb_url}: {}", reply.body);
+    let mut lines = reply.body.lines();
+    let header: Vec<String> = lines
+        .next()
+        .expect("a header")
+        .trim_start_matches(['#', ' '])
+        .trim_end_matches(',')
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    lines
+        .map(|l| l.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|f| f[0] == backend && f[1] != "FRONTEND" && f[1] != "BACKEND")
+        .map(|f| header.iter().cloned().zip(f).collect())
+        .collect()
+}
