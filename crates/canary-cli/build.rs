@@ -5,4 +5,5 @@ include!("../../build-support/test_env.rs");
 
 fn main() {
     test_env::dcos_cli();
+    test_env::haproxy();
 }

@@ -23,7 +23,8 @@ Exit codes:
   8  run, deploy, rollout, rollback: the deployment group is not in a state
      for this phase (see canary status); nothing was changed
   9  deploy, rollout, rollback: stopped before the end (--timeout, a signal);
-     nothing is lost: the message gives the command that resumes"
+     nothing is lost: the message gives the command that resumes;
+     any command with --backend dcos-cli stopped by a signal: run it again"
     };
 }
 
@@ -221,7 +222,8 @@ pub struct EngineArgs {
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub health_timeout: std::time::Duration,
 
-    /// How long one drain (sessions lingering on a MAINT server) may take.
+    /// How long one drain (sessions lingering on a MAINT server, or in the
+    /// old haproxy process of a marathon-lb reload) may take.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration_or_zero)]
     pub drain_timeout: std::time::Duration,
 

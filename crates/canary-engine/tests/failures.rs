@@ -154,6 +154,37 @@ fn a_lasting_drain_stops_the_phase_unless_killing_anyway_is_asked() {
     assert_eq!(unsafe_kills.len(), 1, "{unsafe_kills:?}");
 }
 
+/// A reload that never ends (an old haproxy process lingering with its
+/// sessions, which the new process's stats do not show): nothing is killed
+/// while it lasts, however long; with kill-after-drain-timeout the drain
+/// timeout bounds that wait too, and the sim's kill log marks the kill as
+/// made mid-reload (the control for the zero-downtime tests' negative run).
+#[test]
+fn a_reload_that_never_ends_blocks_kills_unless_killing_anyway_is_asked() {
+    let cluster = cluster(1, 8);
+    cluster.first_deploy("web", "nginx:1.25");
+    cluster.sim.set_reloading(0, true);
+    let mut deploy = request(Phase::Deploy, "web", Some((app("web", "httpd:2.4"), 1)));
+    deploy.limits.drain_timeout = Duration::from_secs(20);
+    let (outcome, _) = cluster.drive(deploy.clone(), Duration::from_secs(120));
+    assert!(
+        matches!(outcome, Err(PhaseError::TimedOut { ref last, .. })
+            if last.contains("is reloading (3 haproxy processes)")),
+        "{outcome:?}"
+    );
+    assert!(
+        cluster.sim.kill_log().records.is_empty(),
+        "nothing killed mid-reload"
+    );
+
+    deploy.limits.kill_after_drain_timeout = true;
+    let (outcome, _) = cluster.drive(deploy, TEN_MINUTES);
+    outcome.unwrap();
+    let kills = cluster.sim.kill_log().records;
+    assert_eq!(kills.len(), 1);
+    assert!(kills[0].during_reload(), "{kills:?}");
+}
+
 /// One marathon-lb adopts changes 8 s after the other: nothing is killed
 /// until both show the server drained, and the phase ends only once both
 /// agree with Marathon.

@@ -105,7 +105,8 @@ fn a_kill_records_what_each_instance_had_on_the_task_at_that_moment() {
                 in_backend: true,
                 maint: false,
                 sessions: 0,
-                queued: 0
+                queued: 0,
+                reloading: false
             },
             LbSighting {
                 lb: 1,
@@ -113,7 +114,8 @@ fn a_kill_records_what_each_instance_had_on_the_task_at_that_moment() {
                 in_backend: true,
                 maint: false,
                 sessions: 4,
-                queued: 1
+                queued: 1,
+                reloading: false
             },
         ]
     );

@@ -198,6 +198,7 @@ fn a_canary_step_by_hand_against_lagging_marathon_lbs() {
         maint: true,
         sessions: 0,
         queued: 0,
+        reloading: false,
     };
     assert_eq!(record.seen, [seen(0), seen(1)]);
 

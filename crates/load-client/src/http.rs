@@ -76,13 +76,32 @@ impl Connection {
 
     /// Sends `GET path` and reads the response within `limit`; on any
     /// failure the connection is dropped and the outcome says how it ended.
-    pub(crate) fn get(&mut self, path: &str, limit: Duration) -> Result<Response, Outcome> {
+    /// The second value says whether the request was sent again: a GET on
+    /// a reused keep-alive connection that the server closed before a
+    /// single byte of response came back (it closed the idle connection as
+    /// the request was on its way, as HAProxy's old process does on a
+    /// reload) is sent once more on a new connection, as RFC 9112 §9.3.1
+    /// lets a client do for an idempotent request, and as every common HTTP
+    /// client does. A response begun and then broken is never retried.
+    pub(crate) fn get(&mut self, path: &str, limit: Duration) -> (Result<Response, Outcome>, bool) {
         let deadline = Instant::now() + limit;
         if self.stream.as_ref().is_some_and(Self::closed_while_idle) {
             self.stream = None;
         }
-        let result = self.exchange(path, deadline);
-        match result {
+        let reused = self.stream.is_some();
+        let mut received = false;
+        let mut result = self.exchange(path, deadline, &mut received);
+        let mut retried = false;
+        if let Err(e) = &result {
+            let closed = matches!(classify(e), Outcome::Reset);
+            if reused && !received && closed {
+                self.stream = None;
+                retried = true;
+                received = false;
+                result = self.exchange(path, deadline, &mut received);
+            }
+        }
+        let outcome = match result {
             Ok(response) => {
                 if !response.keep_alive {
                     self.stream = None;
@@ -93,10 +112,18 @@ impl Connection {
                 self.stream = None;
                 Err(classify(&e))
             }
-        }
+        };
+        (outcome, retried)
     }
 
-    fn exchange(&mut self, path: &str, deadline: Instant) -> io::Result<Response> {
+    /// One request and its response; `received` is set once any byte of
+    /// the response has arrived.
+    fn exchange(
+        &mut self,
+        path: &str,
+        deadline: Instant,
+        received: &mut bool,
+    ) -> io::Result<Response> {
         let left = || {
             deadline
                 .checked_duration_since(Instant::now())
@@ -129,6 +156,7 @@ impl Connection {
             if n == 0 {
                 return Err(eof());
             }
+            *received = true;
             buf.extend_from_slice(&chunk[..n]);
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
@@ -197,4 +225,85 @@ impl Connection {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufRead;
+    use std::net::TcpListener;
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Canary-Version: v1\r\n\r\nok";
+
+    /// Reads one request head from `stream`.
+    fn read_request(reader: &mut io::BufReader<TcpStream>) -> bool {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return false;
+            }
+            if line == "\r\n" {
+                return true;
+            }
+        }
+    }
+
+    /// A server that serves the first connection's first request, then
+    /// reads its second request and does `second` to it; every later
+    /// connection is answered normally.
+    fn server(second: &'static [u8]) -> (SocketAddr, std::thread::JoinHandle<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            let (first, _) = listener.accept().unwrap();
+            let mut reader = io::BufReader::new(first.try_clone().unwrap());
+            assert!(read_request(&mut reader));
+            (&first).write_all(OK).unwrap();
+            assert!(read_request(&mut reader));
+            (&first).write_all(second).unwrap();
+            drop(reader);
+            drop(first);
+            // The retry, if any, comes on a new connection.
+            listener.set_nonblocking(true).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(2);
+            let mut served = 0;
+            while Instant::now() < deadline && served == 0 {
+                if let Ok((next, _)) = listener.accept() {
+                    next.set_nonblocking(false).unwrap();
+                    let mut reader = io::BufReader::new(next.try_clone().unwrap());
+                    if read_request(&mut reader) {
+                        (&next).write_all(OK).unwrap();
+                        served += 1;
+                    }
+                } else {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            served
+        });
+        (addr, handle)
+    }
+
+    #[test]
+    fn a_reused_connection_closed_before_any_byte_is_retried_once() {
+        let (addr, server) = server(b"");
+        let mut connection = Connection::new(addr, "t".into());
+        let (first, retried) = connection.get("/", Duration::from_secs(2));
+        assert_eq!((first.unwrap().status, retried), (200, false));
+        let (second, retried) = connection.get("/", Duration::from_secs(2));
+        let response = second.expect("sent again on a new connection");
+        assert_eq!((response.status, retried), (200, true));
+        assert_eq!(server.join().unwrap(), 1, "one new connection");
+    }
+
+    #[test]
+    fn a_response_begun_and_broken_is_a_failure_never_retried() {
+        let (addr, server) = server(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart");
+        let mut connection = Connection::new(addr, "t".into());
+        assert!(connection.get("/", Duration::from_secs(2)).0.is_ok());
+        let (second, retried) = connection.get("/", Duration::from_secs(2));
+        assert_eq!((second.unwrap_err(), retried), (Outcome::Reset, false));
+        assert_eq!(server.join().unwrap(), 0, "no second attempt");
+    }
 }

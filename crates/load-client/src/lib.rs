@@ -12,8 +12,15 @@
 //! it took, how it ended ([`Outcome`]: 2xx, another status, connection
 //! reset, timeout, refused) and the version that served it (the
 //! `X-Canary-Version` header). A kept connection the server closed while
-//! idle is reopened before the next request, as every HTTP client does;
-//! everything else that breaks a request is a failure.
+//! idle is reopened before the next request, as every HTTP client does, and
+//! a GET whose reused connection the server closed before any byte of the
+//! response came back (it closed it as the request was on its way: HAProxy's
+//! old process does so to idle connections on every reload) is sent once
+//! more on a new connection, as RFC 9112 §9.3.1 allows for idempotent
+//! requests and common clients do; [`Record::retried`] and
+//! [`Summary::retried`] count those. Everything else that breaks a request
+//! is a failure: a response begun and then broken, a 5xx, a refusal, a
+//! timeout.
 //!
 //! The caller marks phases by time ([`LoadClient::mark`], e.g.
 //! `mark("rollout")`); [`LoadClient::stop`] returns the [`Report`]: every
@@ -104,6 +111,10 @@ pub struct Record {
     pub slow: bool,
     /// Which connection (0-based) sent it.
     pub connection: usize,
+    /// Whether it was sent a second time, on a new connection, because the
+    /// reused one was closed before any byte of the response came back
+    /// (see the crate docs); its outcome is the second attempt's.
+    pub retried: bool,
 }
 
 /// What to send, where, and within which bounds.
@@ -312,7 +323,7 @@ fn run_connection(shared: Arc<Shared>, index: usize, addr: SocketAddr, host: Str
             };
         let start = shared.started.elapsed();
         shared.in_flight.fetch_add(1, Ordering::Relaxed);
-        let result = connection.get(path, limit);
+        let (result, retried) = connection.get(path, limit);
         shared.in_flight.fetch_sub(1, Ordering::Relaxed);
         let duration = shared.started.elapsed().saturating_sub(start);
         let record = match result {
@@ -328,6 +339,7 @@ fn run_connection(shared: Arc<Shared>, index: usize, addr: SocketAddr, host: Str
                 version: response.version,
                 slow,
                 connection: index,
+                retried,
             },
             Err(outcome) => Record {
                 start,
@@ -337,6 +349,7 @@ fn run_connection(shared: Arc<Shared>, index: usize, addr: SocketAddr, host: Str
                 version: None,
                 slow,
                 connection: index,
+                retried,
             },
         };
         let failed = record.outcome.is_failure();

@@ -69,6 +69,9 @@ pub struct Summary {
     pub total: u64,
     /// Requests answered 2xx.
     pub succeeded: u64,
+    /// Requests sent a second time because their reused connection was
+    /// closed before any byte of the response (see [`Record::retried`]).
+    pub retried: u64,
     /// Failed requests by kind.
     pub failures: BTreeMap<Outcome, u64>,
     /// Per phase, in order.
@@ -137,6 +140,7 @@ impl Report {
             .collect();
         let mut failures = BTreeMap::new();
         let mut succeeded = 0;
+        let retried = self.records.iter().filter(|r| r.retried).count() as u64;
         for record in &self.records {
             let phase = phases
                 .iter()
@@ -163,6 +167,7 @@ impl Report {
         Summary {
             total: self.records.len() as u64,
             succeeded,
+            retried,
             failures,
             phases,
             shares,
@@ -197,11 +202,12 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "requests: {}, succeeded: {}, failed: {} ({})",
+            "requests: {}, succeeded: {}, failed: {} ({}); sent again on a new connection: {}",
             self.total,
             self.succeeded,
             self.failed(),
-            kinds(&self.failures)
+            kinds(&self.failures),
+            self.retried
         )?;
         writeln!(f, "by phase:")?;
         for phase in &self.phases {
@@ -242,6 +248,7 @@ mod tests {
             version: Some(version.into()),
             slow: false,
             connection: 0,
+            retried: false,
         }
     }
 

@@ -584,7 +584,7 @@ fn round(
             500,
         );
     }
-    if let Some(step) = lbs_ready(&observation.lbs) {
+    if let Some(step) = lbs_ready(&observation.lbs, limits, moment) {
         return step;
     }
     let port = group_port(pair, &prediction.old_app);
@@ -760,8 +760,12 @@ fn group_port(apps: &[GroupApp], old_id: &str) -> Option<u16> {
 }
 
 /// `Some(wait)` while a load balancer is unreachable or reloading: then
-/// nothing is killed and nothing is declared done.
-fn lbs_ready(lbs: &[LbView]) -> Option<Step> {
+/// nothing is killed and nothing is declared done. A reload's old haproxy
+/// process still serves the sessions it had, which the new process's stats
+/// do not show: waiting for it to end is part of every drain, so with
+/// `--kill-after-drain-timeout` a reload that outlasts the drain timeout
+/// stops blocking (zdd.py kills after `--max-wait` mid-reload too).
+fn lbs_ready(lbs: &[LbView], limits: &Limits, moment: &Moment<'_>) -> Option<Step> {
     for lb in lbs {
         match &lb.state {
             LbState::Unreachable { message } => {
@@ -772,8 +776,12 @@ fn lbs_ready(lbs: &[LbView]) -> Option<Step> {
                 ));
             }
             LbState::Stats { pids, .. } if *pids > 2 => {
+                let key = format!("lb-reloading:{}", lb.url);
+                if limits.kill_after_drain_timeout && moment.waited(&key) >= limits.drain_timeout {
+                    continue;
+                }
                 return Some(wait(
-                    format!("lb-reloading:{}", lb.url),
+                    key,
                     format!(
                         "marathon-lb {} is reloading ({pids} haproxy processes)",
                         lb.url
@@ -1012,7 +1020,7 @@ fn done_when_settled(
     message: &str,
     moment: &Moment<'_>,
 ) -> Step {
-    if let Some(step) = lbs_ready(&observation.lbs) {
+    if let Some(step) = lbs_ready(&observation.lbs, &request.limits, moment) {
         return step;
     }
     let owned: Vec<GroupApp> = apps.iter().map(|a| (*a).clone()).collect();

@@ -292,6 +292,10 @@ impl MarathonLb {
                     Some(_) => self.sessions_at(lb, name, kill.at_ms),
                     None => (0, 0),
                 };
+                let reloading = match self.proxy(lb) {
+                    Proxy::Haproxy(haproxy) => haproxy.pids().len() > 2,
+                    _ => self.reloading(lb, kill.at_ms),
+                };
                 seen.push(LbSighting {
                     lb,
                     server: name.clone(),
@@ -299,6 +303,7 @@ impl MarathonLb {
                     maint: server.is_some_and(|s| s.disabled),
                     sessions,
                     queued,
+                    reloading,
                 });
             }
         }

@@ -34,6 +34,11 @@ pub struct LbSighting {
     pub sessions: u64,
     /// Its queued requests (`qcur`) then; 0 when not in the backend.
     pub queued: u64,
+    /// Whether the instance was mid-reload then (an old haproxy process
+    /// still running, or the sim's reload window): the old process serves
+    /// the sessions it had, which `sessions` (the new process's) does not
+    /// count.
+    pub reloading: bool,
 }
 
 /// One task the cluster killed.
@@ -58,6 +63,12 @@ impl KillRecord {
     /// what a zero-downtime kill must never do.
     pub fn had_traffic(&self) -> bool {
         self.seen.iter().any(|s| s.sessions > 0 || s.queued > 0)
+    }
+
+    /// Whether any instance that had it in its backend was mid-reload: its
+    /// old process may still have had sessions on it that no stats show.
+    pub fn during_reload(&self) -> bool {
+        self.seen.iter().any(|s| s.in_backend && s.reloading)
     }
 
     /// Whether any instance still routed new requests to it (in the backend
