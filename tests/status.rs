@@ -240,3 +240,93 @@ fn status_escapes_terminal_controls_from_the_cluster() {
         format!("blue{retitle}\u{9b}31m").as_str()
     );
 }
+
+/// `--sample N` sends N requests through the group's marathon-lb frontend
+/// (the sim's emulated one, with HAProxy's counters) and shows the split
+/// those counters saw: with 3 old tasks and 1 canary behind round robin,
+/// exactly 1 in 4 on each of the two instances.
+#[test]
+fn sample_shows_the_split_marathon_lb_counted_next_to_the_instance_split() {
+    let binds: Vec<std::net::SocketAddr> = (0..2)
+        .map(|_| std::net::SocketAddr::from((common::unique_loopback(), 0)))
+        .collect();
+    let sim = SimHandle::start(SimConfig {
+        time_scale: 20.0,
+        lb_binds: binds,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let lbs: Vec<&str> = sim
+        .lb_urls()
+        .iter()
+        .flat_map(|u| ["--marathon-lb", u.as_str()])
+        .collect();
+    let phase = |image: &str| {
+        let mut args = vec![
+            "deploy",
+            "--app",
+            "testapp",
+            "--image",
+            image,
+            "--dcos-url",
+            sim.dcos_url(),
+        ];
+        args.extend(&lbs);
+        ok(&canary(&args))
+    };
+    phase("nginx:1.25");
+    phase("httpd:2.4");
+    let mut args = vec![
+        "status",
+        "--app",
+        "testapp",
+        "--sample",
+        "400",
+        "--json",
+        "--dcos-url",
+        sim.dcos_url(),
+    ];
+    args.extend(&lbs);
+    let status: Value = serde_json::from_str(&ok(&canary(&args))).unwrap();
+    let sample = &status["sample"];
+    assert_eq!(sample["sent"], 400, "{sample:#}");
+    assert_eq!(
+        (sample["ok"].as_u64(), sample["failed"].as_u64()),
+        (Some(400), Some(0))
+    );
+    assert_eq!(sample["frontends"].as_array().unwrap().len(), 2);
+    let observed = &sample["observed"];
+    assert_eq!(observed["backend"], "testapp_10000");
+    assert_eq!(observed["lbs_read"], 2);
+    let served = |id: &str| {
+        observed["by_app"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["app_id"] == id)
+            .and_then(|a| a["responses"].as_u64())
+    };
+    assert_eq!(served("/testapp-blue"), Some(300), "{observed:#}");
+    assert_eq!(served("/testapp-green"), Some(100), "{observed:#}");
+
+    args.retain(|a| *a != "--json");
+    let table = ok(&canary(&args));
+    assert!(
+        table.contains("sample: 400 request(s) to http://"),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "marathon-lb counted 400 response(s) in backend testapp_10000 on 2 instance(s)"
+        ),
+        "{table}"
+    );
+    let green = table
+        .lines()
+        .rfind(|l| l.starts_with("/testapp-green"))
+        .unwrap();
+    assert!(
+        green.contains("1 of 4 (25%)") && green.ends_with("100 of 400 (25%)"),
+        "{table}"
+    );
+}

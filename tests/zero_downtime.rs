@@ -13,10 +13,9 @@ mod common;
 
 use dcos_sim::{SimConfig, SimHandle};
 use load_client::{LoadClient, LoadConfig, Outcome, Report};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Output;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// The embedded template's service port (`HAPROXY_0_PORT`).
@@ -36,15 +35,6 @@ fn haproxy_binary() -> PathBuf {
     }
 }
 
-/// A loopback address of this test process alone (127.P.N.1, P from the
-/// pid), so the fixed service port never meets another test's frontend.
-fn unique_loopback() -> Ipv4Addr {
-    static NEXT: AtomicU32 = AtomicU32::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let p = std::process::id();
-    Ipv4Addr::new(127, 100 + (p % 150) as u8, (n % 250) as u8 + 1, 1)
-}
-
 struct Cluster {
     sim: SimHandle,
     /// `http://IP:10000`, one per marathon-lb instance.
@@ -56,7 +46,7 @@ struct Cluster {
 /// HAProxy.
 fn cluster_at(speed: f64, lbs: usize) -> Cluster {
     let binds: Vec<SocketAddr> = (0..lbs)
-        .map(|_| SocketAddr::from((unique_loopback(), 0)))
+        .map(|_| SocketAddr::from((common::unique_loopback(), 0)))
         .collect();
     let sim = SimHandle::start(SimConfig {
         time_scale: speed,
@@ -116,6 +106,39 @@ impl Cluster {
     /// The first deploy of [`OLD`] at the template's 4 instances.
     fn first_deploy(&self) {
         self.ok("deploy", &["--image", OLD]);
+    }
+
+    /// The story under load (8 connections, 5% of requests 200 ms): the
+    /// first deploy, then load, marked `start`; the canary deploy
+    /// (`deploy`); `canary_requests` requests with the canary in place
+    /// (`canary`); `phase` with `extra` (marked by its name); 200 requests
+    /// after it (`after`). Returns the load's report.
+    fn canary_story(&self, canary_requests: usize, phase: &str, extra: &[&str]) -> Report {
+        self.canary_story_with(canary_requests, phase, extra, || {})
+    }
+
+    /// [`Cluster::canary_story`], calling `during_canary` once the canary
+    /// serves (under the load).
+    fn canary_story_with(
+        &self,
+        canary_requests: usize,
+        phase: &str,
+        extra: &[&str],
+        during_canary: impl FnOnce(),
+    ) -> Report {
+        self.first_deploy();
+        let load = self.load(0, 0.05, 200);
+        wait_for_requests(&load, 200);
+        load.mark("deploy");
+        self.ok("deploy", &["--image", NEW]);
+        load.mark("canary");
+        during_canary();
+        wait_for_requests(&load, canary_requests);
+        load.mark(phase);
+        self.ok(phase, extra);
+        load.mark("after");
+        wait_for_requests(&load, 200);
+        load.stop()
     }
 
     /// Load through frontend `lb`: 8 keep-alive connections, `slow_share`
@@ -214,18 +237,7 @@ fn assert_no_kill_before_drain(sim: &SimHandle, reloads: bool) -> usize {
 )]
 fn deploy_then_rollout_loses_no_request_and_the_canary_gets_one_in_four() {
     let c = cluster(1);
-    c.first_deploy();
-    let load = c.load(0, 0.05, 200);
-    wait_for_requests(&load, 200);
-    load.mark("deploy");
-    c.ok("deploy", &["--image", NEW]);
-    load.mark("canary");
-    wait_for_requests(&load, 2000);
-    load.mark("rollout");
-    c.ok("rollout", &["--image", NEW]);
-    load.mark("after");
-    wait_for_requests(&load, 200);
-    let report = load.stop();
+    let report = c.canary_story(2000, "rollout", &["--image", NEW]);
     assert_none_lost(&report, "deploy + rollout");
 
     // Round robin over 3 old servers and 1 canary: 1 in 4, within 5 points.
@@ -256,18 +268,31 @@ fn deploy_then_rollout_loses_no_request_and_the_canary_gets_one_in_four() {
 )]
 fn deploy_then_rollback_loses_no_request() {
     let c = cluster(1);
-    c.first_deploy();
-    let load = c.load(0, 0.05, 200);
-    wait_for_requests(&load, 200);
-    load.mark("deploy");
-    c.ok("deploy", &["--image", NEW]);
-    load.mark("canary");
-    wait_for_requests(&load, 400);
-    load.mark("rollback");
-    c.ok("rollback", &[]);
-    load.mark("after");
-    wait_for_requests(&load, 200);
-    let report = load.stop();
+    let report = c.canary_story_with(400, "rollback", &[], || {
+        // `status --sample` reads the real HAProxy's counters: the load's
+        // requests and its own, 1 in 4 on the canary.
+        let out = c.canary(&["status", "--app", "testapp", "--sample", "400", "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let sample = &status["sample"];
+        assert_eq!(
+            (sample["ok"].as_u64(), sample["failed"].as_u64()),
+            (Some(400), Some(0)),
+            "{sample:#}"
+        );
+        let by_app = sample["observed"]["by_app"].as_array().unwrap();
+        let count = |id: &str| {
+            by_app
+                .iter()
+                .find(|a| a["app_id"] == id)
+                .and_then(|a| a["responses"].as_u64())
+                .unwrap_or(0)
+        };
+        let (green, blue) = (count("/testapp-green"), count("/testapp-blue"));
+        let share = green as f64 / (green + blue).max(1) as f64;
+        assert!(green + blue >= 400, "{sample:#}");
+        assert!((share - 0.25).abs() <= 0.05, "observed {share}: {sample:#}");
+    });
     assert_none_lost(&report, "deploy + rollback");
     let (canary, _) = share_in_phase(&report, "canary", NEW);
     assert!(

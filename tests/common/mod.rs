@@ -97,3 +97,14 @@ pub fn canary_limited(
 pub fn apply_web<'a>(url: &'a str, image: &'a str) -> Vec<&'a str> {
     vec!["apply", "--app", "web", "--image", image, "--dcos-url", url]
 }
+
+/// A loopback address of this test process alone (127.P.N.1, P from the
+/// pid, N counting up), for sims whose marathon-lb frontends bind fixed
+/// service ports: they never meet another test's.
+pub fn unique_loopback() -> std::net::Ipv4Addr {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let p = std::process::id();
+    std::net::Ipv4Addr::new(127, 100 + (p % 150) as u8, (n % 250) as u8 + 1, 1)
+}

@@ -260,6 +260,40 @@ pub struct StatusArgs {
     /// of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Sampling the traffic split.
+    #[command(flatten)]
+    pub sample: SampleArgs,
+}
+
+/// `canary status --sample`'s arguments.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// Send N requests (1 to 10000) through the group's marathon-lb
+    /// frontend (every instance in turn, at the group's service port) and
+    /// show the split marathon-lb's own counters saw next to the instance
+    /// split.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub sample: Option<u32>,
+
+    /// A marathon-lb stats URL (http://HOST:PORT) for --sample; the host is
+    /// resolved to all its addresses, each one marathon-lb instance.
+    /// Repeatable.
+    #[arg(long = "marathon-lb", value_name = "URL", default_value = DEFAULT_MARATHON_LB_URL)]
+    pub marathon_lb: Vec<String>,
+
+    /// The path --sample requests.
+    #[arg(long, value_name = "PATH", default_value = "/", value_parser = parse_sample_path)]
+    pub sample_path: String,
+}
+
+/// A path of printable ASCII starting with `/`.
+fn parse_sample_path(s: &str) -> Result<String, String> {
+    if s.starts_with('/') && s.len() <= 1024 && s.chars().all(|c| c.is_ascii_graphic()) {
+        Ok(s.to_owned())
+    } else {
+        Err("a path starting with / of at most 1024 printable ASCII characters".into())
+    }
 }
 
 /// `canary run`'s arguments.

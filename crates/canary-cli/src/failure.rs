@@ -55,6 +55,14 @@ impl Failure {
         }
     }
 
+    /// The cluster (or its load balancers) could not be reached (exit 5).
+    pub fn cluster(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_CLUSTER,
+            message: message.into(),
+        }
+    }
+
     /// A failed cluster operation: authorization failures exit 6, the rest 5.
     pub fn from_exec(error: &canary_core::executor::ExecError, context: &str) -> Self {
         Self::from_exec_message(error, format!("{context}: {error}"))

@@ -15,6 +15,7 @@ mod output;
 mod phase;
 mod prompt;
 mod run;
+mod sample;
 mod signals;
 mod status;
 

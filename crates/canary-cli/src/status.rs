@@ -13,20 +13,38 @@ pub fn run(args: &StatusArgs) -> Result<(), Failure> {
     let mut executor = crate::backend::executor(&args.cluster)?;
     let status = gather(executor.as_mut(), name.as_str())
         .map_err(|e| Failure::from_exec(&e, &format!("reading the status of {name}")))?;
+    let sample = match args.sample.sample {
+        Some(n) => Some(crate::sample::take(
+            &args.sample,
+            n,
+            &status,
+            executor.as_mut(),
+        )?),
+        None => None,
+    };
     if args.json {
-        let mut text = serde_json::to_string_pretty(&status)
-            .map_err(|e| Failure::io(format!("cannot write the status as JSON: {e}")))?;
+        let json_error =
+            |e: serde_json::Error| Failure::io(format!("cannot write the status as JSON: {e}"));
+        let mut document = serde_json::to_value(&status).map_err(json_error)?;
+        if let Some(sample) = &sample {
+            document["sample"] = serde_json::to_value(sample).map_err(json_error)?;
+        }
+        let mut text = serde_json::to_string_pretty(&document).map_err(json_error)?;
         text.push('\n');
         output::print(&text)
     } else {
-        output::print(&table(&status))
+        let mut text = table(&status);
+        if let Some(sample) = &sample {
+            text.push_str(&crate::sample::table(sample, &status));
+        }
+        output::print(&text)
     }
 }
 
 /// Left-aligned columns, two spaces apart. Every cell is made
 /// terminal-safe first: most hold what the cluster says (ids, images,
 /// labels, run ids), which must not be able to drive the terminal.
-fn columns(rows: &[Vec<String>]) -> String {
+pub(crate) fn columns(rows: &[Vec<String>]) -> String {
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|row| row.iter().map(|cell| terminal_safe(cell)).collect())

@@ -6,7 +6,14 @@
 //! and health delay per step that waits for new tasks: each create and each
 //! scale), and the requests made (Marathon and marathon-lb).
 //!
-//! Usage: bench_engine [N ...] (default 4 20 100)
+//! With `--zero-downtime` (scripts/bench-zero-downtime), each marathon-lb
+//! instance runs a real HAProxy (`HAPROXY`, default /usr/sbin/haproxy) and
+//! `load-client` sends requests through the first one's frontend from the
+//! canary deploy to the end of the rollout; it also prints the requests per
+//! second served meanwhile and how many failed (the target: none).
+//!
+//! Usage: bench_engine [--zero-downtime] [N ...] (default 4 20 100; 4 20
+//! with --zero-downtime)
 
 use canary_core::clock::Clock;
 use canary_core::engine::{DeployInput, KnownCanary, LbSource, LbView, Limits, PhaseRequest};
@@ -101,16 +108,48 @@ fn app(image: &str, instances: u32) -> CanaryApp {
     CanaryApp::new(AppDefinition::from_value(bundle.app).unwrap()).unwrap()
 }
 
+/// Load through the first frontend while the phases run: 16 keep-alive
+/// connections, 5% of the requests 200 ms slow.
+fn start_load(sim: &SimHandle) -> load_client::LoadClient {
+    let host = sim.lb_urls()[0]
+        .trim_start_matches("http://")
+        .rsplit_once(':')
+        .map(|(h, _)| h.to_owned())
+        .expect("an LB URL");
+    let mut config = load_client::LoadConfig::new(format!("http://{host}:10000"), 16);
+    config.slow_share = 0.05;
+    config.slow_ms = 200;
+    config.max_duration = Duration::from_secs(1800);
+    config.max_requests = 1_000_000;
+    load_client::LoadClient::start(config).expect("the load starts")
+}
+
 fn main() {
-    let sizes: Vec<u32> = std::env::args()
-        .skip(1)
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let zero_downtime = args.first().is_some_and(|a| a == "--zero-downtime");
+    if zero_downtime {
+        args.remove(0);
+    }
+    let sizes: Vec<u32> = args
+        .iter()
         .map(|a| a.parse().expect("an instance count"))
         .collect();
-    let sizes = if sizes.is_empty() {
-        vec![4, 20, 100]
-    } else {
-        sizes
+    let sizes = match (sizes.is_empty(), zero_downtime) {
+        (false, _) => sizes,
+        (true, false) => vec![4, 20, 100],
+        (true, true) => vec![4, 20],
     };
+    let haproxy = zero_downtime.then(|| {
+        std::path::PathBuf::from(
+            std::env::var_os("HAPROXY").unwrap_or_else(|| "/usr/sbin/haproxy".into()),
+        )
+    });
+    if let Some(path) = &haproxy {
+        println!(
+            "a real HAProxy per marathon-lb instance ({}); load: 16 keep-alive connections, 5% of requests 200 ms, through the first instance's frontend from the canary deploy on",
+            path.display()
+        );
+    }
     println!(
         "start {} s + health {} s per step; marathon-lb instances: 2\n",
         START.as_secs(),
@@ -129,10 +168,12 @@ fn main() {
                 "127.0.0.2:0".parse().unwrap(),
                 "127.0.0.3:0".parse().unwrap(),
             ],
+            haproxy: haproxy.clone(),
             ..SimConfig::default()
         })
         .expect("the sim starts");
         let clock = SystemClock::new();
+        let mut load: Option<load_client::LoadClient> = None;
         let mut executor = Counting {
             inner: HttpExecutor::new(HttpConfig::new(Endpoints::dcos(sim.dcos_url()).unwrap()))
                 .unwrap(),
@@ -158,6 +199,12 @@ fn main() {
                 canary: KnownCanary::default(),
                 limits: Limits::default(),
             };
+            if haproxy.is_some() && name == "canary deploy" {
+                load = Some(start_load(&sim));
+            }
+            if let Some(load) = &load {
+                load.mark(name);
+            }
             let (before_m, before_l) = (executor.requests, lbs.requests);
             let stop = AtomicBool::new(false);
             let mut steps = 0u32;
@@ -197,6 +244,18 @@ fn main() {
                 (wall.as_secs_f64() / minimum.as_secs_f64() - 1.0) * 100.0,
                 executor.requests - before_m,
                 lbs.requests - before_l
+            );
+        }
+        if let Some(load) = load {
+            let report = load.stop();
+            let summary = report.summary();
+            let seconds = report.elapsed.as_secs_f64();
+            println!(
+                "| {n} | load during canary deploy + rollout | {} requests in {seconds:.1} s | {:.0} requests/s | failed: {} | sent again on a new connection: {} |",
+                summary.total,
+                summary.total as f64 / seconds,
+                summary.failed(),
+                summary.retried
             );
         }
     }

@@ -19,7 +19,9 @@
 //!   them;
 //! * [`plan`]: [`next_step`] turns a [`PhaseRequest`], an observation and the
 //!   [`Moment`] into one [`Step`]: create, scale, kill drained tasks, delete,
-//!   wait (saying what for), done, refused, failed.
+//!   wait (saying what for), done, refused, failed;
+//! * [`sample`]: which app marathon-lb's counters say served a sample of
+//!   requests (`canary status --sample`).
 //!
 //! A driver outside this crate observes, asks for the next step, carries it
 //! out through the executor, and waits as the step says; `--dry-run` prints
@@ -31,6 +33,7 @@ pub mod observe;
 pub mod plan;
 pub mod predict;
 pub mod prepare;
+pub mod sample;
 
 pub use observe::{GroupApp, LbState, LbView, Observation, StatsRow, Task};
 pub use plan::{DeployInput, KnownCanary, Limits, Moment, PhaseRequest, Step, Wait, next_step};

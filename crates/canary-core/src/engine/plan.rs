@@ -748,15 +748,11 @@ fn health_failure(request: &PhaseRequest, app: &GroupApp, healthy: u32) -> Step 
 /// The service port marathon-lb names the group's backend by: the merged
 /// (old) app's `HAPROXY_0_PORT`, else its service port.
 fn group_port(apps: &[GroupApp], old_id: &str) -> Option<u16> {
-    let port_of = |app: &GroupApp| {
-        app.label(labels::PORT_0)
-            .and_then(|p| p.trim().parse().ok())
-            .or(app.service_port)
-    };
+    use super::sample::app_port;
     apps.iter()
         .find(|a| a.id == old_id)
-        .and_then(port_of)
-        .or_else(|| apps.iter().find_map(port_of))
+        .and_then(app_port)
+        .or_else(|| apps.iter().find_map(app_port))
 }
 
 /// `Some(wait)` while a load balancer is unreachable or reloading: then

@@ -1,0 +1,223 @@
+//! `canary status --sample N`: N requests through the group's marathon-lb
+//! frontend (every instance in turn), and the split marathon-lb's own
+//! counters saw meanwhile (canary-core's `engine::sample`), next to the
+//! instance split.
+
+use crate::cli::SampleArgs;
+use crate::failure::Failure;
+use canary_core::engine::sample::{ObservedSplit, group_port, observed_split};
+use canary_core::engine::{GroupApp, LbSource, LbState};
+use canary_core::executor::Executor;
+use canary_core::status::GroupStatus;
+use lb_stats::LbStatsClient;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// Each request's time limit.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// The whole sample's time limit: it stops early, saying so.
+const SAMPLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What a sample sent and what marathon-lb counted.
+#[derive(Debug, Serialize)]
+pub struct Sample {
+    /// The frontends the requests went to (`http://ADDRESS:PORT/PATH`).
+    pub frontends: Vec<String>,
+    /// Requests sent.
+    pub sent: u32,
+    /// Answered 2xx.
+    pub ok: u32,
+    /// Answered with another status.
+    pub other_status: u32,
+    /// Not answered (refused, reset, timed out).
+    pub failed: u32,
+    /// Whether the sample stopped at its time limit before sending all.
+    pub cut_short: bool,
+    /// The split marathon-lb's counters saw.
+    pub observed: ObservedSplit,
+}
+
+/// `http://HOST` of a marathon-lb stats URL `http://HOST:PORT[/base]`.
+fn host_of(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    Some(authority.rsplit_once(':').map_or(authority, |(h, _)| h))
+}
+
+/// Sends the sample for `status`'s group and reads marathon-lb around it.
+pub fn take(
+    args: &SampleArgs,
+    requests: u32,
+    status: &GroupStatus,
+    executor: &mut dyn Executor,
+) -> Result<Sample, Failure> {
+    let mut apps: Vec<GroupApp> = executor
+        .group_apps(&status.deployment_group)
+        .map_err(|e| Failure::from_exec(&e, "reading the group's apps for --sample"))?;
+    // Oldest first, as status orders them (the merged app names the port).
+    apps.sort_by_key(|a| {
+        status
+            .apps
+            .iter()
+            .position(|s| s.id == a.id)
+            .unwrap_or(usize::MAX)
+    });
+    let port = group_port(&apps).ok_or_else(|| {
+        Failure::refused(format!(
+            "--sample: deployment group {} has no app with a service port (HAPROXY_0_PORT or servicePort): nothing to send requests to",
+            status.deployment_group
+        ))
+    })?;
+    let mut lbs = LbStatsClient::new(&args.marathon_lb, REQUEST_TIMEOUT)
+        .map_err(|e| Failure::invalid(format!("--marathon-lb: {e}")))?;
+    let before = lbs.observe();
+    let frontends: Vec<String> = before
+        .iter()
+        .filter(|v| matches!(v.state, LbState::Stats { .. }))
+        .filter_map(|v| host_of(&v.url))
+        .map(|host| format!("http://{host}:{port}{}", args.sample_path))
+        .collect();
+    if frontends.is_empty() {
+        let why: Vec<String> = before
+            .iter()
+            .map(|v| match &v.state {
+                LbState::Unreachable { message } => format!("{}: {message}", v.url),
+                LbState::Stats { .. } => v.url.clone(),
+            })
+            .collect();
+        return Err(Failure::cluster(format!(
+            "--sample: no marathon-lb could be read ({}); pass --marathon-lb URL",
+            why.join("; ")
+        )));
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(REQUEST_TIMEOUT))
+        .max_redirects(0)
+        .user_agent(concat!("canary-sample/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let started = Instant::now();
+    let (mut sent, mut ok, mut other_status, mut failed) = (0, 0, 0, 0);
+    let mut cut_short = false;
+    for n in 0..requests {
+        if started.elapsed() >= SAMPLE_TIMEOUT {
+            cut_short = true;
+            break;
+        }
+        let url = &frontends[n as usize % frontends.len()];
+        sent += 1;
+        match agent.get(url).call() {
+            Ok(mut response) => {
+                // Read (bounded) so the connection is reusable and the
+                // response counted whole.
+                let _ = response
+                    .body_mut()
+                    .with_config()
+                    .limit(1 << 20)
+                    .read_to_vec();
+                if response.status().is_success() {
+                    ok += 1;
+                } else {
+                    other_status += 1;
+                }
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    let after = lbs.observe();
+    Ok(Sample {
+        frontends,
+        sent,
+        ok,
+        other_status,
+        failed,
+        cut_short,
+        observed: observed_split(&status.deployment_group, port, &apps, &before, &after),
+    })
+}
+
+/// The human form: what was sent, then per app its instance share and the
+/// share marathon-lb's counters saw.
+pub fn table(sample: &Sample, status: &GroupStatus) -> String {
+    let observed = &sample.observed;
+    let total = observed.total();
+    let mut out = format!(
+        "\nsample: {} request(s) to {}: {} answered 2xx, {} another status, {} not answered{}\n",
+        sample.sent,
+        sample.frontends.join(", "),
+        sample.ok,
+        sample.other_status,
+        sample.failed,
+        if sample.cut_short {
+            format!(" (stopped after {}s)", SAMPLE_TIMEOUT.as_secs())
+        } else {
+            String::new()
+        }
+    );
+    out.push_str(&format!(
+        "marathon-lb counted {total} response(s) in backend {} on {} instance(s) meanwhile (other clients' requests included):\n",
+        observed.backend, observed.lbs_read
+    ));
+    let percent = |n: u64| {
+        if total == 0 {
+            0.0
+        } else {
+            (n as f64 * 1000.0 / total as f64).round() / 10.0
+        }
+    };
+    let mut rows = vec![vec![
+        "APP".to_owned(),
+        "INSTANCE SHARE".to_owned(),
+        "OBSERVED SHARE".to_owned(),
+    ]];
+    for served in &observed.by_app {
+        let instances = status
+            .apps
+            .iter()
+            .find(|a| a.id == served.app_id)
+            .map_or_else(
+                || "-".to_owned(),
+                |a| {
+                    format!(
+                        "{} of {} ({}%)",
+                        a.share_tasks, status.share_total, a.share_percent
+                    )
+                },
+            );
+        rows.push(vec![
+            served.app_id.clone(),
+            instances,
+            format!(
+                "{} of {total} ({}%)",
+                served.responses,
+                percent(served.responses)
+            ),
+        ]);
+    }
+    if observed.unmatched > 0 {
+        rows.push(vec![
+            "(tasks gone meanwhile)".to_owned(),
+            "-".to_owned(),
+            format!(
+                "{} of {total} ({}%)",
+                observed.unmatched,
+                percent(observed.unmatched)
+            ),
+        ]);
+    }
+    out.push_str(&crate::status::columns(&rows));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_frontend_host_is_the_stats_urls() {
+        assert_eq!(host_of("http://127.0.0.2:9090"), Some("127.0.0.2"));
+        assert_eq!(host_of("https://10.0.0.5:9090/lb"), Some("10.0.0.5"));
+        assert_eq!(host_of("nonsense"), None);
+    }
+}
