@@ -722,3 +722,122 @@ fn render_to_a_closed_stdout_is_an_io_error() {
         stderr(&out)
     );
 }
+
+/// `--runner native`: the jobs run `canary` from the runner image or from a
+/// fetched, checked binary; each wrong combination names its flag, exit 3.
+#[test]
+fn native_runner_flags_are_checked() {
+    let message = fails(3, &as_strs(&render_with(&["--runner", "native"])));
+    assert!(
+        message.starts_with("error: --runner native needs --runner-image IMAGE"),
+        "{message}"
+    );
+    let message = fails(
+        3,
+        &as_strs(&render_with(&[
+            "--runner-artifact",
+            "https://example.com/canary",
+            "--runner-sha256",
+            &"a".repeat(64),
+        ])),
+    );
+    assert!(
+        message.starts_with("error: --runner-artifact is for --runner native"),
+        "{message}"
+    );
+    let native_artifact = |url: &str, sha: &str| {
+        render_with(&[
+            "--runner",
+            "native",
+            "--runner-artifact",
+            url,
+            "--runner-sha256",
+            sha,
+        ])
+    };
+    let message = fails(
+        3,
+        &as_strs(&native_artifact("https://example.com/canary", "abc")),
+    );
+    assert!(
+        message.starts_with("error: --runner-sha256: runner artifact SHA-256 must be 64"),
+        "{message}"
+    );
+    let message = fails(
+        3,
+        &as_strs(&native_artifact(
+            "https://example.com/dir/",
+            &"a".repeat(64),
+        )),
+    );
+    assert!(
+        message.starts_with("error: --runner-artifact: "),
+        "{message}"
+    );
+    let message = fails(
+        3,
+        &as_strs(&native_artifact(
+            "https://u:S3cret@example.com/canary",
+            &"a".repeat(64),
+        )),
+    );
+    assert!(
+        message.contains("--runner-artifact") && !message.contains("S3cret"),
+        "{message}"
+    );
+    // --runner-sha256 alone is a usage error.
+    let out = canary(&as_strs(&render_with(&[
+        "--runner-sha256",
+        &"a".repeat(64),
+    ])));
+    assert_eq!(out.status.code(), Some(2));
+
+    // Valid: the artifact image defaults to a pinned Debian; several
+    // marathon-lb URLs are taken (zdd.py takes one).
+    let out = canary(&as_strs(&render_with(&[
+        "--runner",
+        "native",
+        "--runner-artifact",
+        "https://example.com/canary-0.1.0",
+        "--runner-sha256",
+        &"A".repeat(64),
+        "--marathon-lb",
+        "http://lb-a:9090",
+        "--marathon-lb",
+        "http://lb-b:9090",
+    ])));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bundle: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = &bundle["jobs"][1]["run"];
+    assert_eq!(run["docker"]["image"], "debian:12.8-slim");
+    let cmd = run["cmd"].as_str().unwrap();
+    assert!(
+        cmd.contains(&format!(
+            "printf '%s  %s\\n' {} \"$MESOS_SANDBOX/canary-0.1.0\"",
+            "a".repeat(64)
+        )) && cmd.contains(
+            "exec \"$MESOS_SANDBOX/canary-0.1.0\" rollout --app 'testapp' --group 'testapp'"
+        ) && cmd.contains("--marathon-lb 'http://lb-a:9090' --marathon-lb 'http://lb-b:9090'"),
+        "{cmd}"
+    );
+    let message = fails(
+        3,
+        &as_strs(&render_with(&[
+            "--marathon-lb",
+            "http://lb-a:9090",
+            "--marathon-lb",
+            "http://lb-b:9090",
+        ])),
+    );
+    assert!(
+        message.starts_with(
+            "error: --marathon-lb: the zdd.py jobs take one marathon-lb URL (2 given)"
+        ),
+        "{message}"
+    );
+}

@@ -263,9 +263,89 @@ fn bad_flags_are_invalid_input_naming_the_flag() {
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("the zdd.py jobs take one URL"),
+        text(&out.stderr).contains("the zdd.py jobs take one marathon-lb URL (2 given)"),
         "{}",
         text(&out.stderr)
     );
     let _ = Duration::ZERO;
+}
+
+/// `canary deploy --app-definition FILE` (what a native deploy job runs)
+/// deploys the definition `canary render` wrote, exactly: the same group
+/// state as rendering it again; a definition of another image, or one that
+/// names a key twice, is refused naming the file.
+#[test]
+fn deploy_takes_a_rendered_app_definition() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("rendered");
+    let dcos_dir = tempfile::tempdir().unwrap();
+    let rendered = |image: &str| {
+        let out = common::canary_in(
+            &[
+                "render",
+                "--app",
+                "testapp",
+                "--image",
+                image,
+                "--out",
+                out_dir.to_str().unwrap(),
+            ],
+            dcos_dir.path(),
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        out_dir.join("new-app-definition.json")
+    };
+    let sim = sim();
+    let first = rendered("nginx:1.25");
+    let first = first.to_str().unwrap().to_owned();
+    ok(&deploy(&sim, "nginx:1.25", &["--app-definition", &first]));
+    let canary_def = rendered("httpd:2.4");
+    let canary_def = canary_def.to_str().unwrap().to_owned();
+    ok(&deploy(
+        &sim,
+        "httpd:2.4",
+        &["--app-definition", &canary_def],
+    ));
+    assert_eq!(
+        apps(&sim),
+        [
+            ("/testapp-blue".into(), 3, "nginx:1.25".into()),
+            ("/testapp-green".into(), 1, "httpd:2.4".into())
+        ]
+    );
+
+    let out = deploy(&sim, "nginx:1.26", &["--app-definition", &canary_def]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "--app-definition '{canary_def}' runs image 'httpd:2.4', not --image 'nginx:1.26'"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    let twice = dir.path().join("twice.json");
+    std::fs::write(&twice, r#"{"id": "/testapp", "id": "/other"}"#).unwrap();
+    let out = deploy(
+        &sim,
+        "httpd:2.4",
+        &["--app-definition", twice.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("twice.json"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = deploy(
+        &sim,
+        "httpd:2.4",
+        &[
+            "--app-definition",
+            &canary_def,
+            "--app-template",
+            &canary_def,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }

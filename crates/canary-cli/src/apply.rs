@@ -49,7 +49,7 @@ pub fn describe_outcome(done: &[(String, JobAction)]) -> String {
 
 /// Runs `canary apply`.
 pub fn run(args: &ApplyArgs) -> Result<(), Failure> {
-    let bundle = crate::render_bundle(&args.bundle, canary_core::RunnerKind::Zdd)?;
+    let bundle = crate::render_bundle(&args.bundle)?;
     let jobs: Vec<_> = bundle.jobs.iter().map(|job| job.document.clone()).collect();
     let mut executor = executor(args)?;
     let plan = use_case::plan_apply(executor.as_mut(), &jobs)

@@ -1,8 +1,6 @@
 //! Command-line syntax.
 
-use canary_core::{
-    DEFAULT_MARATHON_LB_URL, DEFAULT_MARATHON_URL, DEFAULT_MAX_WAIT_SECS, DEFAULT_RUNNER_IMAGE,
-};
+use canary_core::{DEFAULT_MARATHON_LB_URL, DEFAULT_MARATHON_URL, DEFAULT_MAX_WAIT_SECS};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -174,6 +172,12 @@ pub struct DeployArgs {
     /// (default: it is removed, and the deploy fails).
     #[arg(long)]
     pub keep_failed_canary: bool,
+
+    /// Deploy this app definition (JSON, as `canary render` wrote it) instead
+    /// of rendering the app template: what the native runner's deploy job
+    /// does with the definition it carries. Its image must be --image.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["app_template", "vars"])]
+    pub app_definition: Option<PathBuf>,
 }
 
 /// `canary rollout`'s and `canary rollback`'s arguments.
@@ -382,6 +386,15 @@ pub struct RenderArgs {
     pub out: Option<PathBuf>,
 }
 
+/// `--runner`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RunnerArg {
+    /// marathon-lb's zdd.py.
+    Zdd,
+    /// canary's own engine.
+    Native,
+}
+
 /// How `canary apply` reaches the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
@@ -496,13 +509,14 @@ pub struct BundleArgs {
     #[arg(long, value_name = "FILE")]
     pub job_template: Option<PathBuf>,
 
-    /// How many canary instances the deploy job starts (zdd.py --new-instances).
+    /// How many canary instances the deploy job starts (zdd.py
+    /// --new-instances; canary deploy --canary-instances).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub canary_instances: u32,
 
-    /// DC/OS secret path of a service-account credential for zdd.py, on
-    /// clusters with authentication. The job references the secret; its
-    /// value never appears in the job.
+    /// DC/OS secret path of a service-account credential for the jobs (zdd.py
+    /// or canary), on clusters with authentication. The job references the
+    /// secret; its value never appears in the job.
     // Hyphen values are taken, so that a PEM pasted by mistake reaches the
     // check that refuses it without echoing it (clap's "unexpected
     // argument" error would print it).
@@ -519,9 +533,34 @@ pub struct BundleArgs {
     #[arg(long, value_name = "URL", default_value = DEFAULT_MARATHON_LB_URL)]
     pub marathon_lb: Vec<String>,
 
-    /// The image that runs /marathon-lb/zdd.py in the jobs.
-    #[arg(long, value_name = "IMAGE", default_value = DEFAULT_RUNNER_IMAGE)]
-    pub runner_image: String,
+    /// What runs each phase in the jobs: zdd (marathon-lb's zdd.py) or
+    /// native (canary deploy|rollout|rollback, canary's own engine).
+    #[arg(long, value_enum, default_value_t = RunnerArg::Zdd)]
+    pub runner: RunnerArg,
+
+    /// The image the jobs run in. zdd: one with /marathon-lb/zdd.py (default
+    /// mesosphere/marathon-lb, pinned); native: one with canary on PATH
+    /// (build it from the Dockerfile), or, with --runner-artifact, any image
+    /// with sh, base64 and sha256sum (default debian:12.8-slim).
+    #[arg(long, value_name = "IMAGE")]
+    pub runner_image: Option<String>,
+
+    /// native: a canary binary (Linux x86_64) the jobs fetch into the
+    /// sandbox as a Metronome artifact instead of one on the image's PATH;
+    /// needs --runner-sha256.
+    #[arg(long, value_name = "URL", requires = "runner_sha256")]
+    pub runner_artifact: Option<String>,
+
+    /// native: the SHA-256 of --runner-artifact (64 hex digits); the job
+    /// checks it before it runs anything.
+    #[arg(long, value_name = "HEX", requires = "runner_artifact")]
+    pub runner_sha256: Option<String>,
+
+    /// native: the DC/OS URL (Admin Router) as reachable from the jobs.
+    /// Default: https://leader.mesos with --service-account-secret (checked
+    /// against the sandbox's CA bundle), else http://leader.mesos.
+    #[arg(long, value_name = "URL")]
+    pub runner_dcos_url: Option<String>,
 
     /// Seconds one drain step waits for open connections to close before
     /// zdd.py kills the old tasks anyway (1 to 86400).

@@ -192,7 +192,13 @@ fn flag_of(error: &PlanError) -> &'static str {
             RunnerError::Url { which, .. } | RunnerError::UrlCredentials { which } => match which {
                 RunnerUrl::Marathon => "--marathon",
                 RunnerUrl::MarathonLb => "--marathon-lb",
+                RunnerUrl::Dcos => "--runner-dcos-url",
+                RunnerUrl::Artifact => "--runner-artifact",
             },
+            RunnerError::ZddMarathonLbCount(_) => "--marathon-lb",
+            RunnerError::NativeNeedsCanary => "--runner-image",
+            RunnerError::ArtifactName => "--runner-artifact",
+            RunnerError::ArtifactSha256(_) => "--runner-sha256",
             RunnerError::MaxWait(_) => "--max-wait",
             RunnerError::SecretPath(_) | RunnerError::SecretValue => "--service-account-secret",
             RunnerError::Resources { .. } => "job resources",

@@ -98,10 +98,7 @@ fn app_template(args: &BundleArgs, name: &AppName) -> Result<TemplateSource, Fai
 
 /// Renders the bundle the arguments describe: the one code path of `render`
 /// and `apply`.
-fn render_bundle(
-    args: &BundleArgs,
-    kind: canary_core::RunnerKind,
-) -> Result<canary_render::RenderedBundle, Failure> {
+fn render_bundle(args: &BundleArgs) -> Result<canary_render::RenderedBundle, Failure> {
     // The name is checked first: it becomes a file name and three job ids.
     let name = AppName::new(&args.app).map_err(|e| Failure::invalid(format!("--app: {e}")))?;
     let app = app_template(args, &name)?;
@@ -114,15 +111,7 @@ fn render_bundle(
         app_name: name,
         image: args.image.clone(),
         canary_instances: args.canary_instances,
-        runner: RunnerConfig {
-            kind,
-            image: args.runner_image.clone(),
-            marathon_url: args.marathon.clone(),
-            marathon_lb_url: single_marathon_lb(&args.marathon_lb)?,
-            max_wait_secs: args.max_wait,
-            service_account_secret: args.service_account_secret.clone(),
-            ..RunnerConfig::default()
-        },
+        runner: runner_config(args)?,
     };
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     // Fuel and the output limit bound each template; the watchdog bounds
@@ -134,19 +123,60 @@ fn render_bundle(
     })
 }
 
-/// The one marathon-lb URL a zdd.py job takes.
-fn single_marathon_lb(urls: &[String]) -> Result<String, Failure> {
-    match urls {
-        [one] => Ok(one.clone()),
-        _ => Err(Failure::invalid(format!(
-            "--marathon-lb: the zdd.py jobs take one URL ({} given); give a name that resolves to every marathon-lb instance",
-            urls.len()
-        ))),
+/// The runner the flags describe; the image defaults by runner (zdd:
+/// marathon-lb's; native with a fetched binary: a pinned Debian; native
+/// alone has none: it must be given).
+fn runner_config(args: &BundleArgs) -> Result<RunnerConfig, Failure> {
+    let kind = match args.runner {
+        cli::RunnerArg::Zdd => canary_core::RunnerKind::Zdd,
+        cli::RunnerArg::Native => canary_core::RunnerKind::Native,
+    };
+    let native = kind == canary_core::RunnerKind::Native;
+    if !native {
+        for (flag, given) in [
+            ("--runner-artifact", args.runner_artifact.is_some()),
+            ("--runner-dcos-url", args.runner_dcos_url.is_some()),
+        ] {
+            if given {
+                return Err(Failure::invalid(format!(
+                    "{flag} is for --runner native (the zdd.py jobs run marathon-lb's image)"
+                )));
+            }
+        }
     }
+    let artifact = match (&args.runner_artifact, &args.runner_sha256) {
+        (Some(url), Some(sha256)) => Some(canary_core::RunnerArtifact {
+            url: url.clone(),
+            sha256: sha256.clone(),
+        }),
+        _ => None,
+    };
+    let image = match (&args.runner_image, native, artifact.is_some()) {
+        (Some(image), _, _) => image.clone(),
+        (None, false, _) => canary_core::DEFAULT_RUNNER_IMAGE.to_owned(),
+        (None, true, true) => canary_core::DEFAULT_ARTIFACT_IMAGE.to_owned(),
+        (None, true, false) => {
+            return Err(Failure::invalid(
+                "--runner native needs --runner-image IMAGE (an image with canary on PATH; see the Dockerfile) \
+                 or --runner-artifact URL --runner-sha256 HEX (a canary binary the jobs fetch and check)",
+            ));
+        }
+    };
+    Ok(RunnerConfig {
+        kind,
+        image,
+        marathon_url: args.marathon.clone(),
+        marathon_lb_urls: args.marathon_lb.clone(),
+        dcos_url: args.runner_dcos_url.clone(),
+        artifact,
+        max_wait_secs: args.max_wait,
+        service_account_secret: args.service_account_secret.clone(),
+        ..RunnerConfig::default()
+    })
 }
 
 fn render(args: &RenderArgs) -> Result<(), Failure> {
-    let bundle = render_bundle(&args.bundle, canary_core::RunnerKind::Zdd)?;
+    let bundle = render_bundle(&args.bundle)?;
     match &args.out {
         Some(dir) => output::write_files_atomically(dir, &bundle.files()),
         None => output::print(&bundle.to_json_pretty()),

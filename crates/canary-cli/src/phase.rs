@@ -35,15 +35,25 @@ impl EngineArgs {
 
 /// Runs `canary deploy`.
 pub fn deploy(args: &DeployArgs) -> Result<(), Failure> {
-    // The same code path as render and apply; the jobs it renders too are
-    // not used here, so they get the first marathon-lb URL.
-    let mut render = args.bundle.clone();
-    render.marathon_lb.truncate(1);
-    let bundle = crate::render_bundle(&render, canary_core::RunnerKind::Native)?;
-    let definition = AppDefinition::from_value(bundle.app)
-        .map_err(|e| Failure::invalid(format!("the rendered app: {e}")))?;
-    let app = CanaryApp::new(definition)
-        .map_err(|e| Failure::invalid(format!("the rendered app: {e}")))?;
+    let app = match &args.app_definition {
+        Some(path) => rendered_app(path, &args.bundle)?,
+        None => {
+            // The same code path as render and apply. The jobs it renders
+            // too are not used here: they are rendered as native jobs (the
+            // engine takes groups zdd.py refuses), with a stand-in image when
+            // none is given.
+            let mut render = args.bundle.clone();
+            render.runner = crate::cli::RunnerArg::Native;
+            if render.runner_image.is_none() && render.runner_artifact.is_none() {
+                render.runner_image = Some(canary_core::DEFAULT_ARTIFACT_IMAGE.to_owned());
+            }
+            let bundle = crate::render_bundle(&render)?;
+            let definition = AppDefinition::from_value(bundle.app)
+                .map_err(|e| Failure::invalid(format!("the rendered app: {e}")))?;
+            CanaryApp::new(definition)
+                .map_err(|e| Failure::invalid(format!("the rendered app: {e}")))?
+        }
+    };
     let resume = format!(
         "canary deploy --app {} --image {} (with the same options)",
         args.bundle.app, args.bundle.image
@@ -65,6 +75,39 @@ pub fn deploy(args: &DeployArgs) -> Result<(), Failure> {
         &args.bundle.marathon_lb,
         &resume,
     )
+}
+
+/// The app definition of `--app-definition FILE`: strict JSON passing the
+/// app schema, a definition canary can canary, running `--image`.
+fn rendered_app(
+    path: &std::path::Path,
+    bundle: &crate::cli::BundleArgs,
+) -> Result<CanaryApp, Failure> {
+    AppName::new(&bundle.app).map_err(|e| Failure::invalid(format!("--app: {e}")))?;
+    canary_core::validate_image(&bundle.image)
+        .map_err(|e| Failure::invalid(format!("--image: {e}")))?;
+    let name = path.display().to_string();
+    let text = bounded_read::read_text(path, crate::TEMPLATE_LIMIT).map_err(|e| {
+        if e.is_io() {
+            Failure::io(format!("cannot read --app-definition '{name}': {e}"))
+        } else {
+            Failure::invalid(format!("--app-definition '{name}' is refused: {e}"))
+        }
+    })?;
+    let value = canary_render::parse_app_definition(&name, &text)
+        .map_err(|e| Failure::from_render(e, &[]))?;
+    let definition = AppDefinition::from_value(value)
+        .map_err(|e| Failure::invalid(format!("--app-definition '{name}': {e}")))?;
+    let app = CanaryApp::new(definition)
+        .map_err(|e| Failure::invalid(format!("--app-definition '{name}': {e}")))?;
+    if app.image() != bundle.image {
+        return Err(Failure::invalid(format!(
+            "--app-definition '{name}' runs image '{}', not --image '{}'",
+            app.image(),
+            bundle.image
+        )));
+    }
+    Ok(app)
 }
 
 /// Runs `canary rollout` or `canary rollback`.

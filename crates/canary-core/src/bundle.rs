@@ -4,10 +4,10 @@
 use crate::app::AppDefinition;
 use crate::canary_app::{AppError, CanaryApp};
 use crate::ids::AppName;
-use crate::job::{DockerSpec, EnvValue, JobSpec, Phase, RestartPolicy, RunSpec, SecretSource};
-use crate::runner::{
-    DEFAULT_LOGIN_CA_CERT, RunnerConfig, RunnerError, SERVICE_ACCOUNT_SECRET_NAME, shell_quote,
+use crate::job::{
+    ArtifactSpec, DockerSpec, EnvValue, JobSpec, Phase, RestartPolicy, RunSpec, SecretSource,
 };
+use crate::runner::{RunnerConfig, RunnerError, RunnerKind, SERVICE_ACCOUNT_SECRET_NAME};
 use base64::Engine as _;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ pub const APP_DEFINITION_ENV: &str = "CANARY_APP_DEFINITION_B64";
 /// The environment variable zdd.py reads a service-account credential from.
 pub const SERVICE_ACCOUNT_ENV: &str = "DCOS_SERVICE_ACCOUNT_CREDENTIAL";
 
-/// Where the job writes the decoded app definition for zdd.py.
+/// Where the job writes the decoded app definition for the runner.
 pub const SANDBOX_APP_FILE: &str = "$MESOS_SANDBOX/canary-app.json";
 
 /// Label keys every canary job carries, so tools can find the jobs later.
@@ -192,56 +192,40 @@ pub fn plan(app: AppDefinition, request: &CanaryRequest) -> Result<CanaryBundle,
     })
 }
 
-/// The zdd.py arguments that differ per phase.
-fn phase_args(phase: Phase, canary_instances: u32) -> String {
-    match phase {
-        Phase::Deploy => format!("--new-instances {canary_instances}"),
-        Phase::Rollout => "--complete-cur".to_owned(),
-        Phase::Rollback => "--complete-prev".to_owned(),
-    }
-}
-
 fn description(phase: Phase, app: &CanaryApp, request: &CanaryRequest) -> String {
     let name = request.app_name.as_str();
     let image = &request.image;
     let n = request.canary_instances;
     let total = app.instances();
+    let native = request.runner.kind == RunnerKind::Native;
+    let how = |zdd: &str, canary: &str| {
+        if native {
+            format!("canary {canary}")
+        } else {
+            format!("zdd.py {zdd}")
+        }
+    };
     match phase {
         Phase::Deploy => format!(
             "canary deploy of {name}: start {n} instance(s) of {image} as the other blue/green colour \
              beside the live app and drain {n} live instance(s) through marathon-lb, so {n} of {total} \
-             instances serve the canary (zdd.py --new-instances {n})"
+             instances serve the canary ({})",
+            how(
+                &format!("--new-instances {n}"),
+                &format!("deploy --canary-instances {n}")
+            )
         ),
         Phase::Rollout => format!(
             "canary rollout of {name}: grow the canary ({image}) to the full count while the old version \
-             drains through marathon-lb and is removed (zdd.py --complete-cur)"
+             drains through marathon-lb and is removed ({})",
+            how("--complete-cur", "rollout")
         ),
         Phase::Rollback => format!(
             "canary rollback of {name}: restore the previous version to its full count and remove the \
-             canary ({image}) once marathon-lb has drained it (zdd.py --complete-prev)"
+             canary ({image}) once marathon-lb has drained it ({})",
+            how("--complete-prev", "rollback")
         ),
     }
-}
-
-/// The job command. Everything user-supplied is either validated and
-/// shell-quoted (URLs) or passed through the environment (the app JSON), so
-/// nothing a user writes can change what the shell runs.
-fn command(phase: Phase, request: &CanaryRequest) -> String {
-    let runner = &request.runner;
-    let login_ca = if runner.service_account_secret.is_some() {
-        format!(" --marathon-ca-cert \"{DEFAULT_LOGIN_CA_CERT}\"")
-    } else {
-        String::new()
-    };
-    format!(
-        "set -eu; printf '%s' \"${APP_DEFINITION_ENV}\" | base64 -d > \"{SANDBOX_APP_FILE}\"; \
-         exec /marathon-lb/zdd.py --json \"{SANDBOX_APP_FILE}\" --marathon {marathon} \
-         --marathon-lb {lb} --syslog-socket /dev/null --force --max-wait {wait}{login_ca} {args}",
-        marathon = shell_quote(&runner.marathon_url),
-        lb = shell_quote(&runner.marathon_lb_url),
-        wait = runner.max_wait_secs,
-        args = phase_args(phase, request.canary_instances),
-    )
 }
 
 fn job_spec(phase: Phase, app: &CanaryApp, request: &CanaryRequest, encoded_app: &str) -> JobSpec {
@@ -279,7 +263,7 @@ fn job_spec(phase: Phase, app: &CanaryApp, request: &CanaryRequest, encoded_app:
         description: description(phase, app, request),
         labels,
         run: RunSpec {
-            cmd: command(phase, request),
+            cmd: crate::command::job_command(phase, app, request),
             cpus: runner.cpus,
             mem: runner.mem,
             disk: runner.disk,
@@ -289,6 +273,17 @@ fn job_spec(phase: Phase, app: &CanaryApp, request: &CanaryRequest, encoded_app:
             },
             env,
             secrets,
+            artifacts: runner
+                .artifact
+                .iter()
+                .filter(|_| runner.kind == RunnerKind::Native)
+                .map(|a| ArtifactSpec {
+                    uri: a.url.clone(),
+                    executable: true,
+                    extract: false,
+                    cache: false,
+                })
+                .collect(),
             restart: RestartPolicy {
                 policy: "NEVER".to_owned(),
             },
@@ -320,6 +315,7 @@ mod tests {
             "{err}"
         );
         request.runner.kind = crate::runner::RunnerKind::Native;
+        request.runner.image = "registry.example.com/canary:0.1.0".into();
         assert!(plan(app(), &request).is_ok());
     }
     use serde_json::{Value, json};

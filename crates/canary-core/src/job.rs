@@ -75,6 +75,11 @@ pub struct RunSpec {
     /// Secrets referenced from `env`; empty (and then left out) on open clusters.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub secrets: BTreeMap<String, SecretSource>,
+    /// Files Mesos fetches into the sandbox before the command runs (the
+    /// native runner's `canary` binary); empty (and then left out)
+    /// otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<ArtifactSpec>,
     /// Restart policy: never, since re-running zdd.py blindly after a failure
     /// could act on a half-finished swap.
     pub restart: RestartPolicy,
@@ -108,6 +113,21 @@ pub enum EnvValue {
 pub struct SecretSource {
     /// The path of the secret in the DC/OS secret store.
     pub source: String,
+}
+
+/// An entry of `run.artifacts`: a URI the Mesos fetcher downloads into the
+/// sandbox, named by the last segment of its path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArtifactSpec {
+    /// Where it is fetched from.
+    pub uri: String,
+    /// Whether the fetched file is made executable.
+    pub executable: bool,
+    /// Whether an archive is unpacked (never: the runner is one binary).
+    pub extract: bool,
+    /// Whether the agent's fetcher cache may serve it (never: the checksum
+    /// pins the content, a cache would only hide a changed URL).
+    pub cache: bool,
 }
 
 /// `run.restart`.

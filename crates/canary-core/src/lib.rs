@@ -63,6 +63,7 @@ pub mod apply;
 mod bundle;
 mod canary_app;
 pub mod clock;
+mod command;
 pub mod engine;
 pub mod executor;
 mod ids;
@@ -87,9 +88,12 @@ pub use ids::{
     is_valid_job_id, validate_app_id,
 };
 pub use image::{ImageError, validate_image};
-pub use job::{DockerSpec, EnvValue, JobSpec, Phase, RestartPolicy, RunSpec, SecretSource};
+pub use job::{
+    ArtifactSpec, DockerSpec, EnvValue, JobSpec, Phase, RestartPolicy, RunSpec, SecretSource,
+};
 pub use runner::{
-    DEFAULT_LOGIN_CA_CERT, DEFAULT_MARATHON_LB_URL, DEFAULT_MARATHON_URL, DEFAULT_MAX_WAIT_SECS,
-    DEFAULT_RUNNER_IMAGE, MAX_WAIT_LIMIT_SECS, RunnerConfig, RunnerError, RunnerKind, RunnerUrl,
-    SERVICE_ACCOUNT_SECRET_NAME,
+    DEFAULT_ARTIFACT_IMAGE, DEFAULT_LOGIN_CA_CERT, DEFAULT_MARATHON_LB_URL, DEFAULT_MARATHON_URL,
+    DEFAULT_MAX_WAIT_SECS, DEFAULT_NATIVE_DCOS_URL, DEFAULT_NATIVE_DCOS_URL_TLS,
+    DEFAULT_RUNNER_IMAGE, MAX_WAIT_LIMIT_SECS, RunnerArtifact, RunnerConfig, RunnerError,
+    RunnerKind, RunnerUrl, SERVICE_ACCOUNT_SECRET_NAME,
 };

@@ -1,5 +1,7 @@
-//! How the canary jobs run marathon-lb's zdd.py: image, endpoints, drain
-//! budget, credentials and resources.
+//! How the canary jobs run a phase: with marathon-lb's zdd.py, or with
+//! canary's own engine (`canary deploy|rollout|rollback` inside the job):
+//! image or fetched binary, endpoints, drain budget, credentials and
+//! resources.
 
 use crate::image::{ImageError, validate_image};
 use crate::url::{UrlError, parse_http_url};
@@ -35,10 +37,22 @@ pub const DEFAULT_LOGIN_CA_CERT: &str = "$MESOS_SANDBOX/.ssl/ca-bundle.crt";
 /// The Metronome secret name the service-account secret is bound to.
 pub const SERVICE_ACCOUNT_SECRET_NAME: &str = "canary-service-account";
 
+/// The image a native job runs in when its `canary` binary is fetched as an
+/// artifact: a pinned Debian with `sh`, `base64` and `sha256sum`.
+pub const DEFAULT_ARTIFACT_IMAGE: &str = "debian:12.8-slim";
+
+/// The DC/OS URL a native job reaches Admin Router at on a cluster with
+/// authentication (a service-account secret given): HTTPS, verified with the
+/// CA bundle DC/OS puts into every sandbox ([`DEFAULT_LOGIN_CA_CERT`]).
+pub const DEFAULT_NATIVE_DCOS_URL_TLS: &str = "https://leader.mesos";
+
+/// The DC/OS URL a native job reaches Admin Router at on an open cluster.
+pub const DEFAULT_NATIVE_DCOS_URL: &str = "http://leader.mesos";
+
 /// The longest `--max-wait` accepted: one day.
 pub const MAX_WAIT_LIMIT_SECS: u32 = 86_400;
 
-/// Settings of the job runner (marathon-lb's zdd.py).
+/// Settings of the job runner (zdd.py or canary's engine).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunnerConfig {
     /// What runs each phase: zdd.py (the jobs), or canary's own engine.
@@ -47,8 +61,16 @@ pub struct RunnerConfig {
     pub image: String,
     /// Marathon's URL as reachable from the job.
     pub marathon_url: String,
-    /// marathon-lb's stats URL as reachable from the job (explicit port).
-    pub marathon_lb_url: String,
+    /// marathon-lb's stats URLs as reachable from the job (explicit port):
+    /// exactly one for zdd.py, one or more for the native runner.
+    pub marathon_lb_urls: Vec<String>,
+    /// The DC/OS URL the native runner reaches Admin Router at; `None`: the
+    /// default for the cluster's kind ([`DEFAULT_NATIVE_DCOS_URL_TLS`] with
+    /// a service account, else [`DEFAULT_NATIVE_DCOS_URL`]). Unused by zdd.py.
+    pub dcos_url: Option<String>,
+    /// The native runner's `canary` binary fetched into the sandbox and
+    /// checked before it runs, instead of one on the image's `PATH`.
+    pub artifact: Option<RunnerArtifact>,
     /// Seconds one drain step may wait (zdd.py `--max-wait`).
     pub max_wait_secs: u32,
     /// The DC/OS secret path holding a service-account credential, for
@@ -60,6 +82,24 @@ pub struct RunnerConfig {
     pub mem: u32,
     /// Disk of the job, in MiB.
     pub disk: u32,
+}
+
+/// A `canary` binary for the native runner, fetched by Mesos into the
+/// sandbox: the job checks its SHA-256 before it runs anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerArtifact {
+    /// An http(s) URL whose last path segment names the file.
+    pub url: String,
+    /// Its SHA-256, 64 hexadecimal digits.
+    pub sha256: String,
+}
+
+impl RunnerArtifact {
+    /// The file name the fetcher gives it in the sandbox: the last segment
+    /// of the URL's path.
+    pub fn file_name(&self) -> &str {
+        self.url.rsplit('/').next().unwrap_or_default()
+    }
 }
 
 /// What carries out a phase.
@@ -79,7 +119,9 @@ impl Default for RunnerConfig {
             kind: RunnerKind::Zdd,
             image: DEFAULT_RUNNER_IMAGE.to_owned(),
             marathon_url: DEFAULT_MARATHON_URL.to_owned(),
-            marathon_lb_url: DEFAULT_MARATHON_LB_URL.to_owned(),
+            marathon_lb_urls: vec![DEFAULT_MARATHON_LB_URL.to_owned()],
+            dcos_url: None,
+            artifact: None,
             max_wait_secs: DEFAULT_MAX_WAIT_SECS,
             service_account_secret: None,
             cpus: 0.1,
@@ -94,8 +136,12 @@ impl Default for RunnerConfig {
 pub enum RunnerUrl {
     /// [`RunnerConfig::marathon_url`].
     Marathon,
-    /// [`RunnerConfig::marathon_lb_url`].
+    /// One of [`RunnerConfig::marathon_lb_urls`].
     MarathonLb,
+    /// [`RunnerConfig::dcos_url`].
+    Dcos,
+    /// The [`RunnerArtifact::url`].
+    Artifact,
 }
 
 impl fmt::Display for RunnerUrl {
@@ -103,6 +149,8 @@ impl fmt::Display for RunnerUrl {
         f.write_str(match self {
             RunnerUrl::Marathon => "Marathon",
             RunnerUrl::MarathonLb => "marathon-lb",
+            RunnerUrl::Dcos => "DC/OS",
+            RunnerUrl::Artifact => "runner artifact",
         })
     }
 }
@@ -150,6 +198,24 @@ pub enum RunnerError {
         "service-account secret path '{0}' is invalid: use a DC/OS secret path such as 'canary/service-account' (letters, digits, '/', '.', '_', '-')"
     )]
     SecretPath(String),
+    /// zdd.py takes one marathon-lb URL; this many were given.
+    #[error(
+        "the zdd.py jobs take one marathon-lb URL ({0} given); give a name that resolves to every marathon-lb instance"
+    )]
+    ZddMarathonLbCount(usize),
+    /// A native job needs a way to run `canary`.
+    #[error(
+        "the native runner needs an image with canary on PATH (the runner image), or a canary binary fetched as an artifact with its SHA-256; marathon-lb's image has no canary"
+    )]
+    NativeNeedsCanary,
+    /// The artifact's checksum is not 64 hexadecimal digits.
+    #[error("runner artifact SHA-256 must be 64 hexadecimal digits (got {0} characters)")]
+    ArtifactSha256(usize),
+    /// The artifact URL's last path segment cannot name a file in the sandbox.
+    #[error(
+        "runner artifact URL must end in a file name of letters, digits, '.', '_' or '-' (the sandbox file is named by it)"
+    )]
+    ArtifactName,
     /// Resources below Metronome's minimums.
     #[error(
         "job resources cpus={cpus} mem={mem} are below Metronome's minimums (cpus >= 0.01, mem >= 32 MiB)"
@@ -242,7 +308,40 @@ impl RunnerConfig {
             reason,
         })?;
         check_url(RunnerUrl::Marathon, &self.marathon_url, false)?;
-        check_url(RunnerUrl::MarathonLb, &self.marathon_lb_url, true)?;
+        if self.marathon_lb_urls.is_empty()
+            || (self.kind == RunnerKind::Zdd && self.marathon_lb_urls.len() != 1)
+        {
+            return Err(RunnerError::ZddMarathonLbCount(self.marathon_lb_urls.len()));
+        }
+        for url in &self.marathon_lb_urls {
+            check_url(RunnerUrl::MarathonLb, url, true)?;
+        }
+        if let Some(url) = &self.dcos_url {
+            check_url(RunnerUrl::Dcos, url, false)?;
+        }
+        if let Some(artifact) = &self.artifact {
+            check_url(RunnerUrl::Artifact, &artifact.url, false)?;
+            let name = artifact.file_name();
+            if name.is_empty()
+                || name.starts_with('.')
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            {
+                return Err(RunnerError::ArtifactName);
+            }
+            if artifact.sha256.len() != 64
+                || !artifact.sha256.chars().all(|c| c.is_ascii_hexdigit())
+            {
+                return Err(RunnerError::ArtifactSha256(artifact.sha256.chars().count()));
+            }
+        }
+        if self.kind == RunnerKind::Native
+            && self.artifact.is_none()
+            && self.image == DEFAULT_RUNNER_IMAGE
+        {
+            return Err(RunnerError::NativeNeedsCanary);
+        }
         if !(1..=MAX_WAIT_LIMIT_SECS).contains(&self.max_wait_secs) {
             return Err(RunnerError::MaxWait(self.max_wait_secs));
         }
@@ -282,7 +381,7 @@ mod tests {
     fn urls() {
         let with = |m: &str, lb: &str| RunnerConfig {
             marathon_url: m.into(),
-            marathon_lb_url: lb.into(),
+            marathon_lb_urls: vec![lb.into()],
             ..RunnerConfig::default()
         };
         assert_eq!(

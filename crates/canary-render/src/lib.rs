@@ -63,7 +63,7 @@ mod templates;
 
 pub use error::{RenderError, TemplateLimit};
 pub use output::{APP_FILE_NAME, OutputFile, RenderedBundle, RenderedJob};
-pub use render::{RENDERED_LIMIT, Renderer, TEMPLATE_FUEL};
+pub use render::{RENDERED_LIMIT, Renderer, TEMPLATE_FUEL, parse_app_definition};
 pub use templates::{
     EMBEDDED_APP_TEMPLATE, EMBEDDED_JOB_TEMPLATE, LEGACY_IMAGE_PLACEHOLDER, TemplateSource,
 };

@@ -209,6 +209,16 @@ fn parse_json(file: &str, text: &str) -> Result<Value, RenderError> {
     })
 }
 
+/// Reads a Marathon app definition that was rendered before (the native
+/// runner's job hands `canary deploy` the one `render` made): strict JSON
+/// (a key named twice is refused) that passes the app schema. `file` names
+/// it in errors.
+pub fn parse_app_definition(file: &str, text: &str) -> Result<Value, RenderError> {
+    let value = parse_json(file, text)?;
+    schema_check(SchemaKind::MarathonApp, || file.to_owned(), &value)?;
+    Ok(value)
+}
+
 /// `document` names the document in the error; it is built only on failure.
 fn schema_check(
     kind: SchemaKind,
