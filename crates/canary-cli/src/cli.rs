@@ -562,6 +562,26 @@ pub struct BundleArgs {
     #[arg(long, value_name = "URL")]
     pub runner_dcos_url: Option<String>,
 
+    /// native: how long each job's whole phase may take (canary's --timeout;
+    /// default 30m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub runner_timeout: Option<std::time::Duration>,
+
+    /// native: how long new tasks may take to become healthy in the jobs
+    /// (canary's --health-timeout; default 5m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub runner_health_timeout: Option<std::time::Duration>,
+
+    /// native: how long one drain may take in the jobs (canary's
+    /// --drain-timeout; default 5m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_or_zero)]
+    pub runner_drain_timeout: Option<std::time::Duration>,
+
+    /// native: the deploy job leaves a canary that never gets healthy in
+    /// place (canary's --keep-failed-canary), for the rollback job to remove.
+    #[arg(long)]
+    pub runner_keep_failed_canary: bool,
+
     /// Seconds one drain step waits for open connections to close before
     /// zdd.py kills the old tasks anyway (1 to 86400).
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_MAX_WAIT_SECS)]

@@ -136,6 +136,19 @@ fn runner_config(args: &BundleArgs) -> Result<RunnerConfig, Failure> {
         for (flag, given) in [
             ("--runner-artifact", args.runner_artifact.is_some()),
             ("--runner-dcos-url", args.runner_dcos_url.is_some()),
+            ("--runner-timeout", args.runner_timeout.is_some()),
+            (
+                "--runner-health-timeout",
+                args.runner_health_timeout.is_some(),
+            ),
+            (
+                "--runner-drain-timeout",
+                args.runner_drain_timeout.is_some(),
+            ),
+            (
+                "--runner-keep-failed-canary",
+                args.runner_keep_failed_canary,
+            ),
         ] {
             if given {
                 return Err(Failure::invalid(format!(
@@ -169,6 +182,12 @@ fn runner_config(args: &BundleArgs) -> Result<RunnerConfig, Failure> {
         marathon_lb_urls: args.marathon_lb.clone(),
         dcos_url: args.runner_dcos_url.clone(),
         artifact,
+        native: canary_core::NativeOptions {
+            timeout: args.runner_timeout,
+            health_timeout: args.runner_health_timeout,
+            drain_timeout: args.runner_drain_timeout,
+            keep_failed_canary: args.runner_keep_failed_canary,
+        },
         max_wait_secs: args.max_wait,
         service_account_secret: args.service_account_secret.clone(),
         ..RunnerConfig::default()

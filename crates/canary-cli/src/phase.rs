@@ -35,6 +35,35 @@ impl EngineArgs {
 
 /// Runs `canary deploy`.
 pub fn deploy(args: &DeployArgs) -> Result<(), Failure> {
+    let bundle = &args.bundle;
+    for (flag, given, own) in [
+        (
+            "--runner-timeout",
+            bundle.runner_timeout.is_some(),
+            "--timeout",
+        ),
+        (
+            "--runner-health-timeout",
+            bundle.runner_health_timeout.is_some(),
+            "--health-timeout",
+        ),
+        (
+            "--runner-drain-timeout",
+            bundle.runner_drain_timeout.is_some(),
+            "--drain-timeout",
+        ),
+        (
+            "--runner-keep-failed-canary",
+            bundle.runner_keep_failed_canary,
+            "--keep-failed-canary",
+        ),
+    ] {
+        if given {
+            return Err(Failure::invalid(format!(
+                "{flag} is for the jobs render and apply write; canary deploy itself takes {own}"
+            )));
+        }
+    }
     let app = match &args.app_definition {
         Some(path) => rendered_app(path, &args.bundle)?,
         None => {

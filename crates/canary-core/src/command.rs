@@ -96,6 +96,20 @@ fn native(phase: Phase, app: &CanaryApp, request: &CanaryRequest) -> String {
             image = shell_quote(&request.image),
         ),
     };
+    let native = &runner.native;
+    let mut limits = String::new();
+    for (flag, value) in [
+        ("--timeout", native.timeout),
+        ("--health-timeout", native.health_timeout),
+        ("--drain-timeout", native.drain_timeout),
+    ] {
+        if let Some(value) = value {
+            limits.push_str(&format!(" {flag} {}s", value.as_secs()));
+        }
+    }
+    if native.keep_failed_canary && phase == Phase::Deploy {
+        limits.push_str(" --keep-failed-canary");
+    }
     let lbs: String = runner
         .marathon_lb_urls
         .iter()
@@ -109,7 +123,7 @@ fn native(phase: Phase, app: &CanaryApp, request: &CanaryRequest) -> String {
         String::new()
     };
     format!(
-        "{check}exec {program} {phase_args} --dcos-url {url}{lbs}{ca}",
+        "{check}exec {program} {phase_args}{limits} --dcos-url {url}{lbs}{ca}",
         url = shell_quote(dcos_url),
     )
 }

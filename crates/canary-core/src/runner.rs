@@ -71,6 +71,8 @@ pub struct RunnerConfig {
     /// The native runner's `canary` binary fetched into the sandbox and
     /// checked before it runs, instead of one on the image's `PATH`.
     pub artifact: Option<RunnerArtifact>,
+    /// The engine's limits inside native jobs (unset: canary's defaults).
+    pub native: NativeOptions,
     /// Seconds one drain step may wait (zdd.py `--max-wait`).
     pub max_wait_secs: u32,
     /// The DC/OS secret path holding a service-account credential, for
@@ -102,6 +104,21 @@ impl RunnerArtifact {
     }
 }
 
+/// What a native job passes to `canary deploy|rollout|rollback` beyond the
+/// group: the engine's limits, each left to canary's default when unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NativeOptions {
+    /// `--timeout`: how long the whole phase may take.
+    pub timeout: Option<std::time::Duration>,
+    /// `--health-timeout`: how long new tasks may take to become healthy.
+    pub health_timeout: Option<std::time::Duration>,
+    /// `--drain-timeout`: how long one drain may take.
+    pub drain_timeout: Option<std::time::Duration>,
+    /// `--keep-failed-canary` (the deploy job only): a canary that never
+    /// gets healthy stays, for the rollback job to remove.
+    pub keep_failed_canary: bool,
+}
+
 /// What carries out a phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RunnerKind {
@@ -122,6 +139,7 @@ impl Default for RunnerConfig {
             marathon_lb_urls: vec![DEFAULT_MARATHON_LB_URL.to_owned()],
             dcos_url: None,
             artifact: None,
+            native: NativeOptions::default(),
             max_wait_secs: DEFAULT_MAX_WAIT_SECS,
             service_account_secret: None,
             cpus: 0.1,
