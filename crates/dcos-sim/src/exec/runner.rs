@@ -256,3 +256,68 @@ impl Runner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::TaskEnd;
+    use crate::exec::guard::GroupFile;
+
+    fn runner(dir: &std::path::Path, shell: &str, cmd: &str) -> (Runner, Sender<Event>) {
+        let (notify, events) = std::sync::mpsc::channel();
+        let runner = Runner {
+            task_id: "t".into(),
+            sandbox: dir.to_owned(),
+            prepared: Prepared {
+                cmd: cmd.into(),
+                env: Vec::new(),
+                artifacts: Vec::new(),
+                time_limit: None,
+                kill_grace: Duration::from_secs(1),
+                resources: serde_json::Value::Null,
+            },
+            env: Vec::new(),
+            time_limit: Duration::from_secs(60),
+            shell: shell.into(),
+            events,
+            notify: notify.clone(),
+            group: Arc::default(),
+            guard: Arc::new(GroupFile::new(dir.join("groups"))),
+            sim: Weak::new(),
+        };
+        (runner, notify)
+    }
+
+    #[test]
+    fn a_shell_that_cannot_start_fails_the_run_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let (runner, _) = runner(dir.path(), "/nonexistent/dcos-sim/sh", "true");
+        let outcome = runner.execute();
+        assert_eq!(outcome.end, TaskEnd::Failed);
+        assert!(
+            outcome
+                .message
+                .starts_with("Failed to launch /nonexistent/dcos-sim/sh -c: "),
+            "{}",
+            outcome.message
+        );
+        let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+        assert!(stderr.contains(&outcome.message), "{stderr}");
+    }
+
+    #[test]
+    fn a_stop_before_the_start_runs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let (runner, events) = runner(
+            dir.path(),
+            "/bin/sh",
+            &format!("touch {}", marker.display()),
+        );
+        events.send(Event::Stop).unwrap();
+        let outcome = runner.execute();
+        assert_eq!(outcome.end, TaskEnd::Killed);
+        assert_eq!(outcome.message, "Task killed: the run was stopped");
+        assert!(!marker.exists());
+    }
+}
