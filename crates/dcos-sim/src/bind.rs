@@ -44,6 +44,9 @@ pub enum StartError {
     /// A real HAProxy ([`SimConfig::haproxy`]) could not be started.
     #[error("cannot start haproxy: {0}")]
     Haproxy(#[from] crate::lb::HaproxyError),
+    /// Job execution ([`SimConfig::jobs`]) could not be set up.
+    #[error("cannot execute job runs: {0}")]
+    Jobs(#[from] crate::exec::JobsError),
 }
 
 /// The address of each marathon-lb instance: `config.lb_binds`, or

@@ -5,6 +5,42 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// What a Metronome run does when no run hook decides it
+/// ([`crate::metronome`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum JobExecution {
+    /// A run only walks through its statuses on the cluster clock and
+    /// succeeds after [`SimConfig::job_run_duration`]; nothing is executed.
+    #[default]
+    Simulated,
+    /// A run executes its job's `run.cmd` with `/bin/sh -c` in a fresh
+    /// sandbox directory, as a Mesos command task would (see
+    /// [`crate::exec`]): its status follows the process.
+    Execute {
+        /// A directory put first on the runs' `PATH`: it stands for what
+        /// the job's container image would put there (the image itself is
+        /// never run). An existing directory whose path holds no `:`.
+        runner_path: Option<PathBuf>,
+        /// How long a run may go on when its job sets no
+        /// `run.restart.activeDeadlineSeconds`; past it the run's process
+        /// group is killed and the run fails.
+        default_time_limit: Duration,
+    },
+}
+
+impl JobExecution {
+    /// Execution with no runner directory and a one-hour default limit.
+    pub fn execute() -> Self {
+        JobExecution::Execute {
+            runner_path: None,
+            default_time_limit: DEFAULT_JOB_TIME_LIMIT,
+        }
+    }
+}
+
+/// The time limit of an executing run whose job sets none: one hour.
+pub const DEFAULT_JOB_TIME_LIMIT: Duration = Duration::from_secs(3600);
+
 /// A user account of the simulated IAM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserAccount {
@@ -82,6 +118,9 @@ pub struct SimConfig {
     /// ([`crate::lb`]). `None`: the sim's emulated frontend carries the
     /// traffic and the stats are the sim's own.
     pub haproxy: Option<PathBuf>,
+    /// Whether job runs are simulated (the default) or execute their
+    /// `run.cmd` for real.
+    pub jobs: JobExecution,
 }
 
 impl Default for SimConfig {
@@ -108,6 +147,7 @@ impl Default for SimConfig {
             cluster_name: "dcos-sim".into(),
             tls: false,
             haproxy: None,
+            jobs: JobExecution::Simulated,
         }
     }
 }

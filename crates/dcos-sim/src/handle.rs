@@ -17,6 +17,7 @@ use crate::lb::{
 };
 use crate::marathon::{AppView, Invalid};
 use crate::metronome::{ClusterRunHook, RunHook};
+use crate::secrets::SecretError;
 use crate::server::{Listener, dcos_router, serve};
 use crate::state::{Cluster, Shared, Sim};
 use std::net::SocketAddr;
@@ -118,8 +119,9 @@ impl SimHandle {
             None
         };
         let proxies = start_proxies(&config, &lb_addrs, runtime.handle())?;
+        let jobs = crate::exec::JobAgent::new(&config.jobs)?;
         let pace = config.time_scale > 0.0;
-        let sim = Sim::new(config, Some(runtime.handle().clone()), proxies);
+        let sim = Sim::new(config, Some(runtime.handle().clone()), proxies, jobs);
         if pace {
             runtime.spawn(pace_cluster(sim.clone()));
         }
@@ -286,9 +288,29 @@ impl SimHandle {
     }
 
     /// Removes every run hook: runs succeed after
-    /// [`SimConfig::job_run_duration`].
+    /// [`SimConfig::job_run_duration`] (or execute, with
+    /// [`crate::JobExecution::Execute`]).
     pub fn clear_run_hooks(&self) {
         self.cluster().metronome.clear_run_hooks();
+    }
+
+    // ----- the secret store -----
+
+    /// Creates or replaces the secret at `path` (as the Secrets API's PUT
+    /// and PATCH do), e.g. the service-account credential a job's secret
+    /// environment variable names.
+    pub fn put_secret(&self, path: &str, value: &str) -> Result<(), SecretError> {
+        self.cluster().secrets.put(path, value)
+    }
+
+    /// Removes the secret at `path`.
+    pub fn delete_secret(&self, path: &str) -> Result<(), SecretError> {
+        self.cluster().secrets.delete(path)
+    }
+
+    /// How many job runs execute now (their processes started or about to).
+    pub fn executing_runs(&self) -> usize {
+        self.cluster().jobs.executing()
     }
 
     // ----- Marathon -----
@@ -469,7 +491,10 @@ impl SimHandle {
 
 impl Drop for SimHandle {
     fn drop(&mut self) {
-        self.sim.cluster().shutdown();
+        // The lock is released before the job runners are waited for:
+        // their last reports need it.
+        let remains = self.sim.cluster().shutdown();
+        remains.finish(Duration::from_secs(10));
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }

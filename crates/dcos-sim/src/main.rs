@@ -7,7 +7,7 @@
 use clap::Parser;
 use dcos_sim::faults::FaultRule;
 use dcos_sim::lb::SessionDrain;
-use dcos_sim::{ServiceAccount, SimConfig, SimHandle, UserAccount, is_loopback_v4};
+use dcos_sim::{JobExecution, ServiceAccount, SimConfig, SimHandle, UserAccount, is_loopback_v4};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -79,6 +79,39 @@ struct Args {
     /// on the instance's address. Without it the sim's emulated frontend carries the traffic.
     #[arg(long, value_name = "PATH")]
     haproxy: Option<std::path::PathBuf>,
+    /// Job runs execute their job's run.cmd with /bin/sh -c in a fresh sandbox (env, secrets
+    /// from the simulated secret store, artifacts, stdout/stderr readable through the Mesos
+    /// files API and dcos-log); their status follows the process. Without it a run only walks
+    /// through its statuses and succeeds after 10 s of cluster time.
+    #[arg(long)]
+    execute_jobs: bool,
+    /// A directory put first on the PATH of runs that execute, standing for what the job's
+    /// container image puts on PATH (the image itself is never run). Implies --execute-jobs.
+    #[arg(long, value_name = "DIR", value_parser = parse_runner_path)]
+    runner_path: Option<std::path::PathBuf>,
+    /// The time limit, in real seconds, of a run that executes when its job sets no
+    /// run.restart.activeDeadlineSeconds; past it its process group is killed and the run fails.
+    #[arg(long, default_value_t = 3600.0, value_name = "SECONDS", value_parser = parse_limit)]
+    job_time_limit: f64,
+}
+
+fn parse_runner_path(s: &str) -> Result<std::path::PathBuf, String> {
+    let path = std::path::Path::new(s);
+    let path = std::path::absolute(path).map_err(|e| format!("'{s}': {e}"))?;
+    if s.contains(':') {
+        return Err(format!("'{s}' holds ':', which a PATH entry cannot"));
+    }
+    if !path.is_dir() {
+        return Err(format!("'{s}' is not a directory"));
+    }
+    Ok(path)
+}
+
+fn parse_limit(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 1.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds >= 1")),
+    }
 }
 
 fn parse_lb_bind(s: &str) -> Result<SocketAddr, String> {
@@ -184,6 +217,14 @@ fn main() -> ExitCode {
         session_drain: args.session_drain,
         tls: args.tls_ca_out.is_some(),
         haproxy: args.haproxy.clone(),
+        jobs: if args.execute_jobs || args.runner_path.is_some() {
+            JobExecution::Execute {
+                runner_path: args.runner_path.clone(),
+                default_time_limit: Duration::from_secs_f64(args.job_time_limit),
+            }
+        } else {
+            JobExecution::Simulated
+        },
         ..SimConfig::default()
     };
     if let Some(path) = &args.users_file {

@@ -60,7 +60,9 @@ pub(crate) fn dcos_router(sim: &Shared) -> Router {
         .nest("/marathon", marathon::routes())
         .merge(marathon::routes())
         .nest("/service/metronome", metronome::routes())
-        .merge(metronome::v1_routes());
+        .merge(metronome::v1_routes())
+        .merge(crate::secrets::routes())
+        .merge(crate::exec::routes::routes());
     if sim.config.control {
         router = router.merge(crate::control::control_routes());
     }

@@ -10,7 +10,7 @@ use crate::clock::SimClock;
 use crate::config::SimConfig;
 use crate::marathon::{AppView, Invalid, Refusal, Started, UpdateOptions};
 use crate::rng::SimRng;
-use crate::{faults, iam, lb, marathon, metronome};
+use crate::{exec, faults, iam, lb, marathon, metronome, secrets};
 use serde_json::Value;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -47,28 +47,39 @@ pub struct Cluster {
     pub(crate) lb: lb::MarathonLb,
     /// Injected faults.
     pub(crate) faults: faults::Faults,
+    /// The simulated secret store.
+    pub(crate) secrets: secrets::SecretStore,
+    /// The agent's job tasks (runs that execute).
+    pub(crate) jobs: exec::JobAgent,
 }
 
 impl Sim {
     /// A new cluster as `config` describes it, its tasks served on
     /// `runtime` (`None`: tasks serve nothing), its marathon-lb instances
-    /// carrying traffic through `proxies`.
+    /// carrying traffic through `proxies`, its job runs executed by `jobs`.
     pub(crate) fn new(
         config: SimConfig,
         runtime: Option<tokio::runtime::Handle>,
         proxies: lb::Proxies,
+        mut jobs: exec::JobAgent,
     ) -> Shared {
         let start = config.start_time_ms.unwrap_or_else(SimClock::real_now_ms);
         let clock = SimClock::new(start, config.time_scale);
         let mut rng = SimRng::new(config.seed);
+        let cluster_id = rng.uuid_v4();
+        // Marathon registered first (`-0000`, as /v2/info says), Metronome
+        // second.
+        jobs.set_framework_id(format!("{cluster_id}-0001"));
         let cluster = Cluster {
             now_ms: start,
-            cluster_id: rng.uuid_v4(),
+            cluster_id,
             marathon: marathon::Marathon::new(&config, crate::agent::Agent::new(runtime)),
             metronome: metronome::Metronome::new(&config),
             iam: iam::Iam::new(&config, &mut rng),
             lb: lb::MarathonLb::new(&config, proxies),
             faults: faults::Faults::default(),
+            secrets: secrets::SecretStore::default(),
+            jobs,
             rng,
         };
         Arc::new(Sim {
@@ -134,10 +145,24 @@ impl Cluster {
     }
 
     /// Stops everything that runs outside the model: the tasks' servers,
-    /// the emulated frontends and the real HAProxies.
-    pub(crate) fn shutdown(&mut self) {
+    /// the emulated frontends, the real HAProxies and the job runs'
+    /// process groups; what is left to finish once the lock is released.
+    pub(crate) fn shutdown(&mut self) -> exec::Remains {
         self.marathon.agent = crate::agent::Agent::default();
         self.lb.stop();
+        self.jobs.shutdown()
+    }
+
+    /// Records what an executing run's task reported, in the agent's
+    /// records and in Metronome, at the current cluster time.
+    pub(crate) fn job_report(&mut self, task_id: &str, report: exec::Report) {
+        let now = self.now_ms;
+        let Some(record) = self.jobs.record(task_id, &report, now) else {
+            return;
+        };
+        let (job_id, run_id) = (record.job_id.clone(), record.run_id.clone());
+        self.metronome
+            .executed_report(&job_id, &run_id, &report, now);
     }
 
     /// Runs the scheduler (and marathon-lb) right after a change at the

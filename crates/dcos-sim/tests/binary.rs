@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{get, send};
+use common::jobs::{Api, wait_gone};
+use common::{get, send, wait_until};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 
@@ -224,4 +225,49 @@ fn a_haproxy_that_cannot_run_exits_4_naming_it() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("/nonexistent/haproxy"), "{stderr}");
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn runner_path_must_be_a_directory() {
+    let output = Command::new(env!("CARGO_BIN_EXE_dcos-sim"))
+        .args(["--runner-path", "/nonexistent/dcos-sim-runner"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--runner-path") && stderr.contains("is not a directory"),
+        "{stderr}"
+    );
+}
+
+/// A sim killed with SIGKILL cannot clean up: its guard kills the job
+/// runs' process groups and removes their sandboxes.
+#[test]
+fn a_killed_sim_leaves_no_job_process_or_sandbox_behind() {
+    let runner = tempfile_dir();
+    let (mut sim, urls) = start(&[
+        "--time-scale",
+        "0",
+        "--runner-path",
+        runner.to_str().unwrap(),
+    ]);
+    let api = Api::at(&urls[0]);
+    api.add_job(
+        "hold",
+        serde_json::json!({"cmd": "sleep 1000 & echo $! > child.pid; echo $$ > sh.pid; wait"}),
+    );
+    let run = api.run("hold");
+    let task = api.active_task("hold", &run);
+    let pids: Vec<u32> = ["sh.pid", "child.pid"]
+        .iter()
+        .map(|name| api.wait_line(&task, name).parse().unwrap())
+        .collect();
+    let (_, sandbox) = api.sandbox(&task);
+    sim.0.kill().unwrap();
+    sim.0.wait().unwrap();
+    wait_gone(&pids);
+    wait_until(common::jobs::LIMIT, "the sandboxes to be removed", || {
+        !std::path::Path::new(&sandbox).exists()
+    });
 }

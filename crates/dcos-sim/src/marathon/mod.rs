@@ -80,6 +80,8 @@ pub use deployment::{Refusal, Started};
 pub use kills::KillCause;
 pub(crate) use kills::Killed;
 pub(crate) use routes::routes;
+/// The one simulated Mesos agent every task runs on.
+pub(crate) use task::SLAVE_ID as AGENT_ID;
 pub(crate) use task::Task;
 pub use task::TaskState;
 pub use validate::{Invalid, Violation};

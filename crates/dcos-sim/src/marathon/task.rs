@@ -180,7 +180,7 @@ pub(super) fn launch(
 }
 
 /// The one simulated agent's id.
-pub(super) const SLAVE_ID: &str = "a0b1c2d3-0000-4000-8000-000000000001-S0";
+pub(crate) const SLAVE_ID: &str = "a0b1c2d3-0000-4000-8000-000000000001-S0";
 
 /// One entry per host port a task gets: `Some(port)` when the definition
 /// fixes it (`hostPort` of a port mapping, or a port definition's `port`

@@ -386,7 +386,11 @@ async fn delete_job(
             ),
         );
     }
-    match metronome.jobs.remove(&id) {
+    // Runs that execute are stopped with their job (their processes too).
+    for task_id in metronome.executing_tasks(&id) {
+        cluster.jobs.stop(&task_id);
+    }
+    match cluster.metronome.jobs.remove(&id) {
         Some(job) => json(StatusCode::OK, job.spec_json()),
         None => job_not_found(&id),
     }
@@ -397,7 +401,7 @@ async fn start_run(State(sim): State<Shared>, Path(id): Path<String>, uri: Uri) 
         return *response;
     }
     let mut cluster = sim.cluster();
-    match super::start_run(&mut cluster, &id, &sim.config) {
+    match super::start_run(&mut cluster, &id, &sim) {
         Some(run) => json(StatusCode::CREATED, run),
         None => job_not_found(&id),
     }
@@ -459,7 +463,11 @@ async fn stop_run(
         return job_not_found(&id);
     }
     match cluster.metronome.stop_run(&id, &run_id, now) {
-        Some(run) => json(StatusCode::OK, run),
+        Some(super::Stopped::Ended(run)) => json(StatusCode::OK, run),
+        Some(super::Stopped::Executing { run, task_id }) => {
+            cluster.jobs.stop(&task_id);
+            json(StatusCode::OK, run)
+        }
         None => run_not_found(&id, &run_id),
     }
 }

@@ -45,13 +45,27 @@
 //! starts (through [`Cluster`]'s methods, e.g. [`Cluster::create_app`]). Hooks are chosen per run: the first registered label
 //! hook whose `key=value` is among the job's labels, else the global hook,
 //! else the default. They are called with the cluster lock held.
+//!
+//! # Runs that execute
+//!
+//! With [`crate::config::JobExecution::Execute`], the default for a run no
+//! hook decides is to execute the job's `run.cmd` for real
+//! ([`crate::exec`]): its status follows the process instead of the clock,
+//! and a stop kills its process group (the run ends `FAILED`, task
+//! `TASK_KILLED`, once the group is gone; the stop answers with the run as
+//! it is then). Hooks still win over execution. The history entries of
+//! executed runs carry three fields Metronome does not have: `message`
+//! (why the run ended, e.g. `Command exited with status 3`), and
+//! `exitCode` or `signal` when the process got that far.
 
 mod api;
+mod executed;
 mod schedules;
 mod validate;
 
 use crate::clock::metronome_timestamp;
 use crate::config::SimConfig;
+use crate::exec::Outcome;
 use crate::state::{Cluster, Shared};
 use axum::Router;
 use serde_json::{Map, Value, json};
@@ -172,7 +186,10 @@ struct Run {
     task_id: String,
     task_started_ms: Option<u64>,
     task_status: &'static str,
-    plan: RunPlan,
+    /// What the clock makes of the run; `None` for a run that executes.
+    plan: Option<RunPlan>,
+    /// How an executed run ended.
+    outcome: Option<Outcome>,
 }
 
 impl Run {
@@ -215,16 +232,29 @@ struct FinishedRun {
     created_ms: u64,
     finished_ms: u64,
     tasks: Vec<String>,
+    outcome: Option<Outcome>,
 }
 
 impl FinishedRun {
     fn to_json(&self) -> Value {
-        json!({
+        let mut entry = json!({
             "id": self.id,
             "createdAt": metronome_timestamp(self.created_ms),
             "finishedAt": metronome_timestamp(self.finished_ms),
             "tasks": self.tasks,
-        })
+        });
+        // The sim's own additions for runs that executed (see the module
+        // documentation).
+        if let Some(outcome) = &self.outcome {
+            entry["message"] = json!(outcome.message);
+            if let Some(code) = outcome.exit_code {
+                entry["exitCode"] = json!(code);
+            }
+            if let Some(signal) = outcome.signal {
+                entry["signal"] = json!(signal);
+            }
+        }
+        entry
     }
 }
 
@@ -251,6 +281,7 @@ impl History {
                 .task_started_ms
                 .map(|_| vec![run.task_id.clone()])
                 .unwrap_or_default(),
+            outcome: run.outcome.clone(),
         };
         if run.status == RunStatus::Success {
             self.success_count += 1;
@@ -443,15 +474,24 @@ impl Metronome {
         labelled.or_else(global).map(|entry| entry.hook.clone())
     }
 
-    /// Stops an active run now: it ends `FAILED` (task `TASK_KILLED`) and
-    /// goes to the failed history. The run's final JSON, or `None`.
-    fn stop_run(&mut self, job_id: &str, run_id: &str, now_ms: u64) -> Option<Value> {
+    /// Stops an active run: a simulated one ends now, `FAILED` (task
+    /// `TASK_KILLED`), and goes to the failed history; one that executes
+    /// is left to end when its process group is gone. `None` for an
+    /// unknown run.
+    fn stop_run(&mut self, job_id: &str, run_id: &str, now_ms: u64) -> Option<Stopped> {
         let job = self.jobs.get_mut(job_id)?;
         let index = job.active.iter().position(|r| r.id == run_id)?;
+        if job.active[index].plan.is_none() {
+            let run = &job.active[index];
+            return Some(Stopped::Executing {
+                run: run.to_json(),
+                task_id: run.task_id.clone(),
+            });
+        }
         let mut run = job.active.remove(index);
         run.finish(now_ms, RunStatus::Failed, "TASK_KILLED");
         job.history.record(&run);
-        Some(run.to_json())
+        Some(Stopped::Ended(run.to_json()))
     }
 
     /// Progresses job runs up to `now_ms`: `INITIAL` runs become `STARTING`,
@@ -463,10 +503,14 @@ impl Metronome {
                 if run.status == RunStatus::Initial {
                     run.status = RunStatus::Starting;
                 }
+                // A run that executes follows its process, not the clock.
+                let Some(plan) = run.plan else {
+                    continue;
+                };
                 let active_at = run.created_ms + TASK_START_DELAY.as_millis() as u64;
-                let end_at = run.created_ms + run.plan.duration.as_millis() as u64;
+                let end_at = run.created_ms + plan.duration.as_millis() as u64;
                 if now_ms >= end_at {
-                    match run.plan.outcome {
+                    match plan.outcome {
                         RunOutcome::Success => {
                             run.finish(end_at, RunStatus::Success, "TASK_FINISHED")
                         }
@@ -495,11 +539,21 @@ impl Metronome {
     }
 }
 
+/// What a stop did.
+enum Stopped {
+    /// The run ended at once; its final JSON.
+    Ended(Value),
+    /// The run executes: its task is to be stopped; the run as it is.
+    Executing { run: Value, task_id: String },
+}
+
 /// Starts a run of `job_id` at the cluster's current time; its JSON (status
 /// `INITIAL`), or `None` for an unknown job. The plan comes from the job's
-/// hook (see [`Metronome::set_run_hook`]) or is success after
+/// hook (see [`Metronome::set_run_hook`]); without one the run executes
+/// (with [`crate::config::JobExecution::Execute`]) or succeeds after
 /// `config.job_run_duration`.
-fn start_run(cluster: &mut Cluster, job_id: &str, config: &SimConfig) -> Option<Value> {
+fn start_run(cluster: &mut Cluster, job_id: &str, sim: &Shared) -> Option<Value> {
+    let config = &sim.config;
     let now_ms = cluster.now_ms;
     let job = cluster.metronome.jobs.get(job_id)?;
     let labels = job.labels();
@@ -519,9 +573,10 @@ fn start_run(cluster: &mut Cluster, job_id: &str, config: &SimConfig) -> Option<
         now_ms,
     };
     let plan = match hook {
-        Some(AnyHook::Plain(hook)) => hook(&context),
-        Some(AnyHook::WithCluster(hook)) => hook(&context, cluster),
-        None => RunPlan::success(config.job_run_duration),
+        Some(AnyHook::Plain(hook)) => Some(hook(&context)),
+        Some(AnyHook::WithCluster(hook)) => Some(hook(&context, cluster)),
+        None if cluster.jobs.executes() => None,
+        None => Some(RunPlan::success(config.job_run_duration)),
     };
     let run = Run {
         id: run_id,
@@ -533,10 +588,16 @@ fn start_run(cluster: &mut Cluster, job_id: &str, config: &SimConfig) -> Option<
         task_started_ms: None,
         task_status: "TASK_STAGING",
         plan,
+        outcome: None,
     };
     let body = run.to_json();
+    let executes = run.plan.is_none();
+    let (run_id, task_id) = (run.id.clone(), run.task_id.clone());
     // The hook may have removed the job (it had the whole cluster).
     cluster.metronome.jobs.get_mut(job_id)?.active.push(run);
+    if executes {
+        executed::launch(cluster, job_id, &run_id, &task_id, &context.spec, sim);
+    }
     Some(body)
 }
 

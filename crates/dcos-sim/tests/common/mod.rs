@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod cli;
+pub mod jobs;
+
 use serde_json::Value;
 
 /// A response: status, content type, body text.
