@@ -82,7 +82,7 @@ impl Command {
     /// The cluster options of a command that talks to a cluster.
     pub fn cluster_mut(&mut self) -> Option<&mut ClusterArgs> {
         match self {
-            Command::Render(_) => None,
+            Command::Render(_) | Command::Demo(_) => None,
             Command::Apply(args) => Some(&mut args.cluster),
             Command::Run(args) => Some(&mut args.cluster),
             Command::Status(args) => Some(&mut args.cluster),
@@ -117,6 +117,14 @@ impl ClusterArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Watch the whole story on this machine, no cluster needed: a simulated
+    /// DC/OS starts in-process (its jobs really run, with this canary), then
+    /// testapp is deployed, its three jobs rendered and applied, the deploy
+    /// job run (1 in 4 responses from the canary), the rollout job run, and a
+    /// broken canary's deploy job fails and its rollback job restores the
+    /// app; each step printed as the command you would type, and checked.
+    #[command(after_help = EXIT_CODES)]
+    Demo(DemoArgs),
     /// Render the new app definition and the deploy, rollout and rollback
     /// Metronome jobs as JSON, for review. Needs no cluster.
     #[command(after_help = EXIT_CODES)]
@@ -150,6 +158,31 @@ pub enum Command {
     /// remove the canary once drained (healthy, unhealthy or half scaled).
     #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
     Rollback(PhaseArgs),
+}
+
+/// `canary demo`'s arguments.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Serve the simulated marathon-lb with the sim's own frontend even
+    /// when a haproxy is installed.
+    #[arg(long)]
+    pub no_haproxy: bool,
+
+    /// Cluster time per real second (1 to 50).
+    #[arg(long, value_name = "N", default_value_t = 10.0, value_parser = parse_speed)]
+    pub speed: f64,
+
+    /// Also write what every step did and saw (its exit code, the group's
+    /// apps, the responses sampled) as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(n) if (1.0..=50.0).contains(&n) => Ok(n),
+        _ => Err("a number from 1 to 50".into()),
+    }
 }
 
 /// `canary deploy`'s arguments.

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
     logging::init(cli.verbose);
     credentials::set_username(cli.username);
     let result = match cli.command {
+        Command::Demo(args) => demo(&args),
         Command::Render(args) => render(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Run(args) => run::run(&args),
@@ -191,6 +192,39 @@ fn runner_config(args: &BundleArgs) -> Result<RunnerConfig, Failure> {
         max_wait_secs: args.max_wait,
         service_account_secret: args.service_account_secret.clone(),
         ..RunnerConfig::default()
+    })
+}
+
+/// `canary demo`: the story on an in-process dcos-sim, this binary as the
+/// jobs' runner.
+fn demo(args: &cli::DemoArgs) -> Result<(), Failure> {
+    let canary = std::env::current_exe()
+        .map_err(|e| Failure::io(format!("cannot find this canary binary: {e}")))?;
+    let config = canary_demo::DemoConfig {
+        canary,
+        haproxy: if args.no_haproxy {
+            None
+        } else {
+            canary_demo::find_haproxy()
+        },
+        speed: args.speed,
+    };
+    let mut stdout = std::io::stdout();
+    let outcome = canary_demo::run(&config, &mut stdout);
+    let report = match &outcome {
+        Ok(report) => report.clone(),
+        Err(canary_demo::DemoError::Step { report, .. }) => (**report).clone(),
+        Err(canary_demo::DemoError::Setup(_)) => canary_demo::Report::default(),
+    };
+    if let Some(path) = &args.report {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| Failure::io(format!("cannot write the report: {e}")))?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| Failure::io(format!("--report '{}': {e}", path.display())))?;
+    }
+    outcome.map(drop).map_err(|e| match e {
+        canary_demo::DemoError::Setup(_) => Failure::cluster(e.to_string()),
+        canary_demo::DemoError::Step { .. } => Failure::run(e.to_string()),
     })
 }
 

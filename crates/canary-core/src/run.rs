@@ -72,7 +72,9 @@ pub enum Refusal {
 /// Whether `phase` may start now. A deploy needs no canary in progress (an
 /// empty group is a first deploy, which zdd.py allows); a rollout or
 /// rollback needs one. No phase starts while a phase job of the app runs or
-/// Marathon is deploying an app of the group, nor while the phase jobs
+/// Marathon is deploying an app of the group (for a rollback, an app other
+/// than the canary: a canary that never gets healthy keeps its deployment
+/// going, and removing it is the rollback's work), nor while the phase jobs
 /// disagree on the image they deploy.
 pub fn preflight(phase: Phase, status: &GroupStatus) -> Result<(), Refusal> {
     if !status.job_images_agree {
@@ -102,9 +104,17 @@ pub fn preflight(phase: Phase, status: &GroupStatus) -> Result<(), Refusal> {
             run_id: run.clone(),
         });
     }
+    // A canary whose Marathon deployment never ends (it never gets
+    // healthy) is what a rollback is for: only the other apps' deployments
+    // hold a rollback back.
+    let canary = status
+        .canary_in_progress
+        .then(|| status.apps.last().map(|a| a.id.as_str()))
+        .flatten();
     if let Some((app, deployment)) = status
         .apps
         .iter()
+        .filter(|a| !(phase == Phase::Rollback && Some(a.id.as_str()) == canary))
         .find_map(|a| a.deployments.first().map(|d| (a, d)))
     {
         return Err(Refusal::Deploying {
@@ -443,6 +453,32 @@ mod tests {
             preflight(Phase::Deploy, &status).unwrap_err().to_string(),
             "Marathon is still deploying app /web-0 (deployment d-1): wait until it finishes"
         );
+    }
+
+    #[test]
+    fn a_rollback_is_not_held_back_by_the_canarys_own_deployment() {
+        use crate::status::gather;
+        let mut exec = group(2);
+        // The canary (newest) never gets healthy: its deployment goes on.
+        let mut canary = exec.list_apps().unwrap().remove(1);
+        assert_eq!(canary.id, "/web-1");
+        canary.deployments = vec!["d-canary".into()];
+        exec.insert_app(canary);
+        let status = gather(&mut exec, "web").unwrap();
+        assert_eq!(preflight(Phase::Rollback, &status), Ok(()));
+        assert!(matches!(
+            preflight(Phase::Rollout, &status),
+            Err(Refusal::Deploying { ref app_id, .. }) if app_id == "/web-1"
+        ));
+        // The previous app's deployment still holds a rollback back.
+        let mut previous = exec.list_apps().unwrap().remove(0);
+        previous.deployments = vec!["d-previous".into()];
+        exec.insert_app(previous);
+        let status = gather(&mut exec, "web").unwrap();
+        assert!(matches!(
+            preflight(Phase::Rollback, &status),
+            Err(Refusal::Deploying { ref app_id, .. }) if app_id == "/web-0"
+        ));
     }
 
     #[test]

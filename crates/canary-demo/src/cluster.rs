@@ -1,0 +1,310 @@
+//! The demo's cluster: a dcos-sim with auth, a service account whose
+//! credential is in the simulated secret store, jobs that execute with the
+//! demo's `canary` first on `PATH`, and two marathon-lb instances.
+
+use crate::DemoConfig;
+use crate::report::AppState;
+use dcos_sim::{JobExecution, ServiceAccount, SimConfig, SimHandle};
+use rsa::RsaPrivateKey;
+use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+use serde_json::{Value, json};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+/// The service account the demo and its jobs log in as.
+pub(crate) const ACCOUNT: &str = "canary-demo";
+/// Where its credential is in the secret store.
+pub(crate) const SECRET_PATH: &str = "canary/service-account";
+/// The group's service port (the embedded template's).
+const SERVICE_PORT: u16 = 10000;
+/// The longest a job run may take before the sim kills it.
+const JOB_TIME_LIMIT: Duration = Duration::from_secs(600);
+
+/// The running cluster and what the steps need to reach it.
+pub(crate) struct DemoCluster {
+    pub(crate) sim: SimHandle,
+    /// The marathon-lb frontends, `http://ADDRESS:10000`.
+    pub(crate) frontends: Vec<String>,
+    /// What serves the frontends, for the story's first line.
+    pub(crate) load_balancer: String,
+    /// Cluster time per real second.
+    pub(crate) speed: f64,
+    canary: PathBuf,
+    /// Holds the runner directory, the credential file, the empty dcos CLI
+    /// configuration and the rendered jobs; removed with the demo.
+    dir: tempfile::TempDir,
+}
+
+/// Two loopback addresses of this process alone, so the service port
+/// 10000 of the frontends meets no other program's.
+fn addresses() -> Vec<Ipv4Addr> {
+    let p = std::process::id();
+    let (b, c) = (64 + (p % 180) as u8, ((p / 180) % 250) as u8 + 1);
+    vec![Ipv4Addr::new(127, b, c, 1), Ipv4Addr::new(127, b, c, 2)]
+}
+
+fn setup<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+impl DemoCluster {
+    pub(crate) fn start(config: &DemoConfig) -> Result<DemoCluster, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("canary-demo-")
+            .tempdir()
+            .map_err(setup("a temporary directory"))?;
+        let runner = dir.path().join("runner");
+        std::fs::create_dir(&runner).map_err(setup("the runner directory"))?;
+        let canary = config
+            .canary
+            .canonicalize()
+            .map_err(setup("the canary binary"))?;
+        std::os::unix::fs::symlink(&canary, runner.join("canary"))
+            .map_err(setup("the runner's canary"))?;
+        std::fs::create_dir(dir.path().join("dcos")).map_err(setup("an empty DCOS_DIR"))?;
+
+        let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+            .map_err(setup("the service account's key"))?;
+        let public = key
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(setup("the public key"))?;
+        let private = key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(setup("the private key"))?;
+        let credential =
+            json!({"scheme": "RS256", "uid": ACCOUNT, "private_key": private.as_str()}).to_string();
+        write_private(&dir.path().join("credential.json"), &credential)?;
+
+        let binds: Vec<SocketAddr> = addresses()
+            .into_iter()
+            .map(|ip| SocketAddr::from((ip, 0)))
+            .collect();
+        let sim = SimHandle::start(SimConfig {
+            time_scale: config.speed,
+            auth: true,
+            service_accounts: vec![ServiceAccount {
+                uid: ACCOUNT.into(),
+                public_key_pem: public,
+            }],
+            lb_binds: binds.clone(),
+            haproxy: config.haproxy.clone(),
+            jobs: JobExecution::Execute {
+                runner_path: Some(runner),
+                default_time_limit: JOB_TIME_LIMIT,
+            },
+            ..SimConfig::default()
+        })
+        .map_err(setup("the simulated cluster"))?;
+        let load_balancer = match &config.haproxy {
+            Some(path) => format!(
+                "a real HAProxy ({}) per marathon-lb instance",
+                path.display()
+            ),
+            None => "dcos-sim's own frontend (no haproxy used)".to_owned(),
+        };
+        let cluster = DemoCluster {
+            frontends: binds
+                .iter()
+                .map(|b| format!("http://{}:{SERVICE_PORT}", b.ip()))
+                .collect(),
+            sim,
+            load_balancer,
+            speed: config.speed,
+            canary,
+            dir,
+        };
+        cluster.put_secret(SECRET_PATH, &credential)?;
+        Ok(cluster)
+    }
+
+    /// Stores `value` at `path` in the secret store, as an operator would
+    /// with `dcos security secrets create`.
+    fn put_secret(&self, path: &str, value: &str) -> Result<(), String> {
+        let token = self.sim.issue_token(ACCOUNT);
+        let url = format!("{}/secrets/v1/secret/default/{path}", self.sim.dcos_url());
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let answer = agent
+            .put(&url)
+            .header("Authorization", &format!("token={token}"))
+            .send_json(json!({ "value": value }))
+            .map_err(setup("storing the credential in the secret store"))?;
+        match answer.status().as_u16() {
+            200 | 201 => Ok(()),
+            code => Err(format!(
+                "storing the credential in the secret store: answered {code}"
+            )),
+        }
+    }
+
+    /// Where the demo's files go (the rendered jobs).
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `canary ARGS` as a user would, logged in as the service account
+    /// (its credential file in `DCOS_SERVICE_ACCOUNT_CREDENTIAL`), with no
+    /// dcos CLI configuration and none of this process's cluster settings.
+    pub(crate) fn canary(&self, args: &[String]) -> Result<Output, String> {
+        let mut command = Command::new(&self.canary);
+        command.args(args).stdin(Stdio::null());
+        for name in [
+            "DCOS_URL",
+            "DCOS_CLUSTER",
+            "DCOS_ACS_TOKEN",
+            "DCOS_USERNAME",
+            "DCOS_PASSWORD",
+            "DCOS_PASSWORD_FILE",
+            "CANARY_CA_CERT",
+            "CANARY_RETRY_FOR",
+        ] {
+            command.env_remove(name);
+        }
+        command
+            .env("DCOS_DIR", self.dir.path().join("dcos"))
+            .env(
+                "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
+                self.dir.path().join("credential.json"),
+            )
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", self.canary.display()))
+    }
+
+    /// The apps of deployment group `group`, by id, as Marathon shows them.
+    pub(crate) fn group(&self, group: &str) -> Result<Vec<AppState>, String> {
+        let token = self.sim.issue_token(ACCOUNT);
+        let url = format!("{}/service/marathon/v2/apps", self.sim.dcos_url());
+        let mut answer = ureq::get(&url)
+            .header("Authorization", &format!("token={token}"))
+            .call()
+            .map_err(setup("reading Marathon's apps"))?;
+        let apps: Value = answer
+            .body_mut()
+            .read_json()
+            .map_err(setup("reading Marathon's apps"))?;
+        let mut states: Vec<AppState> = apps["apps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["labels"]["HAPROXY_DEPLOYMENT_GROUP"] == group)
+            .map(|a| AppState {
+                id: a["id"].as_str().unwrap_or_default().to_owned(),
+                instances: a["instances"].as_u64().unwrap_or(0),
+                healthy: a["tasksHealthy"].as_u64().unwrap_or(0),
+                image: a["container"]["docker"]["image"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            })
+            .collect();
+        states.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(states)
+    }
+
+    /// Sends `n` requests through the frontends in turn and counts the
+    /// answers by the image that served them (`X-Canary-Version`'s second
+    /// word); failures count as `(failed)`.
+    pub(crate) fn responses(&self, n: usize) -> Vec<(String, u64)> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        let mut counts: Vec<(String, u64)> = Vec::new();
+        for i in 0..n {
+            let url = &self.frontends[i % self.frontends.len()];
+            let served = match agent.get(url).call() {
+                Ok(mut answer) if answer.status().is_success() => {
+                    let body = answer.body_mut().read_to_string().unwrap_or_default();
+                    let image = answer
+                        .headers()
+                        .get("x-canary-version")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.split_whitespace().nth(1))
+                        .unwrap_or("(unknown)")
+                        .to_owned();
+                    if body.contains("It works!") {
+                        format!("{image}, \"It works!\"")
+                    } else {
+                        image
+                    }
+                }
+                _ => "(failed)".to_owned(),
+            };
+            match counts.iter_mut().find(|(k, _)| *k == served) {
+                Some((_, count)) => *count += 1,
+                None => counts.push((served, 1)),
+            }
+        }
+        counts.sort();
+        counts
+    }
+
+    /// The stderr of the last finished run of `job_id`, as `dcos job
+    /// history` and `dcos task log --completed` find it: the run's task in
+    /// Metronome's history, then the task's `stderr` through dcos-log.
+    pub(crate) fn last_run_log(&self, job_id: &str) -> Option<String> {
+        let token = self.sim.issue_token(ACCOUNT);
+        let auth = format!("token={token}");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        let base = self.sim.dcos_url();
+        let job: Value = agent
+            .get(&format!(
+                "{base}/service/metronome/v1/jobs/{job_id}?embed=history"
+            ))
+            .header("Authorization", &auth)
+            .call()
+            .ok()?
+            .body_mut()
+            .read_json()
+            .ok()?;
+        let history = &job["history"];
+        let last = ["successfulFinishedRuns", "failedFinishedRuns"]
+            .iter()
+            .flat_map(|k| history[*k].as_array().cloned().unwrap_or_default())
+            .max_by_key(|run| run["finishedAt"].as_str().unwrap_or_default().to_owned())?;
+        let task = last["tasks"].as_array()?.first()?.as_str()?.to_owned();
+        // dcos-log answers with a redirect to the agent's endpoint.
+        let mut url = format!("{base}/system/v1/logs/v2/task/{task}/file/stderr");
+        for _ in 0..3 {
+            let mut answer = agent.get(&url).header("Authorization", &auth).call().ok()?;
+            match answer.status().as_u16() {
+                200 => return answer.body_mut().read_to_string().ok(),
+                301 | 302 | 303 | 307 | 308 => {
+                    let location = answer.headers().get("location")?.to_str().ok()?;
+                    url = if location.starts_with('/') {
+                        format!("{base}{location}")
+                    } else {
+                        location.to_owned()
+                    };
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+}
+
+/// Writes `text` to a new file only its owner can read.
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(setup("the credential file"))?;
+    file.write_all(text.as_bytes())
+        .map_err(setup("the credential file"))
+}

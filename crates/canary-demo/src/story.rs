@@ -1,0 +1,399 @@
+//! The story, step by step: each a `canary` command as a user would type
+//! it, then a check of what the cluster shows.
+
+use crate::DemoError;
+use crate::cluster::{DemoCluster, SECRET_PATH};
+use crate::report::{AppState, Report, StepReport};
+use std::io::Write;
+
+const APP: &str = "testapp";
+const OLD: &str = "nginx:1.25";
+const NEW: &str = "httpd:2.4";
+const BROKEN: &str = "broken:1";
+/// Requests sampled through the frontend after a step that changes traffic.
+const SAMPLE: usize = 200;
+
+/// What a step expects of the cluster afterwards.
+struct Expect<'a> {
+    /// Its exit code.
+    exit: i32,
+    /// The group's apps: (id, instances, healthy, image).
+    group: &'a [(&'a str, u64, u64, &'a str)],
+    /// The share of sampled responses each image must have (image, share),
+    /// within 5 points; empty: no sample.
+    shares: &'a [(&'a str, f64)],
+}
+
+/// The group's apps as the tuples an [`Expect`] names.
+fn tuples(group: &[AppState]) -> Vec<(String, u64, u64, String)> {
+    group
+        .iter()
+        .map(|a| (a.id.clone(), a.instances, a.healthy, a.image.clone()))
+        .collect()
+}
+
+struct Story<'a> {
+    cluster: &'a DemoCluster,
+    out: &'a mut dyn Write,
+    report: Report,
+}
+
+impl Story<'_> {
+    fn say(&mut self, text: &str) {
+        let _ = writeln!(self.out, "{text}");
+    }
+
+    /// The flags every command against the demo cluster takes.
+    fn cluster_flags(&self) -> Vec<String> {
+        vec!["--dcos-url".into(), self.cluster.sim.dcos_url().to_owned()]
+    }
+
+    fn lb_flags(&self) -> Vec<String> {
+        self.cluster
+            .sim
+            .lb_urls()
+            .iter()
+            .flat_map(|u| ["--marathon-lb".to_owned(), u.clone()])
+            .collect()
+    }
+
+    /// The flags that render the native jobs for `image`: run in the sim
+    /// with this binary first on PATH, reaching the sim's Admin Router and
+    /// marathon-lb, logged in with the service account from the secret
+    /// store, a canary that never gets healthy kept for the rollback job.
+    fn job_flags(&self, image: &str) -> Vec<String> {
+        let mut flags: Vec<String> = [
+            "--app",
+            APP,
+            "--image",
+            image,
+            "--runner",
+            "native",
+            "--runner-image",
+            "registry.example.com/canary:demo",
+            "--service-account-secret",
+            SECRET_PATH,
+            "--runner-dcos-url",
+            self.cluster.sim.dcos_url(),
+            "--runner-health-timeout",
+            "10s",
+            "--runner-keep-failed-canary",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        flags.extend(self.lb_flags());
+        flags
+    }
+
+    /// Plays one step: prints it, runs `canary ARGS`, checks `expect`.
+    fn step(
+        &mut self,
+        title: &str,
+        args: Vec<String>,
+        expect: Expect<'_>,
+    ) -> Result<(), DemoError> {
+        let number = self.report.steps.len() + 1;
+        self.say(&format!("\n── {number}. {title}"));
+        let command = format!("canary {}", args.join(" "));
+        self.say(&format!("$ {command}"));
+        let output = self
+            .cluster
+            .canary(&args)
+            .map_err(|reason| self.fail(number, title, &command, reason))?;
+        for line in String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .chain(String::from_utf8_lossy(&output.stderr).lines())
+        {
+            self.say(&format!("  {line}"));
+        }
+        let group = self
+            .cluster
+            .group(APP)
+            .map_err(|reason| self.fail(number, title, &command, reason))?;
+        let responses = if expect.shares.is_empty() {
+            Vec::new()
+        } else {
+            self.cluster.responses(SAMPLE)
+        };
+        let mut wrong = Vec::new();
+        if output.status.code() != Some(expect.exit) {
+            wrong.push(format!(
+                "it exited {:?}, not {}",
+                output.status.code(),
+                expect.exit
+            ));
+        }
+        let want: Vec<(String, u64, u64, String)> = expect
+            .group
+            .iter()
+            .map(|(id, n, h, image)| ((*id).to_owned(), *n, *h, (*image).to_owned()))
+            .collect();
+        if tuples(&group) != want {
+            wrong.push(format!("the group is {:?}, not {want:?}", tuples(&group)));
+        }
+        let total: u64 = responses.iter().map(|(_, n)| n).sum();
+        for (image, share) in expect.shares {
+            let got: u64 = responses
+                .iter()
+                .filter(|(k, _)| k.starts_with(image))
+                .map(|(_, n)| n)
+                .sum();
+            let seen = got as f64 / total.max(1) as f64;
+            if (seen - share).abs() > 0.05 {
+                wrong.push(format!(
+                    "{image} served {:.0}% of {total} responses, not {:.0}%",
+                    seen * 100.0,
+                    share * 100.0
+                ));
+            }
+        }
+        if !responses.is_empty() {
+            let shown: Vec<String> = responses
+                .iter()
+                .map(|(k, n)| format!("{n} from {k}"))
+                .collect();
+            self.say(&format!(
+                "  (through the marathon-lb frontends, {total} requests: {})",
+                shown.join(", ")
+            ));
+        }
+        let ok = wrong.is_empty();
+        let verdict = if ok {
+            format!("checked: exit {}, group {:?}", expect.exit, tuples(&group))
+        } else {
+            wrong.join("; ")
+        };
+        self.report.steps.push(crate::StepReport {
+            number,
+            title: title.to_owned(),
+            command,
+            exit_code: output.status.code(),
+            group,
+            responses,
+            ok,
+            verdict: verdict.clone(),
+        });
+        if ok {
+            Ok(())
+        } else {
+            self.say(&format!("  ✗ {verdict}"));
+            Err(DemoError::Step {
+                number,
+                title: title.to_owned(),
+                reason: verdict,
+                report: Box::new(self.report.clone()),
+            })
+        }
+    }
+
+    fn fail(&self, number: usize, title: &str, command: &str, reason: String) -> DemoError {
+        let mut report = self.report.clone();
+        report.steps.push(StepReport {
+            number,
+            title: title.to_owned(),
+            command: command.to_owned(),
+            exit_code: None,
+            group: Vec::new(),
+            responses: Vec::new(),
+            ok: false,
+            verdict: reason.clone(),
+        });
+        DemoError::Step {
+            number,
+            title: title.to_owned(),
+            reason,
+            report: Box::new(report),
+        }
+    }
+
+    fn with(&self, mut args: Vec<String>, more: Vec<String>) -> Vec<String> {
+        args.extend(more);
+        args
+    }
+}
+
+fn words(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_owned()).collect()
+}
+
+/// Plays the whole story on `cluster`.
+pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report, DemoError> {
+    let mut story = Story {
+        cluster,
+        out,
+        report: Report {
+            load_balancer: cluster.load_balancer.clone(),
+            steps: Vec::new(),
+        },
+    };
+    story.say(&format!(
+        "canary demo: a simulated DC/OS at {} (auth on, time x{}), marathon-lb at {} served by {}.\n\
+         Every step is the command you would type on a real cluster; each is checked on the cluster afterwards.",
+        cluster.sim.dcos_url(),
+        cluster.speed,
+        cluster.sim.lb_urls().join(" and "),
+        cluster.load_balancer
+    ));
+    let out_dir = cluster.dir().join("jobs");
+    let c = story.cluster_flags();
+    let lbs = story.lb_flags();
+
+    let args = story.with(
+        words(&["deploy", "--app", APP, "--image", OLD]),
+        [lbs.clone(), c.clone()].concat(),
+    );
+    story.step(
+        "add testapp: nginx, 4 instances (a first deploy creates the whole app)",
+        args,
+        Expect {
+            exit: 0,
+            group: &[("/testapp-blue", 4, 4, OLD)],
+            shares: &[(OLD, 1.0)],
+        },
+    )?;
+
+    let mut args = words(&["render"]);
+    args.extend(story.job_flags(NEW));
+    args.extend(["--out".to_owned(), out_dir.display().to_string()]);
+    story.step(
+        "render the three jobs for httpd (native runner: the jobs run canary itself)",
+        args,
+        Expect {
+            exit: 0,
+            group: &[("/testapp-blue", 4, 4, OLD)],
+            shares: &[],
+        },
+    )?;
+    for file in [
+        "deploy-testapp-canary.json",
+        "rollout-testapp-canary.json",
+        "rollback-testapp-canary.json",
+    ] {
+        let text = std::fs::read_to_string(out_dir.join(file)).unwrap_or_default();
+        let job: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        story.say(&format!(
+            "  {file}: {}",
+            job["run"]["cmd"]
+                .as_str()
+                .unwrap_or("(unreadable)")
+                .rsplit("; ")
+                .next()
+                .unwrap_or("")
+        ));
+    }
+
+    let mut args = words(&["apply"]);
+    args.extend(story.job_flags(NEW));
+    args.extend(c.clone());
+    story.step(
+        "apply them",
+        args,
+        Expect {
+            exit: 0,
+            group: &[("/testapp-blue", 4, 4, OLD)],
+            shares: &[],
+        },
+    )?;
+
+    let run = |phase: &str| {
+        let mut args = words(&["run", phase, "--app", APP, "--wait", "--timeout", "3m"]);
+        args.extend(c.clone());
+        args
+    };
+    story.step(
+        "run the deploy job: 1 instance of httpd beside 3 of nginx",
+        run("deploy"),
+        Expect {
+            exit: 0,
+            group: &[("/testapp-blue", 3, 3, OLD), ("/testapp-green", 1, 1, NEW)],
+            shares: &[(NEW, 0.25), (OLD, 0.75)],
+        },
+    )?;
+
+    let status = story.with(
+        words(&["status", "--app", APP, "--sample", "400"]),
+        [lbs.clone(), c.clone()].concat(),
+    );
+    story.step(
+        "the status, and the split marathon-lb counted: about 1 in 4 responses \"It works!\"",
+        status.clone(),
+        Expect {
+            exit: 0,
+            group: &[("/testapp-blue", 3, 3, OLD), ("/testapp-green", 1, 1, NEW)],
+            shares: &[],
+        },
+    )?;
+
+    story.step(
+        "run the rollout job: 4 of 4 on httpd",
+        run("rollout"),
+        Expect {
+            exit: 0,
+            group: &[("/testapp-green", 4, 4, NEW)],
+            shares: &[(NEW, 1.0)],
+        },
+    )?;
+
+    let mut args = words(&["apply"]);
+    args.extend(story.job_flags(BROKEN));
+    args.extend(c.clone());
+    story.step(
+        "a second canary, of an image that never gets healthy: apply its jobs",
+        args,
+        Expect {
+            exit: 0,
+            group: &[("/testapp-green", 4, 4, NEW)],
+            shares: &[],
+        },
+    )?;
+
+    story.step(
+        "run its deploy job: the canary never gets healthy, the job fails saying why (the live app keeps serving)",
+        run("deploy"),
+        Expect {
+            exit: 7,
+            group: &[("/testapp-blue", 1, 0, BROKEN), ("/testapp-green", 4, 4, NEW)],
+            shares: &[(NEW, 1.0)],
+        },
+    )?;
+    match cluster.last_run_log("deploy-testapp-canary") {
+        Some(log) => {
+            story.say("  the deploy job's log (its task's stderr, as `dcos task log --completed` shows it):");
+            for line in log
+                .lines()
+                .rev()
+                .take(3)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+            {
+                story.say(&format!("    {line}"));
+            }
+        }
+        None => story.say("  (the deploy job's log could not be read)"),
+    }
+
+    story.step(
+        "run the rollback job: the broken canary goes, httpd serves alone",
+        run("rollback"),
+        Expect {
+            exit: 0,
+            group: &[("/testapp-green", 4, 4, NEW)],
+            shares: &[(NEW, 1.0)],
+        },
+    )?;
+    story.step(
+        "the status at the end",
+        status,
+        Expect {
+            exit: 0,
+            group: &[("/testapp-green", 4, 4, NEW)],
+            shares: &[],
+        },
+    )?;
+    story.say(&format!(
+        "\nEvery step did what it should ({} steps).",
+        story.report.steps.len()
+    ));
+    Ok(story.report)
+}
