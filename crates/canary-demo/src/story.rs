@@ -17,11 +17,48 @@ const SAMPLE: usize = 200;
 struct Expect<'a> {
     /// Its exit code.
     exit: i32,
-    /// The group's apps: (id, instances, healthy, image).
-    group: &'a [(&'a str, u64, u64, &'a str)],
+    /// The group's apps.
+    group: &'a [Wanted],
     /// The share of sampled responses each image must have (image, share),
     /// within 5 points; empty: no sample.
     shares: &'a [(&'a str, f64)],
+}
+
+/// An app of the group as an [`Expect`] names it: (id, instances,
+/// healthy, image).
+type Wanted = (&'static str, u64, u64, &'static str);
+
+/// nginx alone, at 4.
+const ONLY_OLD: &[Wanted] = &[("/testapp-blue", 4, 4, OLD)];
+/// The canary: 3 of nginx, 1 of httpd.
+const SPLIT: &[Wanted] = &[("/testapp-blue", 3, 3, OLD), ("/testapp-green", 1, 1, NEW)];
+/// httpd alone, at 4.
+const ONLY_NEW: &[Wanted] = &[("/testapp-green", 4, 4, NEW)];
+/// The broken canary beside httpd at 4.
+const BROKEN_BESIDE: &[Wanted] = &[
+    ("/testapp-blue", 1, 0, BROKEN),
+    ("/testapp-green", 4, 4, NEW),
+];
+
+impl<'a> Expect<'a> {
+    /// Exit 0 and this group, no sample.
+    fn ok(group: &'a [Wanted]) -> Self {
+        Expect {
+            exit: 0,
+            group,
+            shares: &[],
+        }
+    }
+
+    /// And the sampled responses split so.
+    fn sampled(self, shares: &'a [(&'a str, f64)]) -> Self {
+        Expect { shares, ..self }
+    }
+
+    /// With this exit code.
+    fn exit(self, exit: i32) -> Self {
+        Expect { exit, ..self }
+    }
 }
 
 /// The group's apps as the tuples an [`Expect`] names.
@@ -245,11 +282,7 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
     story.step(
         "add testapp: nginx, 4 instances (a first deploy creates the whole app)",
         args,
-        Expect {
-            exit: 0,
-            group: &[("/testapp-blue", 4, 4, OLD)],
-            shares: &[(OLD, 1.0)],
-        },
+        Expect::ok(ONLY_OLD).sampled(&[(OLD, 1.0)]),
     )?;
 
     let mut args = words(&["render"]);
@@ -258,11 +291,7 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
     story.step(
         "render the three jobs for httpd (native runner: the jobs run canary itself)",
         args,
-        Expect {
-            exit: 0,
-            group: &[("/testapp-blue", 4, 4, OLD)],
-            shares: &[],
-        },
+        Expect::ok(ONLY_OLD),
     )?;
     for file in [
         "deploy-testapp-canary.json",
@@ -285,15 +314,7 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
     let mut args = words(&["apply"]);
     args.extend(story.job_flags(NEW));
     args.extend(c.clone());
-    story.step(
-        "apply them",
-        args,
-        Expect {
-            exit: 0,
-            group: &[("/testapp-blue", 4, 4, OLD)],
-            shares: &[],
-        },
-    )?;
+    story.step("apply them", args, Expect::ok(ONLY_OLD))?;
 
     let run = |phase: &str| {
         let mut args = words(&["run", phase, "--app", APP, "--wait", "--timeout", "3m"]);
@@ -303,11 +324,7 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
     story.step(
         "run the deploy job: 1 instance of httpd beside 3 of nginx",
         run("deploy"),
-        Expect {
-            exit: 0,
-            group: &[("/testapp-blue", 3, 3, OLD), ("/testapp-green", 1, 1, NEW)],
-            shares: &[(NEW, 0.25), (OLD, 0.75)],
-        },
+        Expect::ok(SPLIT).sampled(&[(NEW, 0.25), (OLD, 0.75)]),
     )?;
 
     let status = story.with(
@@ -317,21 +334,13 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
     story.step(
         "the status, and the split marathon-lb counted: about 1 in 4 responses \"It works!\"",
         status.clone(),
-        Expect {
-            exit: 0,
-            group: &[("/testapp-blue", 3, 3, OLD), ("/testapp-green", 1, 1, NEW)],
-            shares: &[],
-        },
+        Expect::ok(SPLIT),
     )?;
 
     story.step(
         "run the rollout job: 4 of 4 on httpd",
         run("rollout"),
-        Expect {
-            exit: 0,
-            group: &[("/testapp-green", 4, 4, NEW)],
-            shares: &[(NEW, 1.0)],
-        },
+        Expect::ok(ONLY_NEW).sampled(&[(NEW, 1.0)]),
     )?;
 
     let mut args = words(&["apply"]);
@@ -340,21 +349,13 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
     story.step(
         "a second canary, of an image that never gets healthy: apply its jobs",
         args,
-        Expect {
-            exit: 0,
-            group: &[("/testapp-green", 4, 4, NEW)],
-            shares: &[],
-        },
+        Expect::ok(ONLY_NEW),
     )?;
 
     story.step(
         "run its deploy job: the canary never gets healthy, the job fails saying why (the live app keeps serving)",
         run("deploy"),
-        Expect {
-            exit: 7,
-            group: &[("/testapp-blue", 1, 0, BROKEN), ("/testapp-green", 4, 4, NEW)],
-            shares: &[(NEW, 1.0)],
-        },
+        Expect::ok(BROKEN_BESIDE).sampled(&[(NEW, 1.0)]).exit(7),
     )?;
     match cluster.last_run_log("deploy-testapp-canary") {
         Some(log) => {
@@ -376,21 +377,9 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
     story.step(
         "run the rollback job: the broken canary goes, httpd serves alone",
         run("rollback"),
-        Expect {
-            exit: 0,
-            group: &[("/testapp-green", 4, 4, NEW)],
-            shares: &[(NEW, 1.0)],
-        },
+        Expect::ok(ONLY_NEW).sampled(&[(NEW, 1.0)]),
     )?;
-    story.step(
-        "the status at the end",
-        status,
-        Expect {
-            exit: 0,
-            group: &[("/testapp-green", 4, 4, NEW)],
-            shares: &[],
-        },
-    )?;
+    story.step("the status at the end", status, Expect::ok(ONLY_NEW))?;
     story.say(&format!(
         "\nEvery step did what it should ({} steps).",
         story.report.steps.len()
