@@ -93,6 +93,7 @@ pub fn deploy(args: &DeployArgs) -> Result<(), Failure> {
         deploy: Some(DeployInput {
             app,
             canary_instances: args.bundle.canary_instances,
+            steps: None,
         }),
         canary: KnownCanary::default(),
         limits: args.engine.limits(args.keep_failed_canary),

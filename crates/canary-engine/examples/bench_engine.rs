@@ -195,6 +195,7 @@ fn main() {
                 deploy: deploy.map(|app| DeployInput {
                     app,
                     canary_instances: 1,
+                    steps: None,
                 }),
                 canary: KnownCanary::default(),
                 limits: Limits::default(),

@@ -40,6 +40,7 @@ fn the_canary_is_the_app_zdds_test_hybrid_expects() {
             &rendered,
             &live[0],
             1,
+            None,
             Timestamp::from_unix_secs(1_454_338_298),
         );
         assert_eq!(canary["id"], "/nginx-blue", "{input}");

@@ -159,3 +159,61 @@ fn a_nested_group_is_deployed_and_rolled_out() {
     );
     assert!(cluster.unsafe_kills().is_empty());
 }
+
+/// A traffic ladder (`1,25%,50%` of 8): the canary climbs 1, 2, 4 with the
+/// previous app at the rest (7, 6, 4) at every step, each step's growth
+/// healthy before its drained tasks go, serving capacity never below the
+/// target minus the growth, nothing killed with sessions; a step lower
+/// than the canary is refused; then the rollout from the last step.
+#[test]
+fn a_canary_climbs_a_ladder_step_by_step_then_rolls_out() {
+    let cluster = cluster(2, 11);
+    let mut first = app("web", "nginx:1.25");
+    // 8 instances: shares of the target make distinct steps.
+    let eight = {
+        let mut value = first.definition().clone().into_value();
+        value["instances"] = 8.into();
+        canary_core::CanaryApp::new(canary_core::AppDefinition::from_value(value).unwrap()).unwrap()
+    };
+    first = eight;
+    cluster
+        .drive(request(Phase::Deploy, "web", Some((first, 1))), MINUTES)
+        .0
+        .unwrap();
+    let ladder = canary_core::engine::ladder::Ladder::parse("1,25%,50%").unwrap();
+    let counts = ladder.counts(8);
+    assert_eq!(counts, [1, 2, 4]);
+    for (i, n) in counts.iter().enumerate() {
+        let mut step = request(Phase::Deploy, "web", Some((app("web", "httpd:2.4"), *n)));
+        step.deploy.as_mut().unwrap().steps = Some(ladder.clone());
+        let (outcome, steps) = cluster.drive(step, MINUTES);
+        outcome.unwrap_or_else(|e| panic!("step {i} ({n}): {e} {steps:?}"));
+        assert_eq!(
+            cluster.apps("web"),
+            [
+                ("/web-blue".into(), 8 - n, (8 - n) as usize, "nginx:1.25".into()),
+                ("/web-green".into(), *n, *n as usize, "httpd:2.4".into()),
+            ],
+            "step {i}: {steps:?}"
+        );
+        let label = cluster.sim.app("/web-green").unwrap().labels["CANARY_STEPS"].clone();
+        assert_eq!(label, "1,25%,50%");
+        assert_eq!(ladder.reached(8, *n), Some(i));
+    }
+    // Back down a step: refused, nothing changed.
+    let (lower, _) = cluster.drive(
+        request(Phase::Deploy, "web", Some((app("web", "httpd:2.4"), 2))),
+        MINUTES,
+    );
+    assert!(
+        matches!(lower, Err(canary_engine::PhaseError::Refused(ref r)) if r.contains("4 of 8")),
+        "{lower:?}"
+    );
+    let (rollout, _) = cluster.drive(request(Phase::Rollout, "web", None), MINUTES);
+    rollout.unwrap();
+    assert_eq!(
+        cluster.apps("web"),
+        [("/web-green".into(), 8, 8, "httpd:2.4".into())]
+    );
+    assert!(cluster.unsafe_kills().is_empty(), "{:?}", cluster.unsafe_kills());
+}

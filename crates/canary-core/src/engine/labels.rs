@@ -27,6 +27,10 @@ pub const TARGET_INSTANCES: &str = "HAPROXY_DEPLOYMENT_TARGET_INSTANCES";
 pub const NEW_INSTANCES: &str = "HAPROXY_DEPLOYMENT_NEW_INSTANCES";
 /// When the app was deployed: orders the group's apps (newest last).
 pub const STARTED_AT: &str = "HAPROXY_DEPLOYMENT_STARTED_AT";
+/// canary's own (zdd.py and marathon-lb ignore it): the traffic ladder the
+/// canary climbs, in `--steps` form (`1,25%,50%`), written when a deploy
+/// with steps creates it; `canary promote` and `status` read it.
+pub const STEPS: &str = "CANARY_STEPS";
 
 /// `STARTED_AT` for `time`: `2026-12-01T09:30:05.123456`, UTC, microseconds,
 /// no zone (the format marathon-lb parses and zdd.py writes).

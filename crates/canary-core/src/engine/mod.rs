@@ -20,6 +20,8 @@
 //! * [`plan`]: [`next_step`] turns a [`PhaseRequest`], an observation and the
 //!   [`Moment`] into one [`Step`]: create, scale, kill drained tasks, delete,
 //!   wait (saying what for), done, refused, failed;
+//! * [`ladder`]: the steps a canary climbs (`--steps 1,25%,50%`), written
+//!   on the canary, so the step a group stands at is the cluster's;
 //! * [`sample`]: which app marathon-lb's counters say served a sample of
 //!   requests (`canary status --sample`).
 //!
@@ -29,6 +31,7 @@
 //! any interruption resumes with a rerun.
 
 pub mod labels;
+pub mod ladder;
 pub mod observe;
 pub mod plan;
 pub mod predict;

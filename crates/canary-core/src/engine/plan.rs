@@ -83,8 +83,13 @@ impl Default for Limits {
 pub struct DeployInput {
     /// The rendered app definition (its group, ports and image).
     pub app: CanaryApp,
-    /// How many canary instances (capped at the live app's count).
+    /// How many canary instances (capped at the live app's count): the
+    /// canary's first size, or, beside a canary of the same image, the size
+    /// it grows to (a ladder step; never smaller than it is).
     pub canary_instances: u32,
+    /// The ladder the canary climbs, written on it when it is created
+    /// ([`labels::STEPS`]); `None`: no ladder.
+    pub steps: Option<super::ladder::Ladder>,
 }
 
 /// The canary a rollout or rollback is about, as far as it is known: its
@@ -388,7 +393,13 @@ fn single(
                 );
             }
             Step::Create {
-                app: prepare::canary(&input.app, app, input.canary_instances, moment.now),
+                app: prepare::canary(
+                    &input.app,
+                    app,
+                    input.canary_instances,
+                    input.steps.as_ref(),
+                    moment.now,
+                ),
             }
         }
         Phase::Rollout => {
@@ -457,19 +468,24 @@ fn pair(
                 return Step::Refused("a deploy needs the app definition to deploy".into());
             };
             let wanted = input.canary_instances.min(target).max(1);
-            if canary.image.as_deref() != Some(input.app.image()) || new != wanted {
+            if canary.image.as_deref() != Some(input.app.image()) || wanted < canary.instances {
                 return Step::Refused(format!(
-                    "a canary is already in progress in deployment group {group}: {} ({}, {new} of {target}) beside {}; roll it out or back first",
+                    "a canary is already in progress in deployment group {group}: {} ({}, {} of {target}) beside {}; \
+                     promote it, roll it out or back first",
                     canary.id,
                     image(canary),
+                    canary.instances,
                     previous.id
                 ));
             }
+            // Beside a canary of the same image, a deploy grows it to
+            // `wanted` (a ladder step) the way a rollout grows it, the
+            // previous app kept at the rest.
             Roles {
                 winner: canary,
-                winner_goal: new,
+                winner_goal: wanted,
                 loser: previous,
-                loser_goal: target.saturating_sub(new),
+                loser_goal: target.saturating_sub(wanted),
                 delete_loser: false,
                 floor,
             }

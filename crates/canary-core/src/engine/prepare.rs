@@ -127,7 +127,13 @@ pub fn first_deploy(app: &CanaryApp, now: Timestamp) -> Value {
 /// `live` actually has (public to ALT, anything else to public),
 /// `TARGET_INSTANCES` the live app's count now (what a rollback restores)
 /// and `NEW_INSTANCES` the canary's count.
-pub fn canary(app: &CanaryApp, live: &GroupApp, canary_instances: u32, now: Timestamp) -> Value {
+pub fn canary(
+    app: &CanaryApp,
+    live: &GroupApp,
+    canary_instances: u32,
+    steps: Option<&super::ladder::Ladder>,
+    now: Timestamp,
+) -> Value {
     let colour = Colour::after(live.label(labels::COLOUR));
     let public = app.service_port();
     let port = if live.service_port == Some(public) {
@@ -136,20 +142,18 @@ pub fn canary(app: &CanaryApp, live: &GroupApp, canary_instances: u32, now: Time
         public
     };
     let n = canary_instances.min(live.instances).max(1);
-    with_labels(
-        app,
-        coloured_id(app.id(), colour),
-        n,
-        port,
-        &[
-            (labels::APP_ID, app.id().to_owned()),
-            (labels::PORT_0, public.to_string()),
-            (labels::COLOUR, colour.as_str().to_owned()),
-            (labels::TARGET_INSTANCES, live.instances.to_string()),
-            (labels::NEW_INSTANCES, n.to_string()),
-            (labels::STARTED_AT, labels::started_at(now)),
-        ],
-    )
+    let mut set = vec![
+        (labels::APP_ID, app.id().to_owned()),
+        (labels::PORT_0, public.to_string()),
+        (labels::COLOUR, colour.as_str().to_owned()),
+        (labels::TARGET_INSTANCES, live.instances.to_string()),
+        (labels::NEW_INSTANCES, n.to_string()),
+        (labels::STARTED_AT, labels::started_at(now)),
+    ];
+    if let Some(steps) = steps {
+        set.push((labels::STEPS, steps.to_string()));
+    }
+    with_labels(app, coloured_id(app.id(), colour), n, port, &set)
 }
 
 /// The rendered definition as the engine's input: a [`CanaryApp`] checked
@@ -218,6 +222,7 @@ mod tests {
             &rendered(),
             &live_on_public,
             1,
+            None,
             Timestamp::from_unix_secs(1),
         );
         assert_eq!(app["id"], "/testapp-green");
@@ -239,7 +244,7 @@ mod tests {
         live_on_alt
             .labels
             .insert("HAPROXY_DEPLOYMENT_COLOUR".into(), "green".into());
-        let app = canary(&rendered(), &live_on_alt, 9, Timestamp::from_unix_secs(1));
+        let app = canary(&rendered(), &live_on_alt, 9, None, Timestamp::from_unix_secs(1));
         assert_eq!(app["id"], "/testapp-blue");
         assert_eq!(
             app["container"]["docker"]["portMappings"][0]["servicePort"],

@@ -75,6 +75,7 @@ pub fn request(phase: Phase, group: &str, deploy: Option<(CanaryApp, u32)>) -> P
         deploy: deploy.map(|(app, canary_instances)| DeployInput {
             app,
             canary_instances,
+            steps: None,
         }),
         canary: KnownCanary::default(),
         limits: Limits::default(),
