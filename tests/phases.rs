@@ -38,7 +38,7 @@ fn canary(sim: &SimHandle, args: &[&str]) -> Output {
         "--retry-for".into(),
         "5s".into(),
     ]);
-    if ["deploy", "rollout", "rollback"].contains(&args[0]) {
+    if ["deploy", "rollout", "rollback", "promote"].contains(&args[0]) {
         for lb in sim.lb_urls() {
             all.extend(["--marathon-lb".to_owned(), lb.clone()]);
         }
@@ -348,4 +348,83 @@ fn deploy_takes_a_rendered_app_definition() {
         ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+/// A traffic ladder through the binary: `deploy --steps 1,50%` stops at
+/// each step until `canary promote` (status shows the step), promote past
+/// the last step rolls out; with `--pause` it climbs and rolls out by
+/// itself; on an empty group it is refused.
+#[test]
+fn a_ladder_climbs_by_promote_or_by_itself_with_a_pause() {
+    let sim = sim();
+    let out = deploy(&sim, "nginx:1.25", &["--steps", "1,50%"]);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("is empty: a first deploy creates the whole app"));
+    ok(&deploy(&sim, "nginx:1.25", &[]));
+
+    let first = ok(&deploy(&sim, "httpd:2.4", &["--steps", "1,50%"]));
+    assert!(
+        first.contains("step 1 of 2 (1: 1 of 4) reached: `canary promote --app testapp` goes on"),
+        "{first}"
+    );
+    assert_eq!(
+        apps(&sim),
+        [
+            ("/testapp-blue".into(), 3, "nginx:1.25".into()),
+            ("/testapp-green".into(), 1, "httpd:2.4".into())
+        ]
+    );
+    let status = ok(&canary(&sim, &["status", "--app", "testapp"]));
+    assert!(
+        status.contains("canary in progress, step 1 of 2 of the ladder 1,50% (1 of 4 instances)"),
+        "{status}"
+    );
+    let second = ok(&canary(&sim, &["promote", "--app", "testapp"]));
+    assert!(
+        second.contains(
+            "step 2 of 2 (50%: 2 of 4) reached: `canary promote --app testapp` rolls it out"
+        ),
+        "{second}"
+    );
+    assert_eq!(
+        apps(&sim),
+        [
+            ("/testapp-blue".into(), 2, "nginx:1.25".into()),
+            ("/testapp-green".into(), 2, "httpd:2.4".into())
+        ]
+    );
+    let json: Value = serde_json::from_str(&ok(&canary(
+        &sim,
+        &["status", "--app", "testapp", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(json["ladder"]["reached"], 2);
+    assert_eq!(json["ladder"]["counts"], serde_json::json!([1, 2]));
+    let done = ok(&canary(&sim, &["promote", "--app", "testapp"]));
+    assert!(done.contains("rollout of group testapp done"), "{done}");
+    assert_eq!(
+        apps(&sim),
+        [("/testapp-green".into(), 4, "httpd:2.4".into())]
+    );
+
+    // With a pause: every step, then the rollout, in one command.
+    let all = ok(&deploy(
+        &sim,
+        "httpd:2.5",
+        &["--steps", "1,50%", "--pause", "1s"],
+    ));
+    assert!(
+        all.contains("step 1 of 2 (1: 1 of 4) reached; pausing 1s"),
+        "{all}"
+    );
+    assert!(
+        all.contains("the last; pausing 1s before the rollout"),
+        "{all}"
+    );
+    assert_eq!(
+        apps(&sim),
+        [("/testapp-blue".into(), 4, "httpd:2.5".into())]
+    );
+    let out = canary(&sim, &["promote", "--app", "testapp"]);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
 }

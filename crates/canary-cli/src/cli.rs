@@ -88,6 +88,7 @@ impl Command {
             Command::Status(args) => Some(&mut args.cluster),
             Command::Deploy(args) => Some(&mut args.cluster),
             Command::Rollout(args) | Command::Rollback(args) => Some(&mut args.cluster),
+            Command::Promote(args) => Some(&mut args.phase.cluster),
         }
     }
 }
@@ -154,6 +155,10 @@ pub enum Command {
     /// draining every old task through marathon-lb first.
     #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
     Rollout(PhaseArgs),
+    /// Move a canary climbing a traffic ladder (deploy --steps) to its next
+    /// step, or, past the last step or with --full, roll it out.
+    #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
+    Promote(PromoteArgs),
     /// Restore the previous app to the count it had before the canary and
     /// remove the canary once drained (healthy, unhealthy or half scaled).
     #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
@@ -211,6 +216,34 @@ pub struct DeployArgs {
     /// does with the definition it carries. Its image must be --image.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["app_template", "vars"])]
     pub app_definition: Option<PathBuf>,
+
+    /// The traffic ladder: the canary climbs these steps, instance counts or
+    /// shares of the target (e.g. 1,25%,50%), draining as always; between
+    /// steps it pauses for --pause, or stops until `canary promote`.
+    #[arg(long, value_name = "STEPS", value_parser = parse_steps, conflicts_with = "canary_instances")]
+    pub steps: Option<canary_core::engine::ladder::Ladder>,
+
+    /// With --steps: how long to stay at each step before the next (and,
+    /// after the last, before the rollout). Without it, the deploy stops at
+    /// each step until `canary promote`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "steps")]
+    pub pause: Option<std::time::Duration>,
+}
+
+fn parse_steps(s: &str) -> Result<canary_core::engine::ladder::Ladder, String> {
+    canary_core::engine::ladder::Ladder::parse(s).map_err(|e| e.to_string())
+}
+
+/// `canary promote`'s arguments.
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The group and its canary, as for rollout.
+    #[command(flatten)]
+    pub phase: PhaseArgs,
+
+    /// Go straight to the full rollout instead of the next step.
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// `canary rollout`'s and `canary rollback`'s arguments.

@@ -10,6 +10,7 @@ mod cli;
 mod credentials;
 mod failure;
 mod guard;
+mod ladder;
 mod logging;
 mod output;
 mod phase;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => phase::deploy(&args),
         Command::Rollout(args) => phase::rollout_or_back(canary_core::Phase::Rollout, &args),
         Command::Rollback(args) => phase::rollout_or_back(canary_core::Phase::Rollback, &args),
+        Command::Promote(args) => ladder::promote(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

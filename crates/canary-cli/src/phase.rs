@@ -22,7 +22,7 @@ const LB_TIMEOUT: Duration = Duration::from_secs(5);
 const HOOK_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl EngineArgs {
-    fn limits(&self, keep_failed_canary: bool) -> Limits {
+    pub(crate) fn limits(&self, keep_failed_canary: bool) -> Limits {
         Limits {
             health_timeout: self.health_timeout,
             drain_timeout: self.drain_timeout,
@@ -83,6 +83,9 @@ pub fn deploy(args: &DeployArgs) -> Result<(), Failure> {
                 .map_err(|e| Failure::invalid(format!("the rendered app: {e}")))?
         }
     };
+    if let Some(steps) = &args.steps {
+        return crate::ladder::climb(args, app, steps);
+    }
     let resume = format!(
         "canary deploy --app {} --image {} (with the same options)",
         args.bundle.app, args.bundle.image
@@ -96,6 +99,7 @@ pub fn deploy(args: &DeployArgs) -> Result<(), Failure> {
             steps: None,
         }),
         canary: KnownCanary::default(),
+        goal: None,
         limits: args.engine.limits(args.keep_failed_canary),
     };
     run_phase(
@@ -194,6 +198,7 @@ pub fn rollout_or_back(phase: Phase, args: &PhaseArgs) -> Result<(), Failure> {
             app_id: None,
             image,
         },
+        goal: None,
         limits: args.engine.limits(false),
     };
     let resume =
@@ -207,7 +212,7 @@ pub fn rollout_or_back(phase: Phase, args: &PhaseArgs) -> Result<(), Failure> {
     )
 }
 
-fn run_phase(
+pub(crate) fn run_phase(
     mut request: PhaseRequest,
     cluster: &ClusterArgs,
     engine: &EngineArgs,

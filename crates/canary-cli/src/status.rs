@@ -100,7 +100,20 @@ pub fn table(status: &GroupStatus) -> String {
     let mut out = String::new();
     let state = match (status.apps.len(), status.canary_in_progress) {
         (0, _) => "no app of the group runs".to_owned(),
-        (_, true) => "canary in progress".to_owned(),
+        (_, true) => match &status.ladder {
+            Some(l) => format!(
+                "canary in progress, step {} of {} of the ladder {} ({} of {} instances)",
+                l.reached,
+                l.counts.len(),
+                l.steps,
+                l.counts
+                    .get(l.reached.saturating_sub(1))
+                    .copied()
+                    .unwrap_or(0),
+                l.target
+            ),
+            None => "canary in progress".to_owned(),
+        },
         (_, false) => "no canary in progress".to_owned(),
     };
     let _ = writeln!(

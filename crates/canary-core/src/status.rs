@@ -92,6 +92,20 @@ pub struct JobStatus {
     pub last_run: Option<FinishedRun>,
 }
 
+/// Where a canary climbing a traffic ladder stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LadderStatus {
+    /// The ladder, as given (`1,25%,50%`).
+    pub steps: String,
+    /// The count the canary climbs towards (its `TARGET_INSTANCES`).
+    pub target: u32,
+    /// Each step's instance count for the target.
+    pub counts: Vec<u32>,
+    /// The step the canary's healthy instances have reached, from 1 (0:
+    /// not even the first yet).
+    pub reached: usize,
+}
+
 /// A deployment group as it stands.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupStatus {
@@ -111,6 +125,8 @@ pub struct GroupStatus {
     pub apps: Vec<AppStatus>,
     /// The three phase jobs, deploy, rollout, rollback.
     pub jobs: Vec<JobStatus>,
+    /// The canary's traffic ladder, when it climbs one (`deploy --steps`).
+    pub ladder: Option<LadderStatus>,
     /// Whether the phase jobs that exist deploy one image (their
     /// `canary.image` labels agree): two applies of different images at
     /// once, or one that stopped part way, leave them disagreeing.
@@ -230,6 +246,24 @@ pub fn summarize(
         let first = images.next();
         images.all(|image| Some(image) == first)
     };
+    let ladder = members
+        .last()
+        .filter(|_| members.len() >= 2)
+        .and_then(|canary| {
+            let steps = canary.label(crate::engine::labels::STEPS)?;
+            let ladder = crate::engine::ladder::Ladder::parse(steps).ok()?;
+            let target = canary
+                .label(crate::engine::labels::TARGET_INSTANCES)
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(canary.instances as u32);
+            let healthy = canary.tasks_healthy as u32;
+            Some(LadderStatus {
+                steps: ladder.to_string(),
+                target,
+                counts: ladder.counts(target),
+                reached: ladder.reached(target, healthy).map_or(0, |i| i + 1),
+            })
+        });
     GroupStatus {
         app: app_name.to_owned(),
         deployment_group,
@@ -239,6 +273,7 @@ pub fn summarize(
         apps: app_statuses,
         jobs,
         job_images_agree,
+        ladder,
     }
 }
 

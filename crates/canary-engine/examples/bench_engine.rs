@@ -198,6 +198,7 @@ fn main() {
                     steps: None,
                 }),
                 canary: KnownCanary::default(),
+                goal: None,
                 limits: Limits::default(),
             };
             if haproxy.is_some() && name == "canary deploy" {

@@ -7,6 +7,7 @@ mod common;
 use canary_core::Phase;
 use canary_engine::PhaseError;
 use common::{app, cluster, cluster_with, request};
+use dcos_sim::faults::FaultAction;
 use dcos_sim::lb::SessionDrain;
 use std::time::Duration;
 
@@ -263,4 +264,37 @@ fn phases_without_a_canary_are_refused() {
             "{outcome:?}"
         );
     }
+}
+
+/// A marathon-lb that cannot be read is waited for (nothing is killed
+/// without its view), but not forever: an outage longer than the drain
+/// timeout ends the phase with the load balancer named, nothing killed,
+/// and a rerun after it is back finishes the deploy.
+#[test]
+fn an_unreadable_load_balancer_is_waited_for_up_to_the_drain_timeout() {
+    let cluster = cluster(2, 9);
+    cluster.first_deploy("web", "nginx:1.25");
+    cluster.sim.fail_lb(
+        1,
+        FaultAction::Status {
+            code: 503,
+            body: None,
+        },
+        Duration::from_secs(3600),
+    );
+    let mut deploy = request(Phase::Deploy, "web", Some((app("web", "httpd:2.4"), 1)));
+    deploy.limits.drain_timeout = Duration::from_secs(30);
+    let (outcome, _) = cluster.drive(deploy.clone(), TEN_MINUTES);
+    let lb = &cluster.sim.lb_urls()[1];
+    assert!(
+        matches!(outcome, Err(PhaseError::Failed { ref reason, .. })
+            if reason.contains(&format!("marathon-lb {lb} cannot be read for over 30s"))),
+        "{outcome:?}"
+    );
+    assert!(cluster.sim.kill_log().records.is_empty(), "nothing killed");
+
+    cluster.sim.clear_faults();
+    let (outcome, _) = cluster.drive(deploy, TEN_MINUTES);
+    outcome.unwrap();
+    assert_eq!(cluster.apps("web").len(), 2);
 }

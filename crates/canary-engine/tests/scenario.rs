@@ -191,7 +191,12 @@ fn a_canary_climbs_a_ladder_step_by_step_then_rolls_out() {
         assert_eq!(
             cluster.apps("web"),
             [
-                ("/web-blue".into(), 8 - n, (8 - n) as usize, "nginx:1.25".into()),
+                (
+                    "/web-blue".into(),
+                    8 - n,
+                    (8 - n) as usize,
+                    "nginx:1.25".into()
+                ),
                 ("/web-green".into(), *n, *n as usize, "httpd:2.4".into()),
             ],
             "step {i}: {steps:?}"
@@ -215,5 +220,9 @@ fn a_canary_climbs_a_ladder_step_by_step_then_rolls_out() {
         cluster.apps("web"),
         [("/web-green".into(), 8, 8, "httpd:2.4".into())]
     );
-    assert!(cluster.unsafe_kills().is_empty(), "{:?}", cluster.unsafe_kills());
+    assert!(
+        cluster.unsafe_kills().is_empty(),
+        "{:?}",
+        cluster.unsafe_kills()
+    );
 }

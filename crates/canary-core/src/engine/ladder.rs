@@ -132,7 +132,11 @@ mod tests {
         assert_eq!(ladder.counts(20), [1, 5, 10]);
         assert_eq!(ladder.counts(3), [1, 2]);
         assert_eq!(Ladder::parse("3,2,100%").unwrap().counts(10), [3, 10]);
-        assert_eq!(Ladder::parse("50").unwrap().counts(4), [4], "capped at the target");
+        assert_eq!(
+            Ladder::parse("50").unwrap().counts(4),
+            [4],
+            "capped at the target"
+        );
         assert_eq!(Ladder::parse("1%").unwrap().counts(0), [1]);
     }
 
@@ -143,7 +147,11 @@ mod tests {
         assert_eq!(ladder.next(20, 0), Some(1));
         assert_eq!(ladder.reached(20, 1), Some(0));
         assert_eq!(ladder.next(20, 1), Some(5));
-        assert_eq!(ladder.reached(20, 7), Some(1), "between steps: the lower one");
+        assert_eq!(
+            ladder.reached(20, 7),
+            Some(1),
+            "between steps: the lower one"
+        );
         assert_eq!(ladder.next(20, 7), Some(10));
         assert_eq!(ladder.reached(20, 10), Some(2));
         assert_eq!(ladder.next(20, 10), None, "past the last step: the rollout");

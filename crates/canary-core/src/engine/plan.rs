@@ -115,6 +115,10 @@ pub struct PhaseRequest {
     pub deploy: Option<DeployInput>,
     /// For a rollout or rollback: the canary, as far as it is known.
     pub canary: KnownCanary,
+    /// For a rollout: grow the canary only to this many, keeping the
+    /// previous app at the rest of the target (a ladder step, `canary
+    /// promote`); `None`: the whole target, the previous app deleted.
+    pub goal: Option<u32>,
     /// Timeouts and options.
     pub limits: Limits,
 }
@@ -500,13 +504,29 @@ fn pair(
                     image(canary)
                 ));
             }
-            Roles {
-                winner: canary,
-                winner_goal: target,
-                loser: previous,
-                loser_goal: 0,
-                delete_loser: true,
-                floor,
+            match request.goal.filter(|goal| *goal < target) {
+                Some(goal) if goal < canary.instances => {
+                    return Step::Refused(format!(
+                        "the canary {} is at {} of {target}, beyond {goal}: promote it further, roll it out or back",
+                        canary.id, canary.instances
+                    ));
+                }
+                Some(goal) => Roles {
+                    winner: canary,
+                    winner_goal: goal,
+                    loser: previous,
+                    loser_goal: target - goal,
+                    delete_loser: false,
+                    floor,
+                },
+                None => Roles {
+                    winner: canary,
+                    winner_goal: target,
+                    loser: previous,
+                    loser_goal: 0,
+                    delete_loser: true,
+                    floor,
+                },
             }
         }
         Phase::Rollback => Roles {
@@ -781,8 +801,21 @@ fn lbs_ready(lbs: &[LbView], limits: &Limits, moment: &Moment<'_>) -> Option<Ste
     for lb in lbs {
         match &lb.state {
             LbState::Unreachable { message } => {
+                // Nothing is killed or declared done without every load
+                // balancer's view; an outage longer than a drain may last
+                // ends the phase (the group as it is, resumable) instead of
+                // waiting forever.
+                let key = format!("lb-unreachable:{}", lb.url);
+                if moment.waited(&key) > limits.drain_timeout {
+                    return Some(Step::Failed(format!(
+                        "marathon-lb {} cannot be read for over {}: {message}; nothing was killed while it could not be \
+                         read: check --marathon-lb and the load balancer, then resume",
+                        lb.url,
+                        human(limits.drain_timeout)
+                    )));
+                }
                 return Some(wait(
-                    format!("lb-unreachable:{}", lb.url),
+                    key,
                     format!("marathon-lb {} cannot be read: {message}", lb.url),
                     1_000,
                 ));

@@ -244,7 +244,13 @@ mod tests {
         live_on_alt
             .labels
             .insert("HAPROXY_DEPLOYMENT_COLOUR".into(), "green".into());
-        let app = canary(&rendered(), &live_on_alt, 9, None, Timestamp::from_unix_secs(1));
+        let app = canary(
+            &rendered(),
+            &live_on_alt,
+            9,
+            None,
+            Timestamp::from_unix_secs(1),
+        );
         assert_eq!(app["id"], "/testapp-blue");
         assert_eq!(
             app["container"]["docker"]["portMappings"][0]["servicePort"],

@@ -78,6 +78,7 @@ pub fn request(phase: Phase, group: &str, deploy: Option<(CanaryApp, u32)>) -> P
             steps: None,
         }),
         canary: KnownCanary::default(),
+        goal: None,
         limits: Limits::default(),
     }
 }

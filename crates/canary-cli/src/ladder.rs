@@ -1,0 +1,259 @@
+//! `canary deploy --steps` and `canary promote`: a canary climbing a traffic
+//! ladder, step by step, each step a deploy phase of the engine (grow the
+//! canary to the step's count, drain and kill as many of the previous app's
+//! tasks). The step the group stands at is read from the cluster every time
+//! (the canary's `CANARY_STEPS` label and its healthy instances), so every
+//! command resumes after an interruption.
+
+use crate::cli::{DeployArgs, PromoteArgs};
+use crate::failure::Failure;
+use crate::output;
+use canary_core::engine::ladder::Ladder;
+use canary_core::engine::predict::by_started_at;
+use canary_core::engine::{DeployInput, GroupApp, KnownCanary, PhaseRequest, labels};
+use canary_core::{AppName, CanaryApp, Phase};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// The group's apps, oldest first.
+fn group_apps(cluster: &crate::cli::ClusterArgs, group: &str) -> Result<Vec<GroupApp>, Failure> {
+    let mut executor = crate::backend::executor(cluster)?;
+    let mut apps = executor
+        .group_apps(group)
+        .map_err(|e| Failure::from_exec(&e, &format!("reading deployment group {group}")))?;
+    apps.sort_by(by_started_at);
+    Ok(apps)
+}
+
+/// Waits `pause`, or until SIGINT/SIGTERM (then exit 9 saying how to go on).
+fn pause(pause: Duration, at: &str, resume: &str) -> Result<(), Failure> {
+    let stop = crate::signals::install();
+    let started = Instant::now();
+    while started.elapsed() < pause {
+        if stop.load(Ordering::SeqCst) {
+            return Err(Failure::stopped(format!(
+                "stopped during the pause at {at}; nothing is lost, resume with: {resume}"
+            )));
+        }
+        std::thread::sleep((pause - started.elapsed()).min(Duration::from_millis(100)));
+    }
+    Ok(())
+}
+
+/// `step 2 of 3 (25%: 2 of 8)`.
+fn describe_step(ladder: &Ladder, counts: &[u32], index: usize, target: u32) -> String {
+    let rung = ladder.to_string();
+    let shown = rung.split(',').nth(index).unwrap_or("?").to_owned();
+    format!(
+        "step {} of {} ({shown}: {} of {target})",
+        index + 1,
+        counts.len(),
+        counts[index]
+    )
+}
+
+/// `canary deploy --steps`: climbs from where the group stands.
+pub fn climb(args: &DeployArgs, app: CanaryApp, ladder: &Ladder) -> Result<(), Failure> {
+    let group = app.deployment_group().to_owned();
+    let name = &args.bundle.app;
+    let image = app.image().to_owned();
+    let paused = args
+        .pause
+        .map(|p| format!(" --pause {}s", p.as_secs()))
+        .unwrap_or_default();
+    let resume = format!(
+        "canary deploy --app {name} --image {image} --steps {ladder}{paused} (with the same options)"
+    );
+    let apps = group_apps(&args.cluster, &group)?;
+    let (target, at) = match apps.as_slice() {
+        [] => {
+            return Err(Failure::refused(format!(
+                "deployment group {group} is empty: a first deploy creates the whole app, there is no traffic to split; \
+                 run it without --steps, then climb the ladder with the next image"
+            )));
+        }
+        [live] => (live.instances, 0),
+        [_, canary] => (canary.target(), canary.instances),
+        _ => {
+            return Err(Failure::refused(format!(
+                "deployment group {group} has {} apps; a canary needs one or two",
+                apps.len()
+            )));
+        }
+    };
+    let counts = ladder.counts(target);
+    for (index, count) in counts.iter().enumerate() {
+        if *count <= at {
+            continue;
+        }
+        let request = PhaseRequest {
+            phase: Phase::Deploy,
+            group: group.clone(),
+            deploy: Some(DeployInput {
+                app: app.clone(),
+                canary_instances: *count,
+                steps: Some(ladder.clone()),
+            }),
+            canary: KnownCanary::default(),
+            goal: None,
+            limits: args.engine.limits(args.keep_failed_canary),
+        };
+        crate::phase::run_phase(
+            request,
+            &args.cluster,
+            &args.engine,
+            &args.bundle.marathon_lb,
+            &resume,
+        )?;
+        let step = describe_step(ladder, &counts, index, target);
+        if index + 1 < counts.len() {
+            match args.pause {
+                Some(p) => {
+                    output::print(&format!(
+                        "{step} reached; pausing {}s before the next\n",
+                        p.as_secs()
+                    ))?;
+                    pause(p, &step, &resume)?;
+                }
+                None => {
+                    return output::print(&format!(
+                        "{step} reached: `canary promote --app {name}` goes on to the next step (--full: the rollout); \
+                         `canary rollback --app {name}` undoes it\n"
+                    ));
+                }
+            }
+        }
+    }
+    let last = describe_step(ladder, &counts, counts.len() - 1, target);
+    match args.pause {
+        Some(p) => {
+            output::print(&format!(
+                "{last} reached, the last; pausing {}s before the rollout\n",
+                p.as_secs()
+            ))?;
+            pause(p, &last, &resume)?;
+            rollout(
+                &args.cluster,
+                &args.engine,
+                &args.bundle.marathon_lb,
+                &group,
+                &image,
+                name,
+            )
+        }
+        None => output::print(&format!(
+            "{last} reached, the last: `canary promote --app {name}` rolls it out; `canary rollback --app {name}` undoes it\n"
+        )),
+    }
+}
+
+fn rollout(
+    cluster: &crate::cli::ClusterArgs,
+    engine: &crate::cli::EngineArgs,
+    marathon_lb: &[String],
+    group: &str,
+    image: &str,
+    name: &str,
+) -> Result<(), Failure> {
+    let request = PhaseRequest {
+        phase: Phase::Rollout,
+        group: group.to_owned(),
+        deploy: None,
+        canary: KnownCanary {
+            app_id: None,
+            image: Some(image.to_owned()),
+        },
+        goal: None,
+        limits: engine.limits(false),
+    };
+    let resume = format!(
+        "canary rollout --app {name} --group {group} --image {image} (with the same options)"
+    );
+    crate::phase::run_phase(request, cluster, engine, marathon_lb, &resume)
+}
+
+/// `canary promote`: the next step of the canary's ladder, or the rollout.
+pub fn promote(args: &PromoteArgs) -> Result<(), Failure> {
+    let phase = &args.phase;
+    let name = AppName::new(&phase.app).map_err(|e| Failure::invalid(format!("--app: {e}")))?;
+    let group = match &phase.group {
+        Some(group) => group.clone(),
+        None => {
+            let mut executor = crate::backend::executor(&phase.cluster)?;
+            canary_core::status::gather(executor.as_mut(), name.as_str())
+                .map_err(|e| Failure::from_exec(&e, &format!("reading {name}'s deployment group")))?
+                .deployment_group
+        }
+    };
+    let apps = group_apps(&phase.cluster, &group)?;
+    let [_, canary] = apps.as_slice() else {
+        return Err(Failure::refused(format!(
+            "no canary in progress in deployment group {group} ({} app(s) found): nothing to promote",
+            apps.len()
+        )));
+    };
+    let image = canary.image.clone().unwrap_or_default();
+    if let Some(wanted) = &phase.image
+        && *wanted != image
+    {
+        return Err(Failure::refused(format!(
+            "the canary in progress in deployment group {group} is {} with {image}, not {wanted}",
+            canary.id
+        )));
+    }
+    let ladder = match canary.label(labels::STEPS) {
+        Some(text) => Some(Ladder::parse(text).map_err(|e| {
+            Failure::invalid(format!("{}'s {} label: {e}", canary.id, labels::STEPS))
+        })?),
+        None => None,
+    };
+    let target = canary.target();
+    let next = ladder
+        .as_ref()
+        .and_then(|l| l.next(target, canary.healthy_tasks() as u32));
+    match (next, args.full) {
+        (Some(count), false) => {
+            let ladder = ladder.unwrap_or_else(|| Ladder::parse("1").expect("a ladder"));
+            let counts = ladder.counts(target);
+            let index = counts.iter().position(|n| *n == count).unwrap_or(0);
+            // A partial rollout: the canary grows to the step, the previous
+            // app is kept at the rest.
+            let request = PhaseRequest {
+                phase: Phase::Rollout,
+                group: group.clone(),
+                deploy: None,
+                canary: KnownCanary {
+                    app_id: Some(canary.id.clone()),
+                    image: Some(image.clone()),
+                },
+                goal: Some(count),
+                limits: phase.engine.limits(false),
+            };
+            let resume = format!("canary promote --app {name} (with the same options)");
+            crate::phase::run_phase(
+                request,
+                &phase.cluster,
+                &phase.engine,
+                &phase.marathon_lb,
+                &resume,
+            )?;
+            let step = describe_step(&ladder, &counts, index, target);
+            let then = if index + 1 < counts.len() {
+                "goes on to the next step"
+            } else {
+                "rolls it out"
+            };
+            output::print(&format!(
+                "{step} reached: `canary promote --app {name}` {then} (--full: the rollout)\n"
+            ))
+        }
+        _ => rollout(
+            &phase.cluster,
+            &phase.engine,
+            &phase.marathon_lb,
+            &group,
+            &image,
+            name.as_str(),
+        ),
+    }
+}
