@@ -199,22 +199,18 @@ async fn log_lines(
         Ok(cursor) => cursor,
         Err(why) => return text(StatusCode::BAD_REQUEST, why),
     };
-    let number = |key: &str| -> Result<Option<i64>, Response> {
+    let number = |key: &str| -> Result<Option<i64>, String> {
         params
             .get(key)
             .map(|v| {
-                v.parse::<i64>().map_err(|_| {
-                    text(
-                        StatusCode::BAD_REQUEST,
-                        format!("unable to parse {key} parameter. {v} not an integer"),
-                    )
-                })
+                v.parse::<i64>()
+                    .map_err(|_| format!("unable to parse {key} parameter. {v} not an integer"))
             })
             .transpose()
     };
     let (skip, limit) = match (number("skip"), number("limit")) {
         (Ok(skip), Ok(limit)) => (skip.unwrap_or(0), limit.map(|l| l.max(0) as usize)),
-        (Err(response), _) | (_, Err(response)) => return response,
+        (Err(why), _) | (_, Err(why)) => return text(StatusCode::BAD_REQUEST, why),
     };
     let sandbox = {
         let cluster = sim.cluster();

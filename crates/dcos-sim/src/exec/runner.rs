@@ -75,9 +75,14 @@ fn report(sim: &Weak<Sim>, task_id: &str, report: Report) {
 }
 
 impl Runner {
-    /// Runs it to the end and reports the outcome.
+    /// Runs it to the end and reports the outcome (a run whose supervisor
+    /// failed still ends, failed, and its group is killed).
     pub(crate) fn run(self) {
-        let outcome = self.execute();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.execute()))
+            .unwrap_or_else(|_| {
+                process::lock(&self.group).signal(Signal::KILL);
+                Outcome::failed("dcos-sim: the run's supervisor failed".into())
+            });
         report(&self.sim, &self.task_id, Report::Finished(outcome));
     }
 
