@@ -122,6 +122,10 @@ pub struct SideMetrics {
     pub errors: u64,
     /// 5xx responses (`hrsp_5xx`).
     pub responses_5xx: u64,
+    /// 4xx responses (`hrsp_4xx`): reported, not errors (a client's bad
+    /// request is not the server's failure), but a canary answering 404
+    /// where its baseline answers 200 shows here.
+    pub responses_4xx: u64,
     /// Failed connections (`econ`).
     pub connection_errors: u64,
     /// Response errors (`eresp`).
@@ -183,6 +187,7 @@ impl Sums {
             responses,
             errors,
             responses_5xx: c.hrsp_5xx,
+            responses_4xx: c.hrsp_4xx,
             connection_errors: c.econ,
             response_errors: c.eresp,
             client_aborts: c.cli_abrt,
@@ -421,6 +426,21 @@ pub(crate) mod tests {
             (b.requests, b.error_rate, b.mean_response_ms),
             (0, None, None)
         );
+    }
+
+    #[test]
+    fn client_errors_are_responses_reported_but_not_errors() {
+        let not_found = Counters {
+            hrsp_2xx: 10,
+            hrsp_4xx: 90,
+            rtime: 2,
+            ..Counters::default()
+        };
+        let start = snapshot(vec![("a", read(&[]))]);
+        let end = snapshot(vec![("a", read(&[("10_0_0_1_31003", not_found)]))]);
+        let c = metrics(&delta(&start, &end), &roles()).canary;
+        assert_eq!((c.requests, c.responses_4xx, c.errors), (100, 90, 0));
+        assert_eq!(c.error_rate, Some(0.0));
     }
 
     #[test]

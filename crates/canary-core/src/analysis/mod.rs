@@ -18,11 +18,12 @@
 //!    HAProxy process (marathon-lb reloads on every change), whose counts
 //!    are taken as they are: never a negative rate, never more than was
 //!    served. A load balancer not read at both ends adds nothing.
-//! 3. [`metrics`](mod@metrics): servers map to tasks by marathon-lb's names; the newest
-//!    app's tasks are the canary, the previous app's the baseline
-//!    ([`Roles`]). Per side, summed over every load balancer:
-//!    requests, errors (5xx, failed connections, response errors), the
-//!    error rate and the mean response time weighted by responses.
+//! 3. [`metrics`](mod@metrics): servers map to tasks by marathon-lb's
+//!    names; the newest app's tasks are the canary, the previous app's the
+//!    baseline ([`Roles`]). Per side, summed over every load balancer:
+//!    requests (responses, plus the failed connections and response errors
+//!    that got none), errors (5xx, failed connections, response errors),
+//!    the error rate and the mean response time weighted by responses.
 //!    Servers on neither side are reported, not counted.
 //! 4. [`verdict`]: the [`Checks`] (maximum error rate, maximum increase
 //!    over the baseline, maximum latency ratio, minimum requests per side)
@@ -36,6 +37,18 @@
 //!    a canary back and never promotes one.
 //!
 //! [`analyze_window`] runs steps 2 to 4 for one window.
+//!
+//! # Driving it
+//!
+//! The driver validates the [`Checks`] and builds the [`SequencePolicy`]
+//! once (their [`PolicyError`]s name the field; the binary words them as
+//! flags), then per window: [`Snapshot::for_group`] of every marathon-lb
+//! at the start and at the end (the backend of the group's port), the
+//! [`Roles`] of the group's apps as observed at the end, [`analyze_window`],
+//! and [`Sequence::record`] of the verdict until the [`Decision`] is final.
+//! A [`WindowAnalysis`] and a [`Decision`] serialise to the stable JSON of
+//! `--events json` and `canary analyze --json`; their `Display` is the
+//! one-line human wording.
 //!
 //! ```
 //! use canary_core::analysis::{Checks, Roles, Snapshot, Verdict, analyze_window};

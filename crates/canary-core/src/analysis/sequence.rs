@@ -32,6 +32,7 @@
 use super::error::PolicyError;
 use super::verdict::Verdict;
 use serde::Serialize;
+use std::fmt;
 
 /// The default [`SequencePolicy::count`]: 5 windows.
 pub const DEFAULT_COUNT: u32 = 5;
@@ -170,6 +171,18 @@ impl Decision {
     /// Whether the analysis is over.
     pub fn is_final(&self) -> bool {
         !matches!(self, Decision::Continue)
+    }
+}
+
+impl fmt::Display for Decision {
+    /// `continue`, `promote`, or `rollback: REASON` / `stop: REASON`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Decision::Continue => f.write_str("continue"),
+            Decision::Promote => f.write_str("promote"),
+            Decision::Rollback { reason } => write!(f, "rollback: {reason}"),
+            Decision::Stop { reason } => write!(f, "stop: {reason}"),
+        }
     }
 }
 
@@ -423,7 +436,15 @@ mod tests {
     }
 
     #[test]
-    fn decisions_serialise_with_a_tag() {
+    fn decisions_serialise_with_a_tag_and_read_as_a_line() {
+        assert_eq!(Decision::Promote.to_string(), "promote");
+        assert_eq!(
+            Decision::Stop {
+                reason: "why".into()
+            }
+            .to_string(),
+            "stop: why"
+        );
         let json = |d: &Decision| serde_json::to_value(d).unwrap();
         assert_eq!(
             json(&Decision::Promote),
