@@ -28,6 +28,8 @@
 //! to try again. Everything that waits does so on a [`clock::Clock`] it is
 //! handed.
 //!
+//! [`analysis`] judges a canary by marathon-lb's own counters: stats in, a verdict per window and a decision out.
+//!
 //! This crate does no I/O at all: no files, network, processes, clock or
 //! randomness it is not handed. Reading templates, validating against JSON
 //! Schemas and talking to a cluster belong to other crates, which hand this
@@ -58,6 +60,7 @@
     clippy::disallowed_macros
 )]
 
+pub mod analysis;
 mod app;
 pub mod apply;
 mod bundle;
