@@ -68,10 +68,10 @@ fn the_demo_plays_the_whole_story_and_each_step_leaves_the_cluster_as_it_should(
     assert_eq!(steps.len(), 10, "{report:#}");
     assert!(steps.iter().all(|s| s["ok"] == true), "{report:#}");
     let blue_old = app("/testapp-blue", 4, 4, "nginx:1.25");
-    assert_eq!(group(&steps[0]), [blue_old.clone()]);
+    assert_eq!(group(&steps[0]), std::slice::from_ref(&blue_old));
     assert_eq!(served(&steps[0], "nginx:1.25"), (200, 200));
     // render and apply change nothing on Marathon.
-    assert_eq!(group(&steps[1]), [blue_old.clone()]);
+    assert_eq!(group(&steps[1]), std::slice::from_ref(&blue_old));
     assert_eq!(group(&steps[2]), [blue_old]);
     assert!(
         steps[1]["command"]
@@ -96,7 +96,7 @@ fn the_demo_plays_the_whole_story_and_each_step_leaves_the_cluster_as_it_should(
     );
     // The rollout job: 4 of 4 on httpd.
     let green = app("/testapp-green", 4, 4, "httpd:2.4");
-    assert_eq!(group(&steps[5]), [green.clone()]);
+    assert_eq!(group(&steps[5]), std::slice::from_ref(&green));
     assert_eq!(served(&steps[5], "httpd:2.4"), (200, 200));
     // The broken canary: its deploy job fails (exit 7), the live app keeps
     // serving every request, the reason is in the job's log.
@@ -112,7 +112,7 @@ fn the_demo_plays_the_whole_story_and_each_step_leaves_the_cluster_as_it_should(
     );
     // The rollback job restores the app.
     assert_eq!(steps[8]["exit_code"], 0);
-    assert_eq!(group(&steps[8]), [green.clone()]);
+    assert_eq!(group(&steps[8]), std::slice::from_ref(&green));
     assert_eq!(group(&steps[9]), [green]);
     assert!(stdout.contains("Every step did what it should (10 steps)."));
 }
