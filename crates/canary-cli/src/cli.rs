@@ -625,6 +625,8 @@ pub struct BundleArgs {
     /// native: the DC/OS URL (Admin Router) as reachable from the jobs.
     /// Default: https://leader.mesos with --service-account-secret (checked
     /// against the sandbox's CA bundle), else http://leader.mesos.
+    // The URLs are words of the --help text, not links.
+    #[allow(rustdoc::bare_urls)]
     #[arg(long, value_name = "URL")]
     pub runner_dcos_url: Option<String>,
 
