@@ -54,30 +54,7 @@ fn ok(out: &Output) -> String {
 
 /// `(id, instances, image)` of the sim's apps, by id.
 fn apps(sim: &SimHandle) -> Vec<(String, u64, String)> {
-    let url = format!("{}/v2/apps", sim.dcos_url());
-    let answer: Value = ureq::get(&url)
-        .call()
-        .unwrap()
-        .into_body()
-        .read_json()
-        .unwrap();
-    let mut apps: Vec<_> = answer["apps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                a["id"].as_str().unwrap().to_owned(),
-                a["instances"].as_u64().unwrap(),
-                a["container"]["docker"]["image"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-            )
-        })
-        .collect();
-    apps.sort();
-    apps
+    common::app_triples(sim.dcos_url(), None)
 }
 
 fn deploy(sim: &SimHandle, image: &str, extra: &[&str]) -> Output {
@@ -379,7 +356,27 @@ fn a_ladder_climbs_by_promote_or_by_itself_with_a_pause() {
         status.contains("canary in progress, step 1 of 2 of the ladder 1,50% (1 of 4 instances)"),
         "{status}"
     );
-    let second = ok(&canary(&sim, &["promote", "--app", "testapp"]));
+    // With --events json: stdout is JSON lines only, the human text on stderr.
+    let out = canary(&sim, &["promote", "--app", "testapp", "--events", "json"]);
+    let events: Vec<Value> = ok(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"phase_started"), "{kinds:?}");
+    assert!(kinds.contains(&"step"), "{kinds:?}");
+    assert_eq!(
+        kinds[kinds.len() - 2..],
+        ["phase_done", "done"],
+        "{kinds:?}"
+    );
+    assert_eq!(events[0]["phase"], "rollout");
+    assert_eq!(events[0]["goal"], 2);
+    assert!(events.iter().all(|e| e["time_ms"].as_u64().is_some()));
+    let second = text(&out.stderr);
     assert!(
         second.contains(
             "step 2 of 2 (50%: 2 of 4) reached: `canary promote --app testapp` rolls it out"

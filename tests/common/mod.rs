@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod haproxy;
+
 use std::path::Path;
 use std::process::Output;
 
@@ -107,4 +109,34 @@ pub fn unique_loopback() -> std::net::Ipv4Addr {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let p = std::process::id();
     std::net::Ipv4Addr::new(127, 100 + (p % 150) as u8, (n % 250) as u8 + 1, 1)
+}
+
+/// `(id, instances, image)` of the apps on the Marathon at `dcos_url`
+/// (of deployment group `group` when given), by id.
+pub fn app_triples(dcos_url: &str, group: Option<&str>) -> Vec<(String, u64, String)> {
+    let url = format!("{dcos_url}/service/marathon/v2/apps");
+    let answer: serde_json::Value = ureq::get(&url)
+        .call()
+        .unwrap()
+        .into_body()
+        .read_json()
+        .unwrap();
+    let mut apps: Vec<_> = answer["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| group.is_none_or(|g| a["labels"]["HAPROXY_DEPLOYMENT_GROUP"] == g))
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_owned(),
+                a["instances"].as_u64().unwrap(),
+                a["container"]["docker"]["image"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    apps.sort();
+    apps
 }

@@ -17,12 +17,17 @@ Exit codes:
   5  the cluster could not be reached, or refused a change
   6  not authorized: run `dcos auth login`, or set DCOS_ACS_TOKEN
   7  run --wait: the run failed, or did not finish within --timeout;
-     deploy, rollout, rollback: the phase failed (the reason is given)
-  8  run, deploy, rollout, rollback: the deployment group is not in a state
-     for this phase (see canary status); nothing was changed
-  9  deploy, rollout, rollback: stopped before the end (--timeout, a signal);
-     nothing is lost: the message gives the command that resumes;
-     any command with --backend dcos-cli stopped by a signal: run it again"
+     deploy, rollout, rollback, promote: the phase failed (the reason is given)
+  8  run, deploy, rollout, rollback, promote: the deployment group is not in
+     a state for this phase (see canary status); nothing was changed
+  9  deploy, rollout, rollback, promote, analyze: stopped before the end
+     (--timeout, a signal); nothing is lost: the message gives the command
+     that resumes;
+     any command with --backend dcos-cli stopped by a signal: run it again
+ 10  deploy --analyze: the canary failed its analysis and was rolled back;
+     analyze: the canary fails its analysis (the failing numbers are given)
+ 11  deploy --analyze, analyze: the analysis stopped without evidence either
+     way (too many inconclusive windows); the canary is left as it is"
     };
 }
 
@@ -89,6 +94,34 @@ impl Command {
             Command::Deploy(args) => Some(&mut args.cluster),
             Command::Rollout(args) | Command::Rollback(args) => Some(&mut args.cluster),
             Command::Promote(args) => Some(&mut args.phase.cluster),
+            Command::Analyze(args) => Some(&mut args.cluster),
+        }
+    }
+
+    /// The `--events` format of a command that takes it.
+    pub fn events(&self) -> Option<crate::events::EventsFormat> {
+        match self {
+            Command::Deploy(args) => args.engine.events,
+            Command::Rollout(args) | Command::Rollback(args) => args.engine.events,
+            Command::Promote(args) => args.phase.engine.events,
+            Command::Analyze(args) => args.events,
+            _ => None,
+        }
+    }
+
+    /// The subcommand's name, as `--events json` reports it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Demo(_) => "demo",
+            Command::Render(_) => "render",
+            Command::Apply(_) => "apply",
+            Command::Run(_) => "run",
+            Command::Status(_) => "status",
+            Command::Deploy(_) => "deploy",
+            Command::Rollout(_) => "rollout",
+            Command::Rollback(_) => "rollback",
+            Command::Promote(_) => "promote",
+            Command::Analyze(_) => "analyze",
         }
     }
 }
@@ -150,7 +183,7 @@ pub enum Command {
     /// the other colour while the live app shrinks by as many, each old task
     /// killed only once marathon-lb has drained it on every instance.
     #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
-    Deploy(DeployArgs),
+    Deploy(Box<DeployArgs>),
     /// Grow the canary to the full count and remove the previous app,
     /// draining every old task through marathon-lb first.
     #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
@@ -163,6 +196,12 @@ pub enum Command {
     /// remove the canary once drained (healthy, unhealthy or half scaled).
     #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
     Rollback(PhaseArgs),
+    /// Judge the canary in progress from every marathon-lb's own counters,
+    /// changing nothing: over --count windows of --interval, its error rate
+    /// and mean response time against the previous app's; exit 0 when it
+    /// passes, 10 when it fails, 11 when the data do not tell.
+    #[command(after_help = EXIT_CODES, after_long_help = CREDENTIALS_AND_EXIT_CODES)]
+    Analyze(crate::analyze::AnalyzeArgs),
 }
 
 /// `canary demo`'s arguments.
@@ -228,6 +267,16 @@ pub struct DeployArgs {
     /// each step until `canary promote`.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "steps")]
     pub pause: Option<std::time::Duration>,
+
+    /// Analyse the canary once it is healthy (at each step of --steps):
+    /// passing, it goes on (the next step, finally the rollout); failing,
+    /// it is rolled back (exit 10); inconclusive, it is left (exit 11).
+    #[arg(long)]
+    pub analyze: bool,
+
+    /// The analysis (with --analyze).
+    #[command(flatten, next_help_heading = "Analysis (with --analyze)")]
+    pub analysis: crate::analyze::AnalysisArgs,
 }
 
 fn parse_steps(s: &str) -> Result<canary_core::engine::ladder::Ladder, String> {
@@ -312,6 +361,11 @@ pub struct EngineArgs {
     /// non-zero exit stops the phase before anything is killed.
     #[arg(long, value_name = "PATH")]
     pub pre_kill_hook: Option<PathBuf>,
+
+    /// Report progress as JSON lines on stdout (the human display goes to
+    /// stderr); see README.md, "Events for machines".
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub events: Option<crate::events::EventsFormat>,
 }
 
 /// `canary status`'s arguments.
@@ -415,7 +469,7 @@ fn parse_duration_or_zero(s: &str) -> Result<std::time::Duration, String> {
     parse_duration(s)
 }
 
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let (number, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => (&s[..i], &s[i..]),
         None => (s, "s"),

@@ -26,6 +26,14 @@ pub const EXIT_REFUSED: u8 = 8;
 /// on the cluster), resumable.
 pub const EXIT_STOPPED: u8 = 9;
 
+/// Exit code for a canary that failed its analysis: `deploy --analyze`
+/// rolled it back; `canary analyze` judged that it should be.
+pub const EXIT_ANALYSIS_FAILED: u8 = 10;
+
+/// Exit code for an analysis that stopped without evidence either way (too
+/// many inconclusive windows): the canary is left as it is.
+pub const EXIT_INCONCLUSIVE: u8 = 11;
+
 /// What a certificate that could not be verified suggests.
 const CA_HINT: &str = "; if the cluster uses its own CA, pass its certificate with --ca-cert FILE \
                        (or set core.ssl_verify in the dcos CLI configuration); --insecure skips \
@@ -148,9 +156,38 @@ impl Failure {
         }
     }
 
+    /// A canary that failed its analysis (exit 10).
+    pub fn analysis_failed(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_ANALYSIS_FAILED,
+            message: message.into(),
+        }
+    }
+
+    /// An analysis without evidence either way (exit 11).
+    pub fn inconclusive(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_INCONCLUSIVE,
+            message: message.into(),
+        }
+    }
+
     /// The process exit code.
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(self.code)
+    }
+
+    /// The same failure (and exit code), its message after `prefix`.
+    pub fn after(self, prefix: &str) -> Self {
+        Failure {
+            code: self.code,
+            message: format!("{prefix}{}", self.message),
+        }
+    }
+
+    /// The exit code as a number (for `--events json`).
+    pub fn code(&self) -> u8 {
+        self.code
     }
 }
 

@@ -6,12 +6,15 @@
 //! command resumes after an interruption.
 
 use crate::cli::{DeployArgs, PromoteArgs};
+use crate::events;
 use crate::failure::Failure;
 use crate::output;
+use canary_core::analysis::Decision;
 use canary_core::engine::ladder::Ladder;
 use canary_core::engine::predict::by_started_at;
 use canary_core::engine::{DeployInput, GroupApp, KnownCanary, PhaseRequest, labels};
 use canary_core::{AppName, CanaryApp, Phase};
+use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -52,8 +55,15 @@ fn describe_step(ladder: &Ladder, counts: &[u32], index: usize, target: u32) -> 
     )
 }
 
-/// `canary deploy --steps`: climbs from where the group stands.
-pub fn climb(args: &DeployArgs, app: CanaryApp, ladder: &Ladder) -> Result<(), Failure> {
+/// `canary deploy --steps` (and `--analyze`): climbs from where the group
+/// stands. `label`: whether the ladder is the user's (written on the
+/// canary as `CANARY_STEPS`) or the one step of a plain `deploy --analyze`.
+pub fn climb(
+    args: &DeployArgs,
+    app: CanaryApp,
+    ladder: &Ladder,
+    label: bool,
+) -> Result<(), Failure> {
     let group = app.deployment_group().to_owned();
     let name = &args.bundle.app;
     let image = app.image().to_owned();
@@ -61,15 +71,21 @@ pub fn climb(args: &DeployArgs, app: CanaryApp, ladder: &Ladder) -> Result<(), F
         .pause
         .map(|p| format!(" --pause {}s", p.as_secs()))
         .unwrap_or_default();
+    let how = if label {
+        format!(" --steps {ladder}{paused}")
+    } else {
+        String::new()
+    };
+    let analyzed = if args.analyze { " --analyze" } else { "" };
     let resume = format!(
-        "canary deploy --app {name} --image {image} --steps {ladder}{paused} (with the same options)"
+        "canary deploy --app {name} --image {image}{how}{analyzed} (with the same options)"
     );
     let apps = group_apps(&args.cluster, &group)?;
     let (target, at) = match apps.as_slice() {
         [] => {
             return Err(Failure::refused(format!(
                 "deployment group {group} is empty: a first deploy creates the whole app, there is no traffic to split; \
-                 run it without --steps, then climb the ladder with the next image"
+                 run it without --steps or --analyze, then canary the next image"
             )));
         }
         [live] => (live.instances, 0),
@@ -82,72 +98,130 @@ pub fn climb(args: &DeployArgs, app: CanaryApp, ladder: &Ladder) -> Result<(), F
         }
     };
     let counts = ladder.counts(target);
-    for (index, count) in counts.iter().enumerate() {
-        if *count <= at {
-            continue;
-        }
-        let request = PhaseRequest {
-            phase: Phase::Deploy,
-            group: group.clone(),
-            deploy: Some(DeployInput {
-                app: app.clone(),
-                canary_instances: *count,
-                steps: Some(ladder.clone()),
-            }),
-            canary: KnownCanary::default(),
-            goal: None,
-            limits: args.engine.limits(args.keep_failed_canary),
-        };
-        crate::phase::run_phase(
-            request,
-            &args.cluster,
-            &args.engine,
-            &args.bundle.marathon_lb,
-            &resume,
-        )?;
-        let step = describe_step(ladder, &counts, index, target);
-        if index + 1 < counts.len() {
-            match args.pause {
-                Some(p) => {
-                    output::print(&format!(
-                        "{step} reached; pausing {}s before the next\n",
-                        p.as_secs()
-                    ))?;
-                    pause(p, &step, &resume)?;
-                }
-                None => {
-                    return output::print(&format!(
-                        "{step} reached: `canary promote --app {name}` goes on to the next step (--full: the rollout); \
-                         `canary rollback --app {name}` undoes it\n"
-                    ));
-                }
-            }
-        }
-    }
-    let last = describe_step(ladder, &counts, counts.len() - 1, target);
-    match args.pause {
-        Some(p) => {
-            output::print(&format!(
-                "{last} reached, the last; pausing {}s before the rollout\n",
-                p.as_secs()
-            ))?;
-            pause(p, &last, &resume)?;
-            rollout(
+    // The first step not below where the canary stands (the last when it
+    // is beyond them all).
+    let first = counts
+        .iter()
+        .position(|count| *count >= at)
+        .unwrap_or(counts.len() - 1);
+    for (index, count) in counts.iter().enumerate().skip(first) {
+        let last = index + 1 == counts.len();
+        if *count > at {
+            let request = PhaseRequest {
+                phase: Phase::Deploy,
+                group: group.clone(),
+                deploy: Some(DeployInput {
+                    app: app.clone(),
+                    canary_instances: *count,
+                    steps: label.then(|| ladder.clone()),
+                }),
+                canary: KnownCanary::default(),
+                goal: None,
+                limits: args.engine.limits(args.keep_failed_canary),
+            };
+            crate::phase::run_phase(
+                request,
                 &args.cluster,
                 &args.engine,
                 &args.bundle.marathon_lb,
-                &group,
-                &image,
+                &resume,
+            )?;
+            if args.engine.dry_run {
+                // The first step's plan is printed; nothing moved.
+                return Ok(());
+            }
+        } else if !args.analyze && !last {
+            // Already at this step (a rerun): on to the next.
+            continue;
+        }
+        let step = describe_step(ladder, &counts, index, target);
+        events::emit(
+            "ladder_step",
+            json!({"group": group, "step": index + 1, "of": counts.len(), "canary_instances": count,
+                   "target": target, "ladder": ladder.to_string()}),
+        );
+        if let Some(p) = args.pause {
+            let then = if last {
+                "reached, the last; pausing {}s before the rollout"
+            } else {
+                "reached; pausing {}s before the next"
+            };
+            output::print(&format!(
+                "{step} {}\n",
+                then.replace("{}", &p.as_secs().to_string())
+            ))?;
+            pause(p, &step, &resume)?;
+        }
+        if args.analyze {
+            analyze_step(args, &group, &image, &step)?;
+        } else if args.pause.is_none() {
+            let then = if last {
+                ", the last: `canary promote --app {name}` rolls it out"
+            } else {
+                ": `canary promote --app {name}` goes on to the next step (--full: the rollout)"
+            };
+            return output::print(&format!(
+                "{step} reached{}; `canary rollback --app {name}` undoes it\n",
+                then.replace("{name}", name)
+            ));
+        }
+    }
+    finish(
+        Phase::Rollout,
+        &args.cluster,
+        &args.engine,
+        &args.bundle.marathon_lb,
+        &group,
+        &image,
+        name,
+    )
+}
+
+/// The analysis of the canary at `step`: passing, `Ok` (go on); failing,
+/// the canary rolled back and exit 10 with the numbers; inconclusive, the
+/// canary left and exit 11.
+fn analyze_step(args: &DeployArgs, group: &str, image: &str, step: &str) -> Result<(), Failure> {
+    let name = &args.bundle.app;
+    let outcome = crate::analyze::run_analysis(
+        group,
+        &args.analysis,
+        &args.cluster,
+        &args.bundle.marathon_lb,
+        step,
+    )?;
+    match outcome.decision {
+        Decision::Promote | Decision::Continue => {
+            output::print(&format!("{step}: the canary passed its analysis\n"))
+        }
+        Decision::Rollback { reason } => {
+            finish(
+                Phase::Rollback,
+                &args.cluster,
+                &args.engine,
+                &args.bundle.marathon_lb,
+                group,
+                image,
                 name,
             )
+            .map_err(|e| {
+                e.after(&format!(
+                    "the canary {image} failed its analysis at {step} ({reason}), and its rollback did not finish: "
+                ))
+            })?;
+            Err(Failure::analysis_failed(format!(
+                "the canary {image} failed its analysis at {step}: {reason}; it was rolled back"
+            )))
         }
-        None => output::print(&format!(
-            "{last} reached, the last: `canary promote --app {name}` rolls it out; `canary rollback --app {name}` undoes it\n"
-        )),
+        Decision::Stop { reason } => Err(Failure::inconclusive(format!(
+            "the analysis of the canary {image} at {step} is inconclusive: {reason}; the canary is left as it is: \
+             `canary analyze --app {name}` again, `canary promote --app {name}` or `canary rollback --app {name}`"
+        ))),
     }
 }
 
-fn rollout(
+/// The whole rollout (or rollback) of the canary of `image`.
+fn finish(
+    phase: Phase,
     cluster: &crate::cli::ClusterArgs,
     engine: &crate::cli::EngineArgs,
     marathon_lb: &[String],
@@ -156,7 +230,7 @@ fn rollout(
     name: &str,
 ) -> Result<(), Failure> {
     let request = PhaseRequest {
-        phase: Phase::Rollout,
+        phase,
         group: group.to_owned(),
         deploy: None,
         canary: KnownCanary {
@@ -167,7 +241,7 @@ fn rollout(
         limits: engine.limits(false),
     };
     let resume = format!(
-        "canary rollout --app {name} --group {group} --image {image} (with the same options)"
+        "canary {phase} --app {name} --group {group} --image {image} (with the same options)"
     );
     crate::phase::run_phase(request, cluster, engine, marathon_lb, &resume)
 }
@@ -247,7 +321,8 @@ pub fn promote(args: &PromoteArgs) -> Result<(), Failure> {
                 "{step} reached: `canary promote --app {name}` {then} (--full: the rollout)\n"
             ))
         }
-        _ => rollout(
+        _ => finish(
+            Phase::Rollout,
             &phase.cluster,
             &phase.engine,
             &phase.marathon_lb,

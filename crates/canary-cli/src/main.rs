@@ -4,10 +4,12 @@
 //! `canary-render` (which calls `canary-core`), writes the result, and maps
 //! every failure to a documented exit code (see `canary --help`).
 
+mod analyze;
 mod apply;
 mod backend;
 mod cli;
 mod credentials;
+mod events;
 mod failure;
 mod guard;
 mod ladder;
@@ -45,6 +47,8 @@ fn main() -> ExitCode {
     }
     logging::init(cli.verbose);
     credentials::set_username(cli.username);
+    events::enable(cli.command.events());
+    let command = cli.command.name();
     let result = match cli.command {
         Command::Demo(args) => demo(&args),
         Command::Render(args) => render(&args),
@@ -55,10 +59,21 @@ fn main() -> ExitCode {
         Command::Rollout(args) => phase::rollout_or_back(canary_core::Phase::Rollout, &args),
         Command::Rollback(args) => phase::rollout_or_back(canary_core::Phase::Rollback, &args),
         Command::Promote(args) => ladder::promote(&args),
+        Command::Analyze(args) => analyze::run(&args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            events::emit(
+                "done",
+                serde_json::json!({"command": command, "exit_code": 0}),
+            );
+            ExitCode::SUCCESS
+        }
         Err(failure) => {
+            events::emit(
+                "failed",
+                serde_json::json!({"command": command, "exit_code": failure.code(), "error": failure.to_string()}),
+            );
             // Messages may quote the cluster: shown, never obeyed.
             let message = output::terminal_safe_keeping(&failure.to_string(), &['\n', '\t']);
             eprintln!("error: {message}");

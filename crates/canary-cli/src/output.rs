@@ -42,7 +42,14 @@ pub fn terminal_safe_keeping(text: &str, keep: &[char]) -> String {
 /// Prints the document. Standard output that is closed (`>&-`) or whose
 /// reader has gone (`| head -c1`) is an I/O error (exit 4): the document
 /// did not arrive, and a script must not take the silence for success.
+/// With `--events json` it goes to standard error, beside the progress.
 pub fn print(text: &str) -> Result<(), Failure> {
+    // With --events json, stdout carries the events only.
+    if crate::events::json() {
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(text.as_bytes());
+        return Ok(());
+    }
     let stdout = std::io::stdout();
     if stdout_was_closed(&stdout) {
         return Err(Failure::io(

@@ -3,6 +3,7 @@
 //! display and the documented exit codes.
 
 use crate::cli::{ClusterArgs, DeployArgs, EngineArgs, PhaseArgs};
+use crate::events;
 use crate::failure::Failure;
 use crate::output;
 use canary_core::engine::plan::human;
@@ -12,6 +13,7 @@ use canary_engine::{CommandHook, Event, PhaseError, PhaseRun, PreKillHook, drive
 use canary_system::SystemClock;
 use indicatif::{ProgressBar, ProgressStyle};
 use lb_stats::LbStatsClient;
+use serde_json::json;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
@@ -84,7 +86,15 @@ pub fn deploy(args: &DeployArgs) -> Result<(), Failure> {
         }
     };
     if let Some(steps) = &args.steps {
-        return crate::ladder::climb(args, app, steps);
+        return crate::ladder::climb(args, app, steps, true);
+    }
+    if args.analyze && !args.engine.dry_run {
+        // One step: the canary of --canary-instances, analysed, then the
+        // rollout or the rollback.
+        let one =
+            canary_core::engine::ladder::Ladder::parse(&args.bundle.canary_instances.to_string())
+                .map_err(|e| Failure::invalid(format!("--canary-instances: {e}")))?;
+        return crate::ladder::climb(args, app, &one, false);
     }
     let resume = format!(
         "canary deploy --app {} --image {} (with the same options)",
@@ -245,6 +255,11 @@ pub(crate) fn run_phase(
         .map(|path| CommandHook::new(path, HOOK_TIMEOUT));
     let mut progress = Progress::new(phase, &request.group, engine.timeout);
     let group = request.group.clone();
+    events::emit(
+        "phase_started",
+        json!({"phase": phase.to_string(), "group": group, "goal": request.goal,
+               "canary_instances": request.deploy.as_ref().map(|d| d.canary_instances)}),
+    );
     let outcome = drive(
         PhaseRun {
             request,
@@ -258,7 +273,20 @@ pub(crate) fn run_phase(
         &mut |event| progress.event(event),
     );
     progress.finish();
-    let done = outcome.map_err(|e| phase_failure(e, phase, resume))?;
+    let done = outcome.map_err(|e| {
+        let failure = phase_failure(e, phase, resume);
+        events::emit(
+            "phase_failed",
+            json!({"phase": phase.to_string(), "group": group, "exit_code": failure.code(),
+                   "error": failure.to_string()}),
+        );
+        failure
+    })?;
+    events::emit(
+        "phase_done",
+        json!({"phase": phase.to_string(), "group": group, "message": done.message,
+               "changes": done.actions, "elapsed_ms": done.elapsed.as_millis() as u64}),
+    );
     output::print(&format!(
         "{phase} of group {group} done: {} ({} change(s) in {})\n",
         done.message,
@@ -343,6 +371,8 @@ fn describe(group: &str, observation: &Observation) -> String {
 /// each step kept as a line above it; elsewhere (logs, a job's stderr) one
 /// line per step and per new reason to wait.
 struct Progress {
+    phase: String,
+    group: String,
     prefix: String,
     spinner: Option<ProgressBar>,
     apps: String,
@@ -361,6 +391,8 @@ impl Progress {
             bar
         });
         Progress {
+            phase: phase.to_string(),
+            group: group.to_owned(),
             prefix: format!("{phase} {group}"),
             spinner,
             apps: String::new(),
@@ -382,6 +414,10 @@ impl Progress {
         match event {
             Event::Observed(observation) => self.apps = apps_line(&observation.apps),
             Event::Acting(step) => {
+                events::emit(
+                    "step",
+                    json!({"phase": self.phase, "group": self.group, "action": step.to_string()}),
+                );
                 self.last_wait.clear();
                 self.line(&format!("{}: {step}", self.prefix));
             }
@@ -393,6 +429,13 @@ impl Progress {
                     wait.reason,
                     human(*waited)
                 );
+                if wait.reason != self.last_wait {
+                    events::emit(
+                        "waiting",
+                        json!({"phase": self.phase, "group": self.group, "for": wait.reason,
+                               "apps": self.apps}),
+                    );
+                }
                 match &self.spinner {
                     Some(bar) => bar.set_message(output::terminal_safe(&message)),
                     None if wait.reason != self.last_wait => {
@@ -405,10 +448,16 @@ impl Progress {
                 }
                 self.last_wait = wait.reason.clone();
             }
-            Event::Aborting(reason) => self.line(&format!(
-                "{}: {reason}; rolling the canary back",
-                self.prefix
-            )),
+            Event::Aborting(reason) => {
+                events::emit(
+                    "aborting",
+                    json!({"phase": self.phase, "group": self.group, "reason": reason}),
+                );
+                self.line(&format!(
+                    "{}: {reason}; rolling the canary back",
+                    self.prefix
+                ));
+            }
         }
     }
 

@@ -22,14 +22,21 @@
 //! reported to an observer as an [`Event`] (the CLI's progress display and
 //! its JSON events).
 //!
+//! [`analyze`] takes the windows of a canary analysis (every marathon-lb's
+//! counters at the start and end of each) and hands them to canary-core's
+//! pure [`canary_core::analysis`], changing nothing; the CLI acts on its
+//! decision.
+//!
 //! The driver holds no state the cluster does not: what a run learnt (which
 //! app is the canary, how long it has waited) only makes that run's
 //! decisions better; a rerun after any interruption resumes from the
 //! cluster's state.
 
+mod analyze;
 mod drive;
 mod hook;
 
+pub use analyze::{AnalysisError, AnalysisEvent, AnalysisOutcome, AnalysisRun, analyze};
 pub use drive::{Event, Outcome, PhaseError, PhaseRun, drive, plan_once};
 pub use hook::{CommandHook, PreKillHook, python_json};
 
