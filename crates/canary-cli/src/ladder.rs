@@ -45,8 +45,10 @@ fn pause(pause: Duration, at: &str, resume: &str) -> Result<(), Failure> {
 
 /// `step 2 of 3 (25%: 2 of 8)`.
 fn describe_step(ladder: &Ladder, counts: &[u32], index: usize, target: u32) -> String {
-    let rung = ladder.to_string();
-    let shown = rung.split(',').nth(index).unwrap_or("?").to_owned();
+    let shown = ladder
+        .steps(target)
+        .get(index)
+        .map_or_else(|| "?".to_owned(), |(rung, _)| rung.to_string());
     format!(
         "step {} of {} ({shown}: {} of {target})",
         index + 1,

@@ -76,18 +76,23 @@ impl Ladder {
     /// at most `target`, strictly increasing (a step that would not grow
     /// the canary is dropped).
     pub fn counts(&self, target: u32) -> Vec<u32> {
-        let mut counts: Vec<u32> = Vec::new();
+        self.steps(target).into_iter().map(|(_, n)| n).collect()
+    }
+
+    /// [`Ladder::counts`] with the rung each count comes from (`25%`, `1`).
+    pub fn steps(&self, target: u32) -> Vec<(Rung, u32)> {
+        let mut steps: Vec<(Rung, u32)> = Vec::new();
         for rung in &self.rungs {
             let n = match *rung {
                 Rung::Count(n) => n,
                 Rung::Percent(p) => (u64::from(target) * u64::from(p)).div_ceil(100) as u32,
             }
             .clamp(1, target.max(1));
-            if counts.last().is_none_or(|last| n > *last) {
-                counts.push(n);
+            if steps.last().is_none_or(|(_, last)| n > *last) {
+                steps.push((*rung, n));
             }
         }
-        counts
+        steps
     }
 
     /// Where a canary of `healthy` healthy instances stands: the index of
@@ -105,17 +110,20 @@ impl Ladder {
     }
 }
 
+impl fmt::Display for Rung {
+    /// `3` or `25%`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rung::Count(n) => write!(f, "{n}"),
+            Rung::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
 impl fmt::Display for Ladder {
     /// The `--steps` form, `1,25%,50%`: what the `CANARY_STEPS` label holds.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let items: Vec<String> = self
-            .rungs
-            .iter()
-            .map(|r| match r {
-                Rung::Count(n) => n.to_string(),
-                Rung::Percent(p) => format!("{p}%"),
-            })
-            .collect();
+        let items: Vec<String> = self.rungs.iter().map(Rung::to_string).collect();
         f.write_str(&items.join(","))
     }
 }
@@ -123,6 +131,17 @@ impl fmt::Display for Ladder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_name_the_rung_each_count_comes_from() {
+        let ladder = Ladder::parse("1,10%,50%").unwrap();
+        assert_eq!(
+            ladder.steps(4),
+            [(Rung::Count(1), 1), (Rung::Percent(50), 2)],
+            "10% of 4 is 1: dropped"
+        );
+        assert_eq!(Rung::Percent(25).to_string(), "25%");
+    }
 
     #[test]
     fn steps_are_counts_or_shares_of_the_target_rounded_up_and_increasing() {
