@@ -38,7 +38,7 @@ fn canary(sim: &SimHandle, args: &[&str]) -> Output {
         "--retry-for".into(),
         "5s".into(),
     ]);
-    if ["deploy", "rollout", "rollback", "promote"].contains(&args[0]) {
+    if ["deploy", "rollout", "rollback", "promote", "analyze"].contains(&args[0]) {
         for lb in sim.lb_urls() {
             all.extend(["--marathon-lb".to_owned(), lb.clone()]);
         }
@@ -399,6 +399,13 @@ fn a_ladder_climbs_by_promote_or_by_itself_with_a_pause() {
     assert_eq!(json["ladder"]["counts"], serde_json::json!([1, 2]));
     let done = ok(&canary(&sim, &["promote", "--app", "testapp"]));
     assert!(done.contains("rollout of group testapp done"), "{done}");
+    let out = canary(&sim, &["analyze", "--app", "testapp", "--interval", "1s"]);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no canary in progress in deployment group testapp (1 app(s))"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(
         apps(&sim),
         [("/testapp-green".into(), 4, "httpd:2.4".into())]

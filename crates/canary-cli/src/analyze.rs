@@ -274,6 +274,18 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), Failure> {
                 .deployment_group
         }
     };
+    // A canary beside its previous app, or nothing to judge: a lone app
+    // would only give windows without a baseline.
+    let mut executor = crate::backend::executor(&args.cluster)?;
+    let apps = executor
+        .group_apps(&group)
+        .map_err(|e| Failure::from_exec(&e, &format!("reading deployment group {group}")))?;
+    if apps.len() != 2 {
+        return Err(Failure::refused(format!(
+            "no canary in progress in deployment group {group} ({} app(s)): nothing to analyse",
+            apps.len()
+        )));
+    }
     let outcome = run_analysis(
         &group,
         &args.analysis,
