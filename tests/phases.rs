@@ -332,7 +332,7 @@ fn deploy_takes_a_rendered_app_definition() {
 /// the last step rolls out; with `--pause` it climbs and rolls out by
 /// itself; on an empty group it is refused.
 #[test]
-fn a_ladder_climbs_by_promote_or_by_itself_with_a_pause() {
+fn a_ladder_climbs_by_promote_or_by_itself_with_a_pause_and_rolls_back_from_any_step() {
     let sim = sim();
     let out = deploy(&sim, "nginx:1.25", &["--steps", "1,50%"]);
     assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
@@ -431,4 +431,21 @@ fn a_ladder_climbs_by_promote_or_by_itself_with_a_pause() {
     );
     let out = canary(&sim, &["promote", "--app", "testapp"]);
     assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+
+    // A rollback from the second step restores the previous app's count.
+    ok(&deploy(&sim, "httpd:2.6", &["--steps", "1,50%"]));
+    ok(&canary(&sim, &["promote", "--app", "testapp"]));
+    assert_eq!(
+        apps(&sim),
+        [
+            ("/testapp-blue".into(), 2, "httpd:2.5".into()),
+            ("/testapp-green".into(), 2, "httpd:2.6".into())
+        ]
+    );
+    let back = ok(&canary(&sim, &["rollback", "--app", "testapp"]));
+    assert!(back.contains("rollback of group testapp done"), "{back}");
+    assert_eq!(
+        apps(&sim),
+        [("/testapp-blue".into(), 4, "httpd:2.5".into())]
+    );
 }
