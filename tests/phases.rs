@@ -356,6 +356,27 @@ fn a_ladder_climbs_by_promote_or_by_itself_with_a_pause_and_rolls_back_from_any_
         status.contains("canary in progress, step 1 of 2 of the ladder 1,50% (1 of 4 instances)"),
         "{status}"
     );
+    // Before any window, a marathon-lb that cannot be read is exit 5.
+    let dcos_dir = tempfile::tempdir().unwrap();
+    let out = common::canary_in(
+        &[
+            "analyze",
+            "--app",
+            "testapp",
+            "--dcos-url",
+            sim.dcos_url(),
+            "--marathon-lb",
+            "http://127.0.0.1:1",
+        ],
+        dcos_dir.path(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no marathon-lb could be read (http://127.0.0.1:1"),
+        "{}",
+        text(&out.stderr)
+    );
     // With --events json: stdout is JSON lines only, the human text on stderr.
     let out = canary(&sim, &["promote", "--app", "testapp", "--events", "json"]);
     let events: Vec<Value> = ok(&out)

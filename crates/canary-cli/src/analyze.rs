@@ -9,6 +9,7 @@ use crate::failure::Failure;
 use crate::output;
 use canary_core::analysis::{Checks, Decision, PolicyError, SequencePolicy};
 use canary_core::engine::plan::human;
+use canary_core::engine::{LbSource, LbState};
 use canary_engine::{AnalysisError, AnalysisEvent, AnalysisOutcome, AnalysisRun, analyze};
 use canary_system::SystemClock;
 use clap::Args;
@@ -185,6 +186,25 @@ pub fn run_analysis(
     let (checks, policy) = analysis.policy()?;
     let mut lbs = LbStatsClient::new(marathon_lb, LB_TIMEOUT)
         .map_err(|e| Failure::invalid(format!("--marathon-lb: {e}")))?;
+    // Every window would be inconclusive without a single load balancer:
+    // say so now rather than after --count windows.
+    let first = lbs.observe();
+    if !first
+        .iter()
+        .any(|lb| matches!(lb.state, LbState::Stats { .. }))
+    {
+        let why: Vec<String> = first
+            .iter()
+            .map(|lb| match &lb.state {
+                LbState::Unreachable { message } => format!("{}: {message}", lb.url),
+                LbState::Stats { .. } => lb.url.clone(),
+            })
+            .collect();
+        return Err(Failure::cluster(format!(
+            "analysis of group {group}: no marathon-lb could be read ({}); pass --marathon-lb URL",
+            why.join("; ")
+        )));
+    }
     let mut executor = crate::backend::executor(cluster)?;
     let clock = SystemClock::new();
     let stop = crate::signals::install();
