@@ -37,7 +37,12 @@
 //! Service login tokens are checked as IAM does: signature against the
 //! account's public key (SPKI PEM, or PKCS#1 `RSA PUBLIC KEY` PEM), `uid`
 //! claim equal to the body's `uid`, `exp` in the future and at most
-//! [`LOGIN_TOKEN_MAX_LIFETIME`] ahead of cluster time.
+//! [`LOGIN_TOKEN_MAX_LIFETIME`] ahead. A client stamps `exp` by its own
+//! clock, which on a real cluster agrees with IAM's: so a sim on the real
+//! clock sped up (`time_scale` other than 1, no `start_time_ms`) judges
+//! `exp` by the wall clock, which the clients share, since its cluster
+//! time runs ahead of every client's; a sim with a manual clock or its own
+//! start time judges it by cluster time, which its tests sign with.
 
 use crate::config::{ServiceAccount, SimConfig, UserAccount};
 use crate::http::json;
@@ -135,6 +140,9 @@ pub(crate) struct Iam {
     users: Vec<UserAccount>,
     services: Vec<ServiceKey>,
     key: [u8; 32],
+    /// Whether service login tokens' `exp` is judged by the wall clock
+    /// (see the module docs) rather than cluster time.
+    login_by_wall_clock: bool,
 }
 
 impl fmt::Debug for Iam {
@@ -295,6 +303,7 @@ impl Iam {
             users: config.users.clone(),
             services: config.service_accounts.iter().map(service_key).collect(),
             key,
+            login_by_wall_clock: config.start_time_ms.is_none() && config.time_scale > 0.0,
         }
     }
 
@@ -420,7 +429,12 @@ impl Iam {
 
     /// Logs in a service account with a service login token.
     pub fn login_service(&self, uid: &str, token: &str, now_ms: u64) -> Result<Login, LoginError> {
-        self.verify_login_token(uid, token, now_ms)?;
+        let client_now_ms = if self.login_by_wall_clock {
+            crate::clock::SimClock::real_now_ms()
+        } else {
+            now_ms
+        };
+        self.verify_login_token(uid, token, client_now_ms)?;
         Ok(Login {
             uid: uid.to_owned(),
             description: uid.to_owned(),

@@ -494,3 +494,41 @@ fn auth_off_leaves_everything_open() {
         200
     );
 }
+
+/// A sim on the real clock sped up runs ahead of every client: a client's
+/// login token, stamped by the wall clock it shares with the others, is
+/// judged by that clock, so logins keep working however far cluster time
+/// has run ahead (the demo at 10x logs in for minutes); a token expired by
+/// the wall clock is still refused.
+#[test]
+fn a_sped_up_sim_judges_login_tokens_by_the_wall_clock() {
+    let sim = start(SimConfig {
+        start_time_ms: None,
+        time_scale: 100_000.0,
+        service_accounts: vec![ServiceAccount {
+            uid: SERVICE.into(),
+            public_key_pem: public_pem(&keys()[0]),
+        }],
+        ..config()
+    });
+    let wall_s = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    // At 100,000x, cluster time is an hour ahead after 36 ms of real time.
+    let started = std::time::Instant::now();
+    while sim.now_ms() / 1000 < wall_s() + 3600 {
+        assert!(started.elapsed() < Duration::from_secs(10), "the clock runs");
+        std::thread::yield_now();
+    }
+    let fresh = login_token(&keys()[0], &json!({"uid": SERVICE, "exp": wall_s() + 300}));
+    let reply = login(&sim, &json!({"uid": SERVICE, "token": fresh}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let stale = login_token(&keys()[0], &json!({"uid": SERVICE, "exp": wall_s() - 1}));
+    assert_invalid_credentials(
+        &login(&sim, &json!({"uid": SERVICE, "token": stale})),
+        "expired by the wall clock",
+    );
+}
