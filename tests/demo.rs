@@ -65,7 +65,7 @@ fn the_demo_plays_the_whole_story_and_each_step_leaves_the_cluster_as_it_should(
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 10, "{report:#}");
+    assert_eq!(steps.len(), 12, "{report:#}");
     assert!(steps.iter().all(|s| s["ok"] == true), "{report:#}");
     let blue_old = app("/testapp-blue", 4, 4, "nginx:1.25");
     assert_eq!(group(&steps[0]), std::slice::from_ref(&blue_old));
@@ -113,6 +113,28 @@ fn the_demo_plays_the_whole_story_and_each_step_leaves_the_cluster_as_it_should(
     // The rollback job restores the app.
     assert_eq!(steps[8]["exit_code"], 0);
     assert_eq!(group(&steps[8]), std::slice::from_ref(&green));
-    assert_eq!(group(&steps[9]), [green]);
-    assert!(stdout.contains("Every step did what it should (10 steps)."));
+    // The ladder with analysis under traffic: a canary failing a fifth of
+    // its requests is rolled back (exit 10) and the group is as before;
+    // every answer the traffic got was either a success or the canary's
+    // own 500, none lost.
+    assert_eq!(steps[9]["exit_code"], 10);
+    assert_eq!(group(&steps[9]), std::slice::from_ref(&green));
+    let (errors, total) = served(&steps[9], "httpd:errors-20, 500");
+    assert!(errors > 0 && total > 1000, "{errors} of {total}");
+    assert_eq!(served(&steps[9], "(failed").0, 0, "{report:#}");
+    assert!(
+        stdout.contains("the canary httpd:errors-20 failed its analysis at step 1 of 2"),
+        "{stdout}"
+    );
+    // A good canary passes each step's windows and is rolled out; not one
+    // request of the traffic failed.
+    let next = app("/testapp-blue", 4, 4, "httpd:2.4.62");
+    assert_eq!(steps[10]["exit_code"], 0);
+    assert_eq!(group(&steps[10]), std::slice::from_ref(&next));
+    let (good, total) = served(&steps[10], "httpd:2.4");
+    assert_eq!(good, total, "{report:#}");
+    assert!(served(&steps[10], "httpd:2.4.62").0 > 0);
+    assert!(stdout.contains("step 2 of 2 (50%: 2 of 4): the canary passed its analysis"));
+    assert_eq!(group(&steps[11]), [next]);
+    assert!(stdout.contains("Every step did what it should (12 steps)."));
 }

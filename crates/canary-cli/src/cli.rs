@@ -156,7 +156,9 @@ pub enum Command {
     /// testapp is deployed, its three jobs rendered and applied, the deploy
     /// job run (1 in 4 responses from the canary), the rollout job run, and a
     /// broken canary's deploy job fails and its rollback job restores the
-    /// app; each step printed as the command you would type, and checked.
+    /// app; then a traffic ladder with automated analysis under load rolls a
+    /// failing canary back and a good one out; each step printed as the
+    /// command you would type, and checked.
     #[command(after_help = EXIT_CODES)]
     Demo(DemoArgs),
     /// Render the new app definition and the deploy, rollout and rollback

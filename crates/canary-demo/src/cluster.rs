@@ -5,6 +5,7 @@
 use crate::DemoConfig;
 use crate::report::AppState;
 use dcos_sim::{JobExecution, ServiceAccount, SimConfig, SimHandle};
+use load_client::{LoadClient, LoadConfig, Outcome};
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use serde_json::{Value, json};
@@ -210,39 +211,35 @@ impl DemoCluster {
     /// answers by the image that served them (`X-Canary-Version`'s second
     /// word); failures count as `(failed)`.
     pub(crate) fn responses(&self, n: usize) -> Vec<(String, u64)> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .into();
-        let mut counts: Vec<(String, u64)> = Vec::new();
+        let agent = agent();
+        let mut counts = Vec::new();
         for i in 0..n {
-            let url = &self.frontends[i % self.frontends.len()];
-            let served = match agent.get(url).call() {
-                Ok(mut answer) if answer.status().is_success() => {
-                    let body = answer.body_mut().read_to_string().unwrap_or_default();
-                    let image = answer
-                        .headers()
-                        .get("x-canary-version")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.split_whitespace().nth(1))
-                        .unwrap_or("(unknown)")
-                        .to_owned();
-                    if body.contains("It works!") {
-                        format!("{image}, \"It works!\"")
-                    } else {
-                        image
-                    }
-                }
-                _ => "(failed)".to_owned(),
-            };
-            match counts.iter_mut().find(|(k, _)| *k == served) {
-                Some((_, count)) => *count += 1,
-                None => counts.push((served, 1)),
-            }
+            count(
+                &mut counts,
+                served(&agent, &self.frontends[i % self.frontends.len()]),
+            );
         }
         counts.sort();
         counts
+    }
+
+    /// Requests through every frontend (two keep-alive connections each,
+    /// by the load client, which counts every request and resends one only
+    /// when its reused connection closed before any byte of the answer),
+    /// from now until [`Traffic::finish`] (at most [`TRAFFIC_LIMIT`]): what
+    /// a canary analysis needs to judge.
+    pub(crate) fn traffic(&self) -> Result<Traffic, String> {
+        let loads = self
+            .frontends
+            .iter()
+            .map(|url| {
+                let mut config = LoadConfig::new(url.clone(), 2);
+                config.max_duration = TRAFFIC_LIMIT;
+                config.max_requests = 1_000_000;
+                LoadClient::start(config).map_err(setup("starting traffic through the frontends"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Traffic { loads })
     }
 
     /// The stderr of the last finished run of `job_id`, as `dcos job
@@ -307,4 +304,83 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
         .map_err(setup("the credential file"))?;
     file.write_all(text.as_bytes())
         .map_err(setup("the credential file"))
+}
+
+/// The longest [`DemoCluster::traffic`] runs.
+const TRAFFIC_LIMIT: Duration = Duration::from_secs(300);
+
+/// Requests running in the background; [`Traffic::finish`] stops them.
+pub(crate) struct Traffic {
+    loads: Vec<LoadClient>,
+}
+
+impl Traffic {
+    /// Stops the requests and counts their answers by the image that
+    /// served them, the status added for a 5xx; `(failed: …)` for a
+    /// request that got no answer (reset, timeout, refused).
+    pub(crate) fn finish(self) -> Vec<(String, u64)> {
+        let mut counts = Vec::new();
+        for load in self.loads {
+            for record in load.stop().records {
+                let image = record
+                    .version
+                    .as_deref()
+                    .and_then(|v| v.split_whitespace().nth(1))
+                    .unwrap_or("(unknown)");
+                let served = match record.outcome {
+                    Outcome::Success => image.to_owned(),
+                    Outcome::ServerError | Outcome::OtherStatus => {
+                        format!("{image}, {}", record.status.unwrap_or(0))
+                    }
+                    other => format!("(failed: {other:?})"),
+                };
+                count(&mut counts, served);
+            }
+        }
+        counts.sort();
+        counts
+    }
+}
+
+/// The client of the frontends: 5 s per request, any status an answer.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into()
+}
+
+/// One request to `url`, named by the image that answered
+/// (`X-Canary-Version`'s second word), `"It works!"` added for httpd's
+/// page, the status for an answer that is not a success; `(failed)` when
+/// none came.
+fn served(agent: &ureq::Agent, url: &str) -> String {
+    let Ok(mut answer) = agent.get(url).call() else {
+        return "(failed)".to_owned();
+    };
+    let image = answer
+        .headers()
+        .get("x-canary-version")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_whitespace().nth(1))
+        .unwrap_or("(unknown)")
+        .to_owned();
+    let status = answer.status();
+    let body = answer.body_mut().read_to_string().unwrap_or_default();
+    if !status.is_success() {
+        format!("{image}, {}", status.as_u16())
+    } else if body.contains("It works!") {
+        format!("{image}, \"It works!\"")
+    } else {
+        image
+    }
+}
+
+/// Adds one answer named `served` to `counts`.
+fn count(counts: &mut Vec<(String, u64)>, served: String) {
+    match counts.iter_mut().find(|(k, _)| *k == served) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((served, 1)),
+    }
 }

@@ -14,10 +14,15 @@
 //! and `apply` of the three native jobs for httpd; the deploy job run (1 of
 //! 4 instances, about 1 in 4 responses "It works!" through the frontend);
 //! the rollout job (4 of 4); then a broken canary whose deploy job fails
-//! with the reason and whose rollback job restores the app.
+//! with the reason and whose rollback job restores the app; then the
+//! traffic ladder with automated analysis while the load client sends
+//! requests through both frontends: a canary failing a fifth of its
+//! requests is judged from marathon-lb's counters and rolled back, a good
+//! one climbs the ladder and is rolled out.
 //!
 //! Each step checks the cluster's state afterwards (the group's apps, their
-//! counts, images and health; the responses through the frontend), not the
+//! counts, images and health; the responses through the frontend, or the
+//! traffic's answers during the step), not the
 //! printed text, and the [`Report`] keeps what was seen. The first step that
 //! does not do what it should ends the demo with a [`DemoError::Step`]
 //! naming it.

@@ -10,6 +10,11 @@ const APP: &str = "testapp";
 const OLD: &str = "nginx:1.25";
 const NEW: &str = "httpd:2.4";
 const BROKEN: &str = "broken:1";
+/// A canary that answers a fifth of its requests with 500 (dcos-sim's
+/// `errors-N` image behaviour).
+const FAILING: &str = "httpd:errors-20";
+/// A good next version.
+const NEXT: &str = "httpd:2.4.62";
 /// Requests sampled through the frontend after a step that changes traffic.
 const SAMPLE: usize = 200;
 
@@ -22,6 +27,10 @@ struct Expect<'a> {
     /// The share of sampled responses each image must have (image, share),
     /// within 5 points; empty: no sample.
     shares: &'a [(&'a str, f64)],
+    /// Whether requests run through the frontends while the command runs
+    /// (a canary analysis judges traffic); their answers are the step's
+    /// responses.
+    traffic: bool,
 }
 
 /// An app of the group as an [`Expect`] names it: (id, instances,
@@ -34,6 +43,8 @@ const ONLY_OLD: &[Wanted] = &[("/testapp-blue", 4, 4, OLD)];
 const SPLIT: &[Wanted] = &[("/testapp-blue", 3, 3, OLD), ("/testapp-green", 1, 1, NEW)];
 /// httpd alone, at 4.
 const ONLY_NEW: &[Wanted] = &[("/testapp-green", 4, 4, NEW)];
+/// The next httpd alone, at 4.
+const ONLY_NEXT: &[Wanted] = &[("/testapp-blue", 4, 4, NEXT)];
 /// The broken canary beside httpd at 4.
 const BROKEN_BESIDE: &[Wanted] = &[
     ("/testapp-blue", 1, 0, BROKEN),
@@ -47,6 +58,15 @@ impl<'a> Expect<'a> {
             exit: 0,
             group,
             shares: &[],
+            traffic: false,
+        }
+    }
+
+    /// With requests running through the frontends during the command.
+    fn under_traffic(self) -> Self {
+        Expect {
+            traffic: true,
+            ..self
         }
     }
 
@@ -133,10 +153,17 @@ impl Story<'_> {
         self.say(&format!("\n── {number}. {title}"));
         let command = format!("canary {}", args.join(" "));
         self.say(&format!("$ {command}"));
-        let output = self
-            .cluster
-            .canary(&args)
-            .map_err(|reason| self.fail(number, title, &command, reason))?;
+        let traffic = match expect.traffic {
+            true => Some(
+                self.cluster
+                    .traffic()
+                    .map_err(|reason| self.fail(number, title, &command, reason))?,
+            ),
+            false => None,
+        };
+        let output = self.cluster.canary(&args);
+        let during = traffic.map(|t| t.finish()).unwrap_or_default();
+        let output = output.map_err(|reason| self.fail(number, title, &command, reason))?;
         for line in String::from_utf8_lossy(&output.stdout)
             .lines()
             .chain(String::from_utf8_lossy(&output.stderr).lines())
@@ -147,10 +174,10 @@ impl Story<'_> {
             .cluster
             .group(APP)
             .map_err(|reason| self.fail(number, title, &command, reason))?;
-        let responses = if expect.shares.is_empty() {
-            Vec::new()
-        } else {
+        let responses = if !expect.shares.is_empty() {
             self.cluster.responses(SAMPLE)
+        } else {
+            during
         };
         let mut wrong = Vec::new();
         if output.status.code() != Some(expect.exit) {
@@ -189,8 +216,9 @@ impl Story<'_> {
                 .iter()
                 .map(|(k, n)| format!("{n} from {k}"))
                 .collect();
+            let when = if expect.traffic { "meanwhile, " } else { "" };
             self.say(&format!(
-                "  (through the marathon-lb frontends, {total} requests: {})",
+                "  ({when}through the marathon-lb frontends, {total} requests: {})",
                 shown.join(", ")
             ));
         }
@@ -379,7 +407,44 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
         run("rollback"),
         Expect::ok(ONLY_NEW).sampled(&[(NEW, 1.0)]),
     )?;
-    story.step("the status at the end", status, Expect::ok(ONLY_NEW))?;
+
+    // Progressive delivery: a ladder with automated analysis, judged from
+    // marathon-lb's own counters while requests flow.
+    let ladder = |image: &str| {
+        [
+            words(&[
+                "deploy",
+                "--app",
+                APP,
+                "--image",
+                image,
+                "--steps",
+                "1,50%",
+                "--analyze",
+                "--interval",
+                "1s",
+                "--count",
+                "2",
+                "--min-requests",
+                "20",
+            ]),
+            lbs.clone(),
+            c.clone(),
+        ]
+        .concat()
+    };
+    story.step(
+        "a canary that answers one request in five with a 500, up the ladder 1,50% with analysis under traffic: \
+         it fails its first two windows and is rolled back",
+        ladder(FAILING),
+        Expect::ok(ONLY_NEW).under_traffic().exit(10),
+    )?;
+    story.step(
+        "a good canary up the same ladder: every window passes, it climbs to 2 of 4 and is rolled out",
+        ladder(NEXT),
+        Expect::ok(ONLY_NEXT).under_traffic(),
+    )?;
+    story.step("the status at the end", status, Expect::ok(ONLY_NEXT))?;
     story.say(&format!(
         "\nEvery step did what it should ({} steps).",
         story.report.steps.len()

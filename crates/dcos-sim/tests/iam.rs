@@ -520,7 +520,10 @@ fn a_sped_up_sim_judges_login_tokens_by_the_wall_clock() {
     // At 100,000x, cluster time is an hour ahead after 36 ms of real time.
     let started = std::time::Instant::now();
     while sim.now_ms() / 1000 < wall_s() + 3600 {
-        assert!(started.elapsed() < Duration::from_secs(10), "the clock runs");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the clock runs"
+        );
         std::thread::yield_now();
     }
     let fresh = login_token(&keys()[0], &json!({"uid": SERVICE, "exp": wall_s() + 300}));
