@@ -298,6 +298,28 @@ fn reloads_during_the_windows_give_no_false_verdict() {
     c.first_deploy();
     c.ok("deploy", &["--image", NEW]);
     let load = steady_load(&c);
+    // First, the share of this traffic marathon-lb saw the canary serve
+    // (status --observe sends nothing itself): 1 of 4 instances, 1 in 4.
+    let out = c.canary(&["status", "--app", "testapp", "--observe", "2s", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let status: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let observed = &status["observed"]["observed"];
+    let total: u64 = observed["by_app"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["responses"].as_u64().unwrap())
+        .sum();
+    let green = observed["by_app"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["app_id"] == "/testapp-green")
+        .map_or(0, |a| a["responses"].as_u64().unwrap());
+    assert!(total > 500, "{status:#}");
+    let share = green as f64 / total as f64;
+    assert!((share - 0.25).abs() <= 0.05, "{green} of {total}");
+    assert!(status["observed"]["window_ms"].as_u64().unwrap() >= 2000);
     // Another group's app, scaled while the analysis runs: each change
     // reloads HAProxy, whose new process starts its counters at zero.
     let other = serde_json::json!({

@@ -215,6 +215,25 @@ fn exit_2_usage_errors() {
         fails(2, &as_strs(&render_with(&["--var", "vhost"])))
     );
     insta::assert_snapshot!("usage_no_command", fails(2, &[]));
+    let observe = |extra: &[&str]| {
+        let mut args = vec!["status", "--app", "testapp"];
+        args.extend_from_slice(extra);
+        fails(2, &args)
+    };
+    assert!(observe(&["--observe", "11m"]).contains("longer than the 10m --observe may last"));
+    assert!(
+        observe(&["--observe", "2s", "--sample", "10"]).contains("cannot be used with"),
+        "--observe and --sample exclude each other"
+    );
+    // The analysis flags name what they take.
+    let analyze = |extra: &[&str]| {
+        let mut args = vec!["analyze", "--app", "testapp"];
+        args.extend_from_slice(extra);
+        fails(2, &args)
+    };
+    assert!(analyze(&["--max-error-rate", "120%"]).contains("between 0% and 100%"));
+    assert!(analyze(&["--max-latency-ratio", "0"]).contains("a ratio above 0"));
+    assert!(analyze(&["--count", "0"]).contains("--count"));
 }
 
 // ---------------------------------------------------------------- exit 3
@@ -840,4 +859,39 @@ fn native_runner_flags_are_checked() {
         ),
         "{message}"
     );
+}
+
+/// An analysis policy that cannot work is invalid input (exit 3) naming the
+/// flag, before any request.
+#[test]
+fn an_unreachable_analysis_limit_is_invalid_input_naming_the_flag() {
+    let message = fails(
+        3,
+        &[
+            "analyze",
+            "--app",
+            "testapp",
+            "--count",
+            "2",
+            "--failure-limit",
+            "3",
+        ],
+    );
+    assert!(message.contains("--failure-limit"), "{message}");
+    let message = fails(
+        3,
+        &[
+            "deploy",
+            "--app",
+            "testapp",
+            "--image",
+            "httpd:2.4",
+            "--analyze",
+            "--count",
+            "1",
+            "--inconclusive-limit",
+            "2",
+        ],
+    );
+    assert!(message.contains("--inconclusive-limit"), "{message}");
 }

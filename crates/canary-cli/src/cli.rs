@@ -402,11 +402,18 @@ pub struct SampleArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub sample: Option<u32>,
 
-    /// A marathon-lb stats URL (http://HOST:PORT) for --sample; the host is
+    /// A marathon-lb stats URL (http://HOST:PORT) for --sample and
+    /// --observe; the host is
     /// resolved to all its addresses, each one marathon-lb instance.
     /// Repeatable.
     #[arg(long = "marathon-lb", value_name = "URL", default_value = DEFAULT_MARATHON_LB_URL)]
     pub marathon_lb: Vec<String>,
+
+    /// Send nothing: read every marathon-lb's counters, wait DURATION (at
+    /// most 10m), read them again, and show the split of the traffic they
+    /// served meanwhile next to the instance split.
+    #[arg(long, value_name = "DURATION", value_parser = parse_observe, conflicts_with = "sample")]
+    pub observe: Option<std::time::Duration>,
 
     /// The path --sample requests.
     #[arg(long, value_name = "PATH", default_value = "/", value_parser = parse_sample_path)]
@@ -469,6 +476,15 @@ fn parse_duration_or_zero(s: &str) -> Result<std::time::Duration, String> {
         return Ok(std::time::Duration::ZERO);
     }
     parse_duration(s)
+}
+
+/// `--observe`: a duration of at most ten minutes.
+fn parse_observe(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d > std::time::Duration::from_secs(600) {
+        return Err(format!("'{s}' is longer than the 10m --observe may last"));
+    }
+    Ok(d)
 }
 
 pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -37,6 +37,11 @@ impl EngineArgs {
 
 /// Runs `canary deploy`.
 pub fn deploy(args: &DeployArgs) -> Result<(), Failure> {
+    // A policy that cannot work is refused before anything changes, not
+    // once the canary is up.
+    if args.analyze {
+        args.analysis.policy()?;
+    }
     let bundle = &args.bundle;
     for (flag, given, own) in [
         (

@@ -1,7 +1,8 @@
 //! `canary status --sample N`: N requests through the group's marathon-lb
 //! frontend (every instance in turn), and the split marathon-lb's own
 //! counters saw meanwhile (canary-core's `engine::sample`), next to the
-//! instance split.
+//! instance split; `canary status --observe DURATION`: the same split of
+//! the traffic others send, over a window, no request sent.
 
 use crate::cli::SampleArgs;
 use crate::failure::Failure;
@@ -44,17 +45,28 @@ fn host_of(url: &str) -> Option<&str> {
     Some(authority.rsplit_once(':').map_or(authority, |(h, _)| h))
 }
 
-/// Sends the sample for `status`'s group and reads marathon-lb around it.
-pub fn take(
+/// What a read of marathon-lb needs: the group's apps (oldest first, the
+/// merged app names the port), the backend's port, the stats client and
+/// the first reading, with the frontends of the load balancers it read.
+struct Ready {
+    apps: Vec<GroupApp>,
+    port: u16,
+    lbs: LbStatsClient,
+    before: Vec<canary_core::engine::LbView>,
+    frontends: Vec<String>,
+}
+
+/// Reads the group's apps and every marathon-lb once; `flag` names the
+/// option in errors.
+fn ready(
     args: &SampleArgs,
-    requests: u32,
     status: &GroupStatus,
     executor: &mut dyn Executor,
-) -> Result<Sample, Failure> {
+    flag: &str,
+) -> Result<Ready, Failure> {
     let mut apps: Vec<GroupApp> = executor
         .group_apps(&status.deployment_group)
-        .map_err(|e| Failure::from_exec(&e, "reading the group's apps for --sample"))?;
-    // Oldest first, as status orders them (the merged app names the port).
+        .map_err(|e| Failure::from_exec(&e, &format!("reading the group's apps for {flag}")))?;
     apps.sort_by_key(|a| {
         status
             .apps
@@ -64,7 +76,7 @@ pub fn take(
     });
     let port = group_port(&apps).ok_or_else(|| {
         Failure::refused(format!(
-            "--sample: deployment group {} has no app with a service port (HAPROXY_0_PORT or servicePort): nothing to send requests to",
+            "{flag}: deployment group {} has no app with a service port (HAPROXY_0_PORT or servicePort): marathon-lb serves it on no frontend",
             status.deployment_group
         ))
     })?;
@@ -86,10 +98,75 @@ pub fn take(
             })
             .collect();
         return Err(Failure::cluster(format!(
-            "--sample: no marathon-lb could be read ({}); pass --marathon-lb URL",
+            "{flag}: no marathon-lb could be read ({}); pass --marathon-lb URL",
             why.join("; ")
         )));
     }
+    Ok(Ready {
+        apps,
+        port,
+        lbs,
+        before,
+        frontends,
+    })
+}
+
+/// What marathon-lb's counters saw of the traffic over a window, no
+/// request sent (`canary status --observe`).
+#[derive(Debug, Serialize)]
+pub struct Observed {
+    /// How long the window lasted, in milliseconds.
+    pub window_ms: u64,
+    /// The split marathon-lb's counters saw.
+    pub observed: ObservedSplit,
+}
+
+/// Reads marathon-lb at the start and end of `window` (a signal ends the
+/// wait early, exit 9) and the split of what it served meanwhile.
+pub fn observe(
+    args: &SampleArgs,
+    window: Duration,
+    status: &GroupStatus,
+    executor: &mut dyn Executor,
+) -> Result<Observed, Failure> {
+    let Ready {
+        apps,
+        port,
+        mut lbs,
+        before,
+        ..
+    } = ready(args, status, executor, "--observe")?;
+    let stop = crate::signals::install();
+    let started = Instant::now();
+    while started.elapsed() < window {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Failure::stopped(
+                "stopped during --observe; nothing was changed",
+            ));
+        }
+        std::thread::sleep((window - started.elapsed()).min(Duration::from_millis(100)));
+    }
+    let after = lbs.observe();
+    Ok(Observed {
+        window_ms: started.elapsed().as_millis() as u64,
+        observed: observed_split(&status.deployment_group, port, &apps, &before, &after),
+    })
+}
+
+/// Sends the sample for `status`'s group and reads marathon-lb around it.
+pub fn take(
+    args: &SampleArgs,
+    requests: u32,
+    status: &GroupStatus,
+    executor: &mut dyn Executor,
+) -> Result<Sample, Failure> {
+    let Ready {
+        apps,
+        port,
+        mut lbs,
+        before,
+        frontends,
+    } = ready(args, status, executor, "--sample")?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(REQUEST_TIMEOUT))
@@ -141,7 +218,6 @@ pub fn take(
 /// share marathon-lb's counters saw.
 pub fn table(sample: &Sample, status: &GroupStatus) -> String {
     let observed = &sample.observed;
-    let total = observed.total();
     let mut out = format!(
         "\nsample: {} request(s) to {}: {} answered 2xx, {} another status, {} not answered{}\n",
         sample.sent,
@@ -156,9 +232,33 @@ pub fn table(sample: &Sample, status: &GroupStatus) -> String {
         }
     );
     out.push_str(&format!(
-        "marathon-lb counted {total} response(s) in backend {} on {} instance(s) meanwhile (other clients' requests included):\n",
-        observed.backend, observed.lbs_read
+        "marathon-lb counted {} response(s) in backend {} on {} instance(s) meanwhile (other clients' requests included):\n",
+        observed.total(),
+        observed.backend,
+        observed.lbs_read
     ));
+    out.push_str(&split_rows(observed, status));
+    out
+}
+
+/// The human form of `--observe`: per app its instance share and the share
+/// of the traffic marathon-lb's counters saw over the window.
+pub fn observed_table(observed: &Observed, status: &GroupStatus) -> String {
+    let split = &observed.observed;
+    let mut out = format!(
+        "\nobserved over {:.1}s: marathon-lb counted {} response(s) in backend {} on {} instance(s):\n",
+        observed.window_ms as f64 / 1000.0,
+        split.total(),
+        split.backend,
+        split.lbs_read
+    );
+    out.push_str(&split_rows(split, status));
+    out
+}
+
+/// Per app: the instance share and the observed share.
+fn split_rows(observed: &ObservedSplit, status: &GroupStatus) -> String {
+    let total = observed.total();
     let percent = |n: u64| {
         if total == 0 {
             0.0
@@ -206,8 +306,7 @@ pub fn table(sample: &Sample, status: &GroupStatus) -> String {
             ),
         ]);
     }
-    out.push_str(&crate::status::columns(&rows));
-    out
+    crate::status::columns(&rows)
 }
 
 #[cfg(test)]

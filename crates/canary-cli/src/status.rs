@@ -1,4 +1,4 @@
-//! `canary status --app APP [--json]`.
+//! `canary status --app APP [--json] [--sample N | --observe DURATION]`.
 
 use crate::cli::StatusArgs;
 use crate::failure::Failure;
@@ -22,12 +22,24 @@ pub fn run(args: &StatusArgs) -> Result<(), Failure> {
         )?),
         None => None,
     };
+    let observed = match args.sample.observe {
+        Some(window) => Some(crate::sample::observe(
+            &args.sample,
+            window,
+            &status,
+            executor.as_mut(),
+        )?),
+        None => None,
+    };
     if args.json {
         let json_error =
             |e: serde_json::Error| Failure::io(format!("cannot write the status as JSON: {e}"));
         let mut document = serde_json::to_value(&status).map_err(json_error)?;
         if let Some(sample) = &sample {
             document["sample"] = serde_json::to_value(sample).map_err(json_error)?;
+        }
+        if let Some(observed) = &observed {
+            document["observed"] = serde_json::to_value(observed).map_err(json_error)?;
         }
         let mut text = serde_json::to_string_pretty(&document).map_err(json_error)?;
         text.push('\n');
@@ -36,6 +48,9 @@ pub fn run(args: &StatusArgs) -> Result<(), Failure> {
         let mut text = table(&status);
         if let Some(sample) = &sample {
             text.push_str(&crate::sample::table(sample, &status));
+        }
+        if let Some(observed) = &observed {
+            text.push_str(&crate::sample::observed_table(observed, &status));
         }
         output::print(&text)
     }
