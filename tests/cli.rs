@@ -234,6 +234,23 @@ fn exit_2_usage_errors() {
     assert!(analyze(&["--max-error-rate", "120%"]).contains("between 0% and 100%"));
     assert!(analyze(&["--max-latency-ratio", "0"]).contains("a ratio above 0"));
     assert!(analyze(&["--count", "0"]).contains("--count"));
+    // deploy's analysis options need --analyze (else nothing is judged).
+    let message = fails(
+        2,
+        &[
+            "deploy",
+            "--app",
+            "testapp",
+            "--image",
+            "httpd:2.4",
+            "--max-error-rate",
+            "1%",
+        ],
+    );
+    assert!(
+        message.contains("--max-error-rate is an analysis option: it needs --analyze"),
+        "{message}"
+    );
 }
 
 // ---------------------------------------------------------------- exit 3

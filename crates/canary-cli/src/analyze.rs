@@ -101,6 +101,18 @@ pub struct AnalysisArgs {
     pub min_requests: u64,
 }
 
+/// The analysis options: clap's argument ids and their flags.
+pub const ANALYSIS_FLAGS: [(&str, &str); 8] = [
+    ("interval", "--interval"),
+    ("count", "--count"),
+    ("failure_limit", "--failure-limit"),
+    ("inconclusive_limit", "--inconclusive-limit"),
+    ("max_error_rate", "--max-error-rate"),
+    ("max_error_rate_increase", "--max-error-rate-increase"),
+    ("max_latency_ratio", "--max-latency-ratio"),
+    ("min_requests", "--min-requests"),
+];
+
 /// A policy error as the flag that caused it.
 fn policy_failure(error: PolicyError) -> Failure {
     let flag = match error.field() {

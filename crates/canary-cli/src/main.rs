@@ -41,6 +41,23 @@ fn main() -> ExitCode {
                 && sub.value_source(id) == Some(clap::parser::ValueSource::EnvVariable)
         })
     };
+    // The analysis options of `deploy` do nothing without --analyze: a
+    // user who gave one believes the canary is judged; say it is not.
+    if let (Command::Deploy(args), Some(("deploy", sub))) = (&cli.command, matches.subcommand())
+        && !args.analyze
+    {
+        let given = analyze::ANALYSIS_FLAGS
+            .iter()
+            .find(|(id, _)| sub.value_source(id) == Some(clap::parser::ValueSource::CommandLine));
+        if let Some((_, flag)) = given {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("{flag} is an analysis option: it needs --analyze"),
+                )
+                .exit();
+        }
+    }
     if let Some(cluster) = cli.command.cluster_mut() {
         cluster.dcos_url_from_env = from_env("dcos_url");
         cluster.tls.ca_cert_from_env = from_env("ca_cert");
