@@ -8,8 +8,9 @@ use crate::events::{self, EventsFormat};
 use crate::failure::Failure;
 use crate::output;
 use canary_core::analysis::{Checks, Decision, PolicyError, SequencePolicy};
+use canary_core::engine::LbSource;
 use canary_core::engine::plan::human;
-use canary_core::engine::{LbSource, LbState};
+use canary_core::executor::Executor;
 use canary_engine::{AnalysisError, AnalysisEvent, AnalysisOutcome, AnalysisRun, analyze};
 use canary_system::SystemClock;
 use clap::Args;
@@ -191,7 +192,7 @@ pub struct AnalyzeArgs {
 pub fn run_analysis(
     group: &str,
     analysis: &AnalysisArgs,
-    cluster: &ClusterArgs,
+    executor: &mut dyn Executor,
     marathon_lb: &[String],
     label: &str,
 ) -> Result<AnalysisOutcome, Failure> {
@@ -200,24 +201,11 @@ pub fn run_analysis(
         .map_err(|e| Failure::invalid(format!("--marathon-lb: {e}")))?;
     // Every window would be inconclusive without a single load balancer:
     // say so now rather than after --count windows.
-    let first = lbs.observe();
-    if !first
-        .iter()
-        .any(|lb| matches!(lb.state, LbState::Stats { .. }))
-    {
-        let why: Vec<String> = first
-            .iter()
-            .map(|lb| match &lb.state {
-                LbState::Unreachable { message } => format!("{}: {message}", lb.url),
-                LbState::Stats { .. } => lb.url.clone(),
-            })
-            .collect();
+    if let Some(why) = crate::sample::none_read(&lbs.observe()) {
         return Err(Failure::cluster(format!(
-            "analysis of group {group}: no marathon-lb could be read ({}); pass --marathon-lb URL",
-            why.join("; ")
+            "analysis of group {group}: no marathon-lb could be read ({why}); pass --marathon-lb URL"
         )));
     }
-    let mut executor = crate::backend::executor(cluster)?;
     let clock = SystemClock::new();
     let stop = crate::signals::install();
     events::emit(
@@ -233,7 +221,7 @@ pub fn run_analysis(
             checks,
             policy,
             interval: analysis.interval,
-            executor: executor.as_mut(),
+            executor,
             lbs: &mut lbs,
             clock: &clock,
             stop: &stop,
@@ -297,18 +285,10 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), Failure> {
     let name = canary_core::AppName::new(&args.app)
         .map_err(|e| Failure::invalid(format!("--app: {e}")))?;
     args.analysis.policy()?;
-    let group = match &args.group {
-        Some(group) => group.clone(),
-        None => {
-            let mut executor = crate::backend::executor(&args.cluster)?;
-            canary_core::status::gather(executor.as_mut(), name.as_str())
-                .map_err(|e| Failure::from_exec(&e, &format!("reading {name}'s deployment group")))?
-                .deployment_group
-        }
-    };
+    let mut executor = crate::backend::executor(&args.cluster)?;
+    let group = crate::phase::resolve_group(executor.as_mut(), &name, args.group.as_deref())?;
     // A canary beside its previous app, or nothing to judge: a lone app
     // would only give windows without a baseline.
-    let mut executor = crate::backend::executor(&args.cluster)?;
     let apps = executor
         .group_apps(&group)
         .map_err(|e| Failure::from_exec(&e, &format!("reading deployment group {group}")))?;
@@ -321,7 +301,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), Failure> {
     let outcome = run_analysis(
         &group,
         &args.analysis,
-        &args.cluster,
+        executor.as_mut(),
         &args.marathon_lb,
         "the canary as it stands",
     )?;

@@ -19,8 +19,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// The group's apps, oldest first.
-fn group_apps(cluster: &crate::cli::ClusterArgs, group: &str) -> Result<Vec<GroupApp>, Failure> {
-    let mut executor = crate::backend::executor(cluster)?;
+fn group_apps(
+    executor: &mut dyn canary_core::executor::Executor,
+    group: &str,
+) -> Result<Vec<GroupApp>, Failure> {
     let mut apps = executor
         .group_apps(group)
         .map_err(|e| Failure::from_exec(&e, &format!("reading deployment group {group}")))?;
@@ -82,7 +84,7 @@ pub fn climb(
     let resume = format!(
         "canary deploy --app {name} --image {image}{how}{analyzed} (with the same options)"
     );
-    let apps = group_apps(&args.cluster, &group)?;
+    let apps = group_apps(crate::backend::executor(&args.cluster)?.as_mut(), &group)?;
     let (target, at) = match apps.as_slice() {
         [] => {
             return Err(Failure::refused(format!(
@@ -143,28 +145,27 @@ pub fn climb(
                    "target": target, "ladder": ladder.to_string()}),
         );
         if let Some(p) = args.pause {
+            let secs = p.as_secs();
             let then = if last {
-                "reached, the last; pausing {}s before the rollout"
+                format!("reached, the last; pausing {secs}s before the rollout")
             } else {
-                "reached; pausing {}s before the next"
+                format!("reached; pausing {secs}s before the next")
             };
-            output::print(&format!(
-                "{step} {}\n",
-                then.replace("{}", &p.as_secs().to_string())
-            ))?;
+            output::print(&format!("{step} {then}\n"))?;
             pause(p, &step, &resume)?;
         }
         if args.analyze {
             analyze_step(args, &group, &image, &step)?;
         } else if args.pause.is_none() {
             let then = if last {
-                ", the last: `canary promote --app {name}` rolls it out"
+                format!(", the last: `canary promote --app {name}` rolls it out")
             } else {
-                ": `canary promote --app {name}` goes on to the next step (--full: the rollout)"
+                format!(
+                    ": `canary promote --app {name}` goes on to the next step (--full: the rollout)"
+                )
             };
             return output::print(&format!(
-                "{step} reached{}; `canary rollback --app {name}` undoes it\n",
-                then.replace("{name}", name)
+                "{step} reached{then}; `canary rollback --app {name}` undoes it\n"
             ));
         }
     }
@@ -187,7 +188,7 @@ fn analyze_step(args: &DeployArgs, group: &str, image: &str, step: &str) -> Resu
     let outcome = crate::analyze::run_analysis(
         group,
         &args.analysis,
-        &args.cluster,
+        crate::backend::executor(&args.cluster)?.as_mut(),
         &args.bundle.marathon_lb,
         step,
     )?;
@@ -252,16 +253,9 @@ fn finish(
 pub fn promote(args: &PromoteArgs) -> Result<(), Failure> {
     let phase = &args.phase;
     let name = AppName::new(&phase.app).map_err(|e| Failure::invalid(format!("--app: {e}")))?;
-    let group = match &phase.group {
-        Some(group) => group.clone(),
-        None => {
-            let mut executor = crate::backend::executor(&phase.cluster)?;
-            canary_core::status::gather(executor.as_mut(), name.as_str())
-                .map_err(|e| Failure::from_exec(&e, &format!("reading {name}'s deployment group")))?
-                .deployment_group
-        }
-    };
-    let apps = group_apps(&phase.cluster, &group)?;
+    let mut executor = crate::backend::executor(&phase.cluster)?;
+    let group = crate::phase::resolve_group(executor.as_mut(), &name, phase.group.as_deref())?;
+    let apps = group_apps(executor.as_mut(), &group)?;
     let [_, canary] = apps.as_slice() else {
         return Err(Failure::refused(format!(
             "no canary in progress in deployment group {group} ({} app(s) found): nothing to promote",

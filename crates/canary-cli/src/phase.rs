@@ -167,14 +167,7 @@ pub fn rollout_or_back(phase: Phase, args: &PhaseArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::invalid(format!("--image: {e}")))?;
     }
     let mut executor = crate::backend::executor(&args.cluster)?;
-    let group = match &args.group {
-        Some(group) => group.clone(),
-        None => {
-            canary_core::status::gather(executor.as_mut(), name.as_str())
-                .map_err(|e| Failure::from_exec(&e, &format!("reading {name}'s deployment group")))?
-                .deployment_group
-        }
-    };
+    let group = resolve_group(executor.as_mut(), &name, args.group.as_deref())?;
     // The canary's image, when not given: the newest app's, so that the
     // command that resumes names it (a rerun after the end is a no-op).
     let image = match &args.image {
@@ -225,6 +218,21 @@ pub fn rollout_or_back(phase: Phase, args: &PhaseArgs) -> Result<(), Failure> {
         &args.marathon_lb,
         &resume,
     )
+}
+
+/// The deployment group: `--group` when given, else the phase jobs'
+/// `canary.deployment-group` label, else the app name.
+pub(crate) fn resolve_group(
+    executor: &mut dyn canary_core::executor::Executor,
+    name: &AppName,
+    given: Option<&str>,
+) -> Result<String, Failure> {
+    match given {
+        Some(group) => Ok(group.to_owned()),
+        None => canary_core::status::gather(executor, name.as_str())
+            .map(|status| status.deployment_group)
+            .map_err(|e| Failure::from_exec(&e, &format!("reading {name}'s deployment group"))),
+    }
 }
 
 pub(crate) fn run_phase(

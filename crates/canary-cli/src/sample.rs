@@ -89,17 +89,9 @@ fn ready(
         .filter_map(|v| host_of(&v.url))
         .map(|host| format!("http://{host}:{port}{}", args.sample_path))
         .collect();
-    if frontends.is_empty() {
-        let why: Vec<String> = before
-            .iter()
-            .map(|v| match &v.state {
-                LbState::Unreachable { message } => format!("{}: {message}", v.url),
-                LbState::Stats { .. } => v.url.clone(),
-            })
-            .collect();
+    if let Some(why) = none_read(&before) {
         return Err(Failure::cluster(format!(
-            "{flag}: no marathon-lb could be read ({}); pass --marathon-lb URL",
-            why.join("; ")
+            "{flag}: no marathon-lb could be read ({why}); pass --marathon-lb URL"
         )));
     }
     Ok(Ready {
@@ -109,6 +101,25 @@ fn ready(
         before,
         frontends,
     })
+}
+
+/// When no load balancer of `views` could be read: each one's URL and
+/// why, for the message that says so.
+pub(crate) fn none_read(views: &[canary_core::engine::LbView]) -> Option<String> {
+    if views
+        .iter()
+        .any(|v| matches!(v.state, LbState::Stats { .. }))
+    {
+        return None;
+    }
+    let why: Vec<String> = views
+        .iter()
+        .map(|v| match &v.state {
+            LbState::Unreachable { message } => format!("{}: {message}", v.url),
+            LbState::Stats { .. } => v.url.clone(),
+        })
+        .collect();
+    Some(why.join("; "))
 }
 
 /// What marathon-lb's counters saw of the traffic over a window, no

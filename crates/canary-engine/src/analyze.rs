@@ -1,11 +1,11 @@
 //! The driver of canary-core's canary analysis ([`canary_core::analysis`]):
 //! it takes the windows, the pure module judges them.
 //!
-//! Per window: the group's apps (for the backend's port) and every
-//! marathon-lb's stats at the start; `interval` of the handed clock; the
-//! apps (for who is canary and who baseline, as they stand at the end) and
-//! every marathon-lb's stats again; then [`analyze_window`] and
-//! [`Sequence::record`], until the decision is final. Nothing on the
+//! Per window: `interval` of the handed clock between two readings of every
+//! marathon-lb's stats and of the group's apps (the backend's port; who is
+//! canary and who baseline, as they stand at the end); then
+//! [`analyze_window`] and [`Sequence::record`], until the decision is
+//! final. The reading that ends a window starts the next. Nothing on the
 //! cluster is changed: acting on the decision (the next step, a rollout, a
 //! rollback) is the caller's.
 
@@ -169,9 +169,12 @@ pub fn analyze(
     } = run;
     let mut sequence = Sequence::new(policy);
     let mut windows = Vec::new();
+    // One reading ends a window and starts the next: windows follow each
+    // other without a gap, and each costs one read of every load balancer
+    // and of the group.
+    let (_, mut port) = read_group(executor, &group)?;
+    let mut start = Snapshot::for_group(&group, port, &lbs.observe());
     for window in 1..=policy.count() {
-        let (_, port) = read_group(executor, &group)?;
-        let start = Snapshot::for_group(&group, port, &lbs.observe());
         observe(&AnalysisEvent::WindowStarted {
             window,
             of: policy.count(),
@@ -180,8 +183,9 @@ pub fn analyze(
         if !wait(clock, interval, stop) {
             return Err(AnalysisError::Interrupted { window });
         }
-        let end = Snapshot::for_group(&group, port, &lbs.observe());
-        let (apps, _) = read_group(executor, &group)?;
+        let views = lbs.observe();
+        let (apps, next_port) = read_group(executor, &group)?;
+        let end = Snapshot::for_group(&group, port, &views);
         // Servers are named from task host and port; the engine's names
         // take the host as Marathon reports it (no address lookup), as
         // marathon-lb's do for hosts given as addresses.
@@ -196,6 +200,12 @@ pub fn analyze(
             tally: sequence.tally(),
         });
         windows.push(analysis);
+        start = if next_port == port {
+            end
+        } else {
+            Snapshot::for_group(&group, next_port, &views)
+        };
+        port = next_port;
         if decision.is_final() {
             break;
         }

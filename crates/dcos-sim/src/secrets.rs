@@ -303,17 +303,7 @@ async fn put_secret(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if store != STORE {
-        return unknown_store(&store);
-    }
-    let value = match body_value(&headers, &body) {
-        Ok(value) => value,
-        Err(response) => return *response,
-    };
-    match sim.cluster().secrets.create(&path, &value) {
-        Ok(()) => StatusCode::CREATED.into_response(),
-        Err(error) => refusal(&error),
-    }
+    write_secret(&sim, &store, &path, &headers, &body, Write::Create)
 }
 
 async fn patch_secret(
@@ -322,15 +312,37 @@ async fn patch_secret(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    write_secret(&sim, &store, &path, &headers, &body, Write::Update)
+}
+
+/// What a write does: `PUT` creates (201), `PATCH` updates (204).
+enum Write {
+    Create,
+    Update,
+}
+
+fn write_secret(
+    sim: &Shared,
+    store: &str,
+    path: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    write: Write,
+) -> Response {
     if store != STORE {
-        return unknown_store(&store);
+        return unknown_store(store);
     }
-    let value = match body_value(&headers, &body) {
+    let value = match body_value(headers, body) {
         Ok(value) => value,
         Err(response) => return *response,
     };
-    match sim.cluster().secrets.update(&path, &value) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+    let mut cluster = sim.cluster();
+    let (result, done) = match write {
+        Write::Create => (cluster.secrets.create(path, &value), StatusCode::CREATED),
+        Write::Update => (cluster.secrets.update(path, &value), StatusCode::NO_CONTENT),
+    };
+    match result {
+        Ok(()) => done.into_response(),
         Err(error) => refusal(&error),
     }
 }

@@ -72,7 +72,8 @@ impl Counters {
         }
     }
 
-    /// The cumulative counters, in a fixed order (every field but `rtime`).
+    /// The cumulative counters, in a fixed order (every field but `rtime`;
+    /// the six response classes first).
     fn cumulative(&self) -> [u64; 11] {
         [
             self.hrsp_1xx,
@@ -92,16 +93,10 @@ impl Counters {
     /// Responses the server sent, every class (`hrsp_1xx` to
     /// `hrsp_other`): what its response time averages over.
     pub fn responses(&self) -> u64 {
-        [
-            self.hrsp_1xx,
-            self.hrsp_2xx,
-            self.hrsp_3xx,
-            self.hrsp_4xx,
-            self.hrsp_5xx,
-            self.hrsp_other,
-        ]
-        .iter()
-        .fold(0, |sum, n| sum.saturating_add(*n))
+        // The response classes lead `cumulative`'s order.
+        self.cumulative()[..6]
+            .iter()
+            .fold(0, |sum, n| sum.saturating_add(*n))
     }
 
     /// The requests the server failed: its 5xx responses, the connections

@@ -114,6 +114,18 @@ pub struct KnownCanary {
     pub image: Option<String>,
 }
 
+impl KnownCanary {
+    /// Whether `app` is the canary: by id when it is known, else by image;
+    /// `unknown` when neither is.
+    pub(super) fn is(&self, app: &GroupApp, unknown: bool) -> bool {
+        match (&self.app_id, &self.image) {
+            (Some(id), _) => *id == app.id,
+            (None, Some(image)) => app.image.as_deref() == Some(image),
+            (None, None) => unknown,
+        }
+    }
+}
+
 /// One phase to plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhaseRequest {

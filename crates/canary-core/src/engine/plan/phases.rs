@@ -81,13 +81,8 @@ pub(super) fn single(
             }
         }
         Phase::Rollout => {
-            let known = &request.canary;
-            let is_canary = match (&known.app_id, &known.image) {
-                (Some(id), _) => *id == app.id,
-                (None, Some(image)) => app.image.as_deref() == Some(image),
-                (None, None) => false,
-            };
-            if is_canary {
+            // Without id or image, an unnamed canary cannot be the only app rolled out.
+            if request.canary.is(app, false) {
                 done_when_settled(
                     request,
                     observation,
@@ -102,13 +97,8 @@ pub(super) fn single(
             }
         }
         Phase::Rollback => {
-            let known = &request.canary;
-            let is_canary = match (&known.app_id, &known.image) {
-                (Some(id), _) => *id == app.id,
-                (None, Some(image)) => app.image.as_deref() == Some(image),
-                (None, None) => true,
-            };
-            if is_canary {
+            // Without id or image, an unnamed lone app is taken for the canary: nothing to roll back to.
+            if request.canary.is(app, true) {
                 Step::Refused(format!(
                     "no canary in progress in deployment group {group}: only {state}"
                 ))
