@@ -272,10 +272,12 @@ struct Shared {
 }
 
 impl Shared {
-    /// Claims the next request: its sequence number, or `None` when a bound
-    /// is met.
-    fn claim(&self) -> Option<u64> {
-        if self.stop.load(Ordering::Relaxed) || self.started.elapsed() >= self.config.max_duration {
+    /// Claims the next request, starting at `start` (since the load
+    /// began): its sequence number, or `None` when a bound is met. The time
+    /// bound is judged on the very moment the request records as its start,
+    /// so no request starts past it, however the thread is scheduled.
+    fn claim(&self, start: Duration) -> Option<u64> {
+        if self.stop.load(Ordering::Relaxed) || start >= self.config.max_duration {
             return None;
         }
         let n = self.claimed.fetch_add(1, Ordering::Relaxed);
@@ -308,7 +310,9 @@ impl std::fmt::Debug for LoadClient {
 fn run_connection(shared: Arc<Shared>, index: usize, addr: SocketAddr, host: String) {
     let mut connection = http::Connection::new(addr, host);
     let slow_path = format!("/slow?ms={}", shared.config.slow_ms);
-    while let Some(n) = shared.claim() {
+    loop {
+        let start = shared.started.elapsed();
+        let Some(n) = shared.claim(start) else { break };
         let slow = shared.is_slow(n);
         let path = if slow {
             &slow_path
@@ -321,7 +325,6 @@ fn run_connection(shared: Arc<Shared>, index: usize, addr: SocketAddr, host: Str
             } else {
                 Duration::ZERO
             };
-        let start = shared.started.elapsed();
         shared.in_flight.fetch_add(1, Ordering::Relaxed);
         let (result, retried) = connection.get(path, limit);
         shared.in_flight.fetch_sub(1, Ordering::Relaxed);
