@@ -11,21 +11,8 @@
 mod common;
 
 use common::haproxy::*;
-use load_client::{LoadClient, Outcome};
+use load_client::Outcome;
 use serde_json::Value;
-use std::process::Output;
-
-/// The JSON lines of `--events json` on stdout (every line must parse).
-fn events(out: &Output) -> Vec<Value> {
-    text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
-        .collect()
-}
-
-fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["event"] == kind).collect()
-}
 
 /// The verdicts (`pass`, `fail`, `inconclusive`) of the `verdict` events.
 fn verdicts(events: &[Value]) -> Vec<String> {
@@ -33,18 +20,6 @@ fn verdicts(events: &[Value]) -> Vec<String> {
         .iter()
         .map(|e| e["analysis"]["verdict"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// `(id, instances, image)` of the group's apps, by id.
-fn apps(c: &Cluster) -> Vec<(String, u64, String)> {
-    common::app_triples(c.sim.dcos_url(), Some("testapp"))
-}
-
-/// Load that keeps every window well above `--min-requests` per side.
-fn steady_load(c: &Cluster) -> LoadClient {
-    let load = c.load_with(0, 16, 0.0, 0);
-    wait_for_requests(&load, 300);
-    load
 }
 
 #[test]
@@ -67,6 +42,8 @@ fn a_good_canary_passes_every_window_up_a_three_step_ladder_and_is_rolled_out() 
             "--analyze",
             "--interval",
             "2s",
+            "--analysis",
+            "windows",
             "--count",
             "2",
             "--min-requests",
@@ -110,7 +87,7 @@ fn a_good_canary_passes_every_window_up_a_three_step_ladder_and_is_rolled_out() 
     wait_for_requests(&load, 200);
     let report = load.stop();
     assert_none_lost(&report, "a 3-step ladder with analysis");
-    assert_no_kill_before_drain(&c.sim, false);
+    assert_no_kill_before_drain(&c.sim);
 }
 
 #[test]
@@ -132,6 +109,8 @@ fn a_canary_failing_a_fifth_of_requests_is_rolled_back_within_two_windows() {
             "--analyze",
             "--interval",
             "2s",
+            "--analysis",
+            "windows",
             "--count",
             "5",
             "--min-requests",
@@ -185,7 +164,7 @@ fn a_canary_failing_a_fifth_of_requests_is_rolled_back_within_two_windows() {
         assert_ne!(report.phase_of(record.start), "after", "{record:?}");
     }
     assert!(summary.failed() > 0, "the canary's 500s reached the client");
-    assert_no_kill_before_drain(&c.sim, false);
+    assert_no_kill_before_drain(&c.sim);
 }
 
 #[test]
@@ -208,6 +187,8 @@ fn a_two_times_slower_canary_fails_the_latency_check_and_analyze_changes_nothing
         "testapp",
         "--interval",
         "3s",
+        "--analysis",
+        "windows",
         "--count",
         "1",
         "--min-requests",
@@ -253,6 +234,8 @@ fn no_traffic_is_inconclusive_and_the_canary_is_left_as_it_is() {
             "--analyze",
             "--interval",
             "1s",
+            "--analysis",
+            "windows",
             "--count",
             "3",
             "--events",
@@ -322,46 +305,26 @@ fn reloads_during_the_windows_give_no_false_verdict() {
     assert!(status["observed"]["window_ms"].as_u64().unwrap() >= 2000);
     // Another group's app, scaled while the analysis runs: each change
     // reloads HAProxy, whose new process starts its counters at zero.
-    let other = serde_json::json!({
-        "id": "/other", "instances": 1, "cpus": 0.1, "mem": 32,
-        "container": {"type": "DOCKER", "docker": {"image": "nginx:1.25"},
-                      "portMappings": [{"containerPort": 80, "hostPort": 0, "servicePort": 10500}]},
-        "labels": {"HAPROXY_GROUP": "external"}
-    });
-    let marathon = format!("{}/service/marathon/v2/apps", c.sim.dcos_url());
-    assert_eq!(
-        ureq::post(&marathon).send_json(&other).unwrap().status(),
-        201
+    let (out, changes) = with_reloads(
+        &c,
+        &[
+            "analyze",
+            "--app",
+            "testapp",
+            "--interval",
+            "2s",
+            "--analysis",
+            "windows",
+            "--count",
+            "4",
+            "--failure-limit",
+            "1",
+            "--min-requests",
+            "20",
+            "--json",
+        ],
+        std::time::Duration::from_millis(700),
     );
-    assert!(c.sim.settle_lbs(std::time::Duration::from_secs(30)));
-    let (out, changes) = std::thread::scope(|scope| {
-        let analysis = scope.spawn(|| {
-            c.canary(&[
-                "analyze",
-                "--app",
-                "testapp",
-                "--interval",
-                "2s",
-                "--count",
-                "4",
-                "--failure-limit",
-                "1",
-                "--min-requests",
-                "20",
-                "--json",
-            ])
-        });
-        let mut changes = 0;
-        while !analysis.is_finished() && changes < 30 {
-            let put = ureq::put(&format!("{marathon}/other?force=true"))
-                .send_json(serde_json::json!({"instances": 1 + changes % 2}));
-            assert!(put.is_ok(), "{put:?}");
-            changes += 1;
-            assert!(c.sim.settle_lbs(std::time::Duration::from_secs(30)));
-            std::thread::sleep(std::time::Duration::from_millis(700));
-        }
-        (analysis.join().unwrap(), changes)
-    });
     load.stop();
     let stderr = text(&out.stderr);
     eprintln!("{stderr}");

@@ -325,7 +325,7 @@ fn on_a_terminal_the_password_is_prompted_for_without_echo() {
     let dcos_dir = tempfile::tempdir().unwrap();
     let command_line = format!(
         "{} apply --app web --image nginx:1.25 --dcos-url {} --username bootstrapuser",
-        env!("CARGO_BIN_EXE_canary"),
+        env!("CARGO_BIN_EXE_canary-under-test"),
         sim.dcos_url()
     );
     let mut command = std::process::Command::new(script);
@@ -367,7 +367,7 @@ fn echo_on(stty: &str) -> bool {
 
 /// The pid of the `canary` process whose command line holds `marker`.
 fn pid_with_argument(marker: &str) -> Option<String> {
-    let binary = env!("CARGO_BIN_EXE_canary");
+    let binary = env!("CARGO_BIN_EXE_canary-under-test");
     std::fs::read_dir("/proc")
         .ok()?
         .flatten()
@@ -400,7 +400,7 @@ fn a_signal_at_the_password_prompt_leaves_the_terminal_echoing() {
         // canary's exit status and the terminal's settings.
         let command_line = format!(
             "trap 'echo shell-saw-int' INT; {} apply --app web --image nginx:1.25 --dcos-url {} --username bootstrapuser; echo canary-exit=$?; stty -a",
-            env!("CARGO_BIN_EXE_canary"),
+            env!("CARGO_BIN_EXE_canary-under-test"),
             sim.dcos_url()
         );
         let mut command = std::process::Command::new(&script);

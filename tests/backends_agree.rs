@@ -60,7 +60,7 @@ impl Cluster {
 
     /// `canary ARGS` with only this cluster's dcos configuration.
     fn canary(&self, args: &[&str]) -> Output {
-        let output = Command::new(env!("CARGO_BIN_EXE_canary"))
+        let output = Command::new(env!("CARGO_BIN_EXE_canary-under-test"))
             .args(args)
             .current_dir(self.home.path())
             .env_remove("DCOS_URL")
@@ -290,7 +290,7 @@ fn apply_and_run_deploy_leave_the_same_state_through_every_backend() {
 /// configuration and `env` added.
 fn canary_without_cluster(args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = tempfile::tempdir().expect("a temporary home");
-    Command::new(env!("CARGO_BIN_EXE_canary"))
+    Command::new(env!("CARGO_BIN_EXE_canary-under-test"))
         .args(args)
         .current_dir(home.path())
         .env_remove("DCOS_URL")

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn canary_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_canary"))
+    Command::new(env!("CARGO_BIN_EXE_canary-under-test"))
         .args(args)
         .current_dir(dir)
         .env_remove("RUST_BACKTRACE")
@@ -90,6 +90,26 @@ fn help_and_version() {
 
 // ---------------------------------------------------------------- exit 0
 
+/// `--runner zdd` by name says plainly where zdd.py cannot read marathon-lb's
+/// stats and which runner to use; the document is the default's.
+#[test]
+fn runner_zdd_by_name_says_where_zdd_py_fails_and_what_to_use() {
+    let default = canary(&["render", "--app", "testapp", "--image", "httpd"]);
+    let named = canary(&[
+        "render", "--app", "testapp", "--image", "httpd", "--runner", "zdd",
+    ]);
+    assert_eq!(named.status.code(), Some(0), "{}", stderr(&named));
+    assert_eq!(stdout(&named), stdout(&default));
+    let note = stderr(&named);
+    assert!(
+        note.starts_with("note: --runner zdd:")
+            && note.contains("column is named `-`")
+            && note.contains("use --runner native"),
+        "{note}"
+    );
+    assert_eq!(stderr(&default), "");
+}
+
 #[test]
 fn exit_0_prints_one_bundle_document() {
     let out = canary(&["render", "--app", "testapp", "--image", "httpd"]);
@@ -146,7 +166,10 @@ fn out_dir_gets_the_original_file_names_atomically() {
         out_arg,
     ])));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "", "--out prints nothing");
+    assert!(
+        stdout(&out).starts_with("wrote 4 files into "),
+        "--out says what it wrote, no document"
+    );
     let mut names: Vec<String> = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -233,7 +256,7 @@ fn exit_2_usage_errors() {
     };
     assert!(analyze(&["--max-error-rate", "120%"]).contains("between 0% and 100%"));
     assert!(analyze(&["--max-latency-ratio", "0"]).contains("a ratio above 0"));
-    assert!(analyze(&["--count", "0"]).contains("--count"));
+    assert!(analyze(&["--analysis", "windows", "--count", "0"]).contains("--count"));
     // deploy's analysis options need --analyze (else nothing is judged).
     let message = fails(
         2,
@@ -720,7 +743,7 @@ fn render_to_a_closed_stdout_is_an_io_error() {
     let out = Command::new("sh")
         .arg("-c")
         .arg("exec \"$0\" render --app testapp --image httpd >&-")
-        .arg(env!("CARGO_BIN_EXE_canary"))
+        .arg(env!("CARGO_BIN_EXE_canary-under-test"))
         .current_dir(repo_root())
         .output()
         .unwrap();
@@ -736,7 +759,7 @@ fn render_to_a_closed_stdout_is_an_io_error() {
     let out = Command::new("sh")
         .arg("-c")
         .arg("exec \"$0\" render --app testapp --image httpd > /dev/null")
-        .arg(env!("CARGO_BIN_EXE_canary"))
+        .arg(env!("CARGO_BIN_EXE_canary-under-test"))
         .current_dir(repo_root())
         .output()
         .unwrap();
@@ -744,7 +767,7 @@ fn render_to_a_closed_stdout_is_an_io_error() {
 
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let out = Command::new(env!("CARGO_BIN_EXE_canary"))
+    let out = Command::new(env!("CARGO_BIN_EXE_canary-under-test"))
         .args(["render", "--app", "testapp", "--image", "httpd"])
         .current_dir(repo_root())
         .stdout(writer)
@@ -888,6 +911,8 @@ fn an_unreachable_analysis_limit_is_invalid_input_naming_the_flag() {
             "analyze",
             "--app",
             "testapp",
+            "--analysis",
+            "windows",
             "--count",
             "2",
             "--failure-limit",
@@ -904,6 +929,8 @@ fn an_unreachable_analysis_limit_is_invalid_input_naming_the_flag() {
             "--image",
             "httpd:2.4",
             "--analyze",
+            "--analysis",
+            "windows",
             "--count",
             "1",
             "--inconclusive-limit",
@@ -911,4 +938,84 @@ fn an_unreachable_analysis_limit_is_invalid_input_naming_the_flag() {
         ],
     );
     assert!(message.contains("--inconclusive-limit"), "{message}");
+}
+
+/// `render --out DIR` says what it wrote: each file with its size, and
+/// exactly the files now in the directory.
+#[test]
+fn render_out_says_what_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("rendered");
+    let out = canary(&as_strs(&render_with(&[
+        "--out",
+        out_dir.to_str().unwrap(),
+    ])));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.starts_with(&format!("wrote 4 files into {}:\n", out_dir.display())),
+        "{said}"
+    );
+    for entry in std::fs::read_dir(&out_dir).unwrap() {
+        let entry = entry.unwrap();
+        let line = format!(
+            "  {} ({} bytes)\n",
+            entry.file_name().to_str().unwrap(),
+            entry.metadata().unwrap().len()
+        );
+        assert!(said.contains(&line), "{line} in {said}");
+    }
+}
+
+/// `deploy --help` shows what deploy uses, grouped by purpose (no job
+/// flags), and no help shows an empty environment value (`[env: X=]`).
+#[test]
+fn help_is_grouped_and_deploy_shows_only_its_own_flags() {
+    let help = |command: &str| stdout(&canary(&[command, "--help"]));
+    let deploy = help("deploy");
+    for heading in [
+        "What to deploy:",
+        "Cluster:",
+        "How the phase runs:",
+        "Canary and ladder:",
+        "Analysis (deploy: with --analyze):",
+    ] {
+        assert!(deploy.contains(&format!("\n{heading}\n")), "{heading}");
+    }
+    for job_flag in [
+        "--runner ",
+        "--runner-image",
+        "--job-template",
+        "--max-wait <",
+        "--service-account-secret",
+    ] {
+        assert!(!deploy.contains(job_flag), "{job_flag} in deploy --help");
+    }
+    // A command's own flags come before the shared groups, never inside
+    // one (a flag listed under "Cluster:" reads as a cluster setting).
+    for (command, own) in [
+        ("status", "--watch"),
+        ("run", "--wait"),
+        ("apply", "--dry-run"),
+        ("render", "--out"),
+        ("promote", "--full"),
+        ("analyze", "--json"),
+    ] {
+        let text = help(command);
+        let first_group = ["\nWhat to deploy:\n", "\nCluster:\n", "\nAnalysis"]
+            .iter()
+            .filter_map(|h| text.find(h))
+            .min()
+            .unwrap();
+        assert!(text.find(own).unwrap() < first_group, "{command}: {own}");
+    }
+    for command in [
+        "render", "apply", "run", "status", "deploy", "rollout", "rollback", "promote", "analyze",
+        "demo",
+    ] {
+        assert!(
+            !help(command).contains("=]"),
+            "an empty [env: X=] in {command} --help"
+        );
+    }
 }

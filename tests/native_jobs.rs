@@ -61,7 +61,11 @@ fn cluster(runner: &Path) -> SimHandle {
 /// A directory holding `canary`, standing for the runner image's PATH.
 fn runner_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_canary"), dir.path().join("canary")).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_canary-under-test"),
+        dir.path().join("canary"),
+    )
+    .unwrap();
     dir
 }
 

@@ -8,10 +8,10 @@ use std::path::Path;
 use std::process::Command;
 
 fn render(args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_canary"))
+    let out = Command::new(env!("CARGO_BIN_EXE_canary-under-test"))
         .arg("render")
         .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .output()
         .unwrap();
     assert_eq!(

@@ -1,6 +1,6 @@
 //! Decides whether the tests that need something from outside the
 //! repository can run here (see build-support/test_env.rs): the upstream
-//! reference data, the real dcos CLI, a real haproxy.
+//! reference data, the real dcos CLI, a real haproxy, the real marathon-lb.
 
 include!("../../build-support/test_env.rs");
 
@@ -8,4 +8,5 @@ fn main() {
     test_env::shared();
     test_env::dcos_cli();
     test_env::haproxy();
+    test_env::marathon_lb();
 }

@@ -3,9 +3,12 @@
 #![allow(dead_code)]
 
 pub mod haproxy;
+pub mod sim_cli;
 
 use std::path::Path;
 use std::process::Output;
+#[allow(unused_imports)] // not every test binary uses it
+pub use test_support::unique_loopback;
 
 /// Writes what `dcos cluster setup` leaves in `dcos_dir` (dcoscli 0.6.1's
 /// layout): one attached cluster at `url` holding `token`.
@@ -46,10 +49,10 @@ pub fn canary_command(
     dcos_dir: &Path,
     env: &[(&str, &str)],
 ) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_canary"));
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_canary-under-test"));
     command
         .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .stdin(std::process::Stdio::null());
     for name in CLUSTER_ENV {
         command.env_remove(name);
@@ -81,9 +84,9 @@ pub fn canary_limited(
     command
         .arg("-c")
         .arg(format!("ulimit -v {limit_kib} && exec \"$0\" \"$@\""))
-        .arg(env!("CARGO_BIN_EXE_canary"))
+        .arg(env!("CARGO_BIN_EXE_canary-under-test"))
         .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .stdin(std::process::Stdio::null());
     for name in CLUSTER_ENV {
         command.env_remove(name);
@@ -98,17 +101,6 @@ pub fn canary_limited(
 /// `canary apply --app web --image IMAGE --dcos-url URL`'s arguments.
 pub fn apply_web<'a>(url: &'a str, image: &'a str) -> Vec<&'a str> {
     vec!["apply", "--app", "web", "--image", image, "--dcos-url", url]
-}
-
-/// A loopback address of this test process alone (127.P.N.1, P from the
-/// pid, N counting up), for sims whose marathon-lb frontends bind fixed
-/// service ports: they never meet another test's.
-pub fn unique_loopback() -> std::net::Ipv4Addr {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let p = std::process::id();
-    std::net::Ipv4Addr::new(127, 100 + (p % 150) as u8, (n % 250) as u8 + 1, 1)
 }
 
 /// `(id, instances, image)` of the apps on the Marathon at `dcos_url`
@@ -139,4 +131,112 @@ pub fn app_triples(dcos_url: &str, group: Option<&str>) -> Vec<(String, u64, Str
         .collect();
     apps.sort();
     apps
+}
+
+/// A `canary` running in the background whose stdout and stderr lines are
+/// read as they come, so a test acts at a moment the command itself
+/// announces (a pause, an analysis window) rather than after a sleep.
+pub struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    /// Starts `command` with both outputs piped.
+    pub fn start(mut command: std::process::Command) -> Running {
+        use std::io::BufRead;
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("canary starts");
+        let (send, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        for reader in [
+            Box::new(stdout) as Box<dyn std::io::Read + Send>,
+            Box::new(stderr),
+        ] {
+            let send = send.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(reader)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if send.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (at most `limit`) for a line containing `marker`.
+    pub fn wait_for(&mut self, marker: &str, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(marker);
+                    self.seen.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {marker:?} within {limit:?}; seen:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// The running command's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits (at most `limit`) for the command to end: its exit code and
+    /// every line it printed.
+    pub fn finish(self, limit: std::time::Duration) -> (Option<i32>, String) {
+        let (status, said) = self.finish_status(limit);
+        (status.code(), said)
+    }
+
+    /// [`Running::finish`], with the whole exit status (a signal too).
+    pub fn finish_status(
+        mut self,
+        limit: std::time::Duration,
+    ) -> (std::process::ExitStatus, String) {
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waits") {
+                break status;
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "canary did not end within {limit:?}; seen:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+            // Bounded polling of a child's exit (no event to wait on here).
+            let _ = self
+                .lines
+                .recv_timeout(std::time::Duration::from_millis(50))
+                .map(|line| self.seen.push(line));
+        };
+        // The readers end with the pipes.
+        while let Ok(line) = self.lines.recv_timeout(std::time::Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        (status, self.seen.join("\n"))
+    }
 }

@@ -1,6 +1,6 @@
 //! Building the executor a command asks for.
 
-use crate::cli::{Backend, ClusterArgs, TlsArgs};
+use crate::args::{Backend, ClusterArgs, TlsArgs};
 use crate::credentials::TOKEN_ENV;
 use crate::failure::Failure;
 use canary_core::executor::Executor;

@@ -68,7 +68,8 @@ pub struct Sources<'a> {
 /// stderr are a terminal.
 pub fn resolve(url: &str, config: Option<&DcosCliConfig>) -> Result<Credentials, Failure> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let prompt = |uid: &str| crate::prompt::password(&format!("Password for {uid}: "));
+    let prompt =
+        |uid: &str| crate::prompt::password(&format!("Password for {uid}: "), PASSWORD_LIMIT);
     let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     resolve_with(
         url,

@@ -4,7 +4,7 @@
 //! goes to standard error instead.
 //!
 //! Every line is an object with `event` (its kind), `time_ms` (Unix time in
-//! milliseconds) and the kind's fields; README.md ("Events for machines")
+//! milliseconds) and the kind's fields; the book (docs/src/guide/events.md)
 //! lists the kinds and fields as a stable format: fields may be added,
 //! none is renamed or removed. The mode is one per process, chosen by the
 //! flag before the command starts, so it is held here rather than threaded

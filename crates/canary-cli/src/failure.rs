@@ -34,6 +34,10 @@ pub const EXIT_ANALYSIS_FAILED: u8 = 10;
 /// many inconclusive windows): the canary is left as it is.
 pub const EXIT_INCONCLUSIVE: u8 = 11;
 
+/// Exit code for a group someone else changed while the command ran: it
+/// stopped before its next change.
+pub const EXIT_MOVED: u8 = 12;
+
 /// What a certificate that could not be verified suggests.
 const CA_HINT: &str = "; if the cluster uses its own CA, pass its certificate with --ca-cert FILE \
                        (or set core.ssl_verify in the dcos CLI configuration); --insecure skips \
@@ -107,6 +111,13 @@ impl Failure {
             RenderError::Request(source) => {
                 Failure::invalid(format!("{}: {source}", flag_of(source)))
             }
+            // A count the app cannot hold is the flag's, not the template's.
+            RenderError::Plan {
+                file,
+                source: source @ PlanError::CanaryInstances { .. },
+            } => Failure::invalid(format!(
+                "--canary-instances: {source} (the app from {file})"
+            )),
             RenderError::Template {
                 file,
                 line,
@@ -168,6 +179,14 @@ impl Failure {
     pub fn inconclusive(message: impl Into<String>) -> Self {
         Failure {
             code: EXIT_INCONCLUSIVE,
+            message: message.into(),
+        }
+    }
+
+    /// A group someone else changed while the command ran (exit 12).
+    pub fn moved(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_MOVED,
             message: message.into(),
         }
     }
@@ -234,9 +253,11 @@ fn flag_of(error: &PlanError) -> &'static str {
             },
             RunnerError::ZddMarathonLbCount(_) => "--marathon-lb",
             RunnerError::NativeNeedsCanary => "--runner-image",
+            RunnerError::NativeArgv => "--runner",
             RunnerError::ArtifactName => "--runner-artifact",
             RunnerError::ArtifactSha256(_) => "--runner-sha256",
             RunnerError::MaxWait(_) => "--max-wait",
+            RunnerError::ZddPath(_) => "--runner-zdd",
             RunnerError::SecretPath(_) | RunnerError::SecretValue => "--service-account-secret",
             RunnerError::Resources { .. } => "job resources",
         },

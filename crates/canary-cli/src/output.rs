@@ -2,6 +2,7 @@
 
 use crate::failure::Failure;
 use canary_render::OutputFile;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
@@ -306,4 +307,39 @@ fn write_into(dir: &Path, files: &[OutputFile], made: &mut Made) -> Result<(), F
 fn write_synced(temp: &mut NamedTempFile, contents: &str) -> std::io::Result<()> {
     temp.write_all(contents.as_bytes())?;
     temp.as_file().sync_all()
+}
+
+/// Left-aligned columns, two spaces apart. Every cell is made
+/// terminal-safe first: most hold what the cluster says (ids, images,
+/// labels, run ids), which must not be able to drive the terminal.
+pub fn columns(rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| terminal_safe(cell)).collect())
+        .collect();
+    let mut widths = Vec::new();
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
+            let width = cell.chars().count();
+            match widths.get_mut(i) {
+                Some(w) if *w < width => *w = width,
+                Some(_) => {}
+                None => widths.push(width),
+            }
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<width$}  ", width = widths[i]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }

@@ -66,8 +66,8 @@ impl Drop for Restore {
 
 /// Writes `prompt` to the controlling terminal and reads one line from it
 /// with echo off; the line comes back without its line ending (at most
-/// [`crate::credentials::PASSWORD_LIMIT`] of it).
-pub fn password(prompt: &str) -> io::Result<String> {
+/// `limit` of it).
+pub fn password(prompt: &str, limit: bounded_read::Limit) -> io::Result<String> {
     let tty = OpenOptions::new().read(true).write(true).open("/dev/tty")?;
     let settings = tcgetattr(&tty)?;
     guard_signals()?;
@@ -83,7 +83,7 @@ pub fn password(prompt: &str) -> io::Result<String> {
     tcsetattr(&tty, OptionalActions::Flush, &hidden)?;
     (&tty).write_all(prompt.as_bytes())?;
     (&tty).flush()?;
-    bounded_read::read_line(&tty, crate::credentials::PASSWORD_LIMIT).map_err(|e| match e {
+    bounded_read::read_line(&tty, limit).map_err(|e| match e {
         bounded_read::ReadError::Io { source } => source,
         other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
     })

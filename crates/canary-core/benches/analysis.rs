@@ -11,9 +11,10 @@
 //!
 //! Run with `cargo bench -p canary-core --bench analysis`.
 
+use canary_core::MarathonApp;
 use canary_core::analysis::{Checks, Roles, Snapshot, analyze_window};
-use canary_core::engine::observe::parse_stats_csv;
-use canary_core::engine::{GroupApp, LbState, LbView};
+use canary_core::plan::stats::parse_stats_csv;
+use canary_core::plan::{LbState, LbView};
 use criterion::{Criterion, Throughput, criterion_main};
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -24,11 +25,11 @@ const TASKS: u16 = 100;
 const LBS: usize = 3;
 
 /// An app of the group with `TASKS` tasks on host 10.0.0.1 from `port`.
-fn app(id: &str, started: &str, port: u16) -> GroupApp {
+fn app(id: &str, started: &str, port: u16) -> MarathonApp {
     let tasks: Vec<serde_json::Value> = (0..TASKS)
         .map(|i| serde_json::json!({"id": format!("{id}.{i}"), "host": "10.0.0.1", "ports": [port + i]}))
         .collect();
-    GroupApp::from_marathon(&serde_json::json!({
+    MarathonApp::from_marathon(&serde_json::json!({
         "id": id,
         "instances": TASKS,
         "labels": {"HAPROXY_DEPLOYMENT_GROUP": "web", "HAPROXY_DEPLOYMENT_STARTED_AT": started},
@@ -62,7 +63,7 @@ fn views(text: &str) -> Vec<LbView> {
         .map(|i| LbView {
             url: format!("http://10.0.0.{}:9090", i + 2),
             state: LbState::Stats {
-                pids: 1,
+                worker: None,
                 rows: parse_stats_csv(text).expect("valid CSV"),
             },
         })

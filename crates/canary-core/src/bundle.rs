@@ -49,20 +49,11 @@ pub struct CanaryRequest {
 
 impl CanaryRequest {
     /// Checks what can be checked without the app: the image syntax, a
-    /// canary count of at least 1, and the runner settings. [`plan`] calls it
+    /// canary count of at least 1, and the runner settings. [`plan_bundle`] calls it
     /// too; callers may call it first to report bad settings before reading
     /// any template.
     pub fn validate(&self) -> Result<(), PlanError> {
-        crate::image::validate_image(&self.image).map_err(|reason| PlanError::Image {
-            image: self.image.escape_debug().to_string(),
-            reason,
-        })?;
-        if self.canary_instances < 1 {
-            return Err(PlanError::CanaryInstances {
-                requested: self.canary_instances,
-                instances: None,
-            });
-        }
+        validate_canary(&self.image, self.canary_instances)?;
         self.runner.validate()?;
         Ok(())
     }
@@ -76,6 +67,21 @@ impl CanaryRequest {
             runner: RunnerConfig::default(),
         }
     }
+}
+
+/// The image's syntax and a canary count of at least 1.
+fn validate_canary(image: &str, canary_instances: u32) -> Result<(), PlanError> {
+    crate::image::validate_image(image).map_err(|reason| PlanError::Image {
+        image: image.escape_debug().to_string(),
+        reason,
+    })?;
+    if canary_instances < 1 {
+        return Err(PlanError::CanaryInstances {
+            requested: canary_instances,
+            instances: None,
+        });
+    }
+    Ok(())
 }
 
 /// Why no bundle could be planned.
@@ -143,11 +149,39 @@ impl CanaryBundle {
     }
 }
 
+/// The app a canary deploys, checked as every bundle's is: an app
+/// definition canary can canary ([`CanaryApp::new`]), running `image` (a
+/// valid reference), with room for `canary_instances` (1 to its count).
+/// The first half of [`plan_bundle`], for a caller that needs the app
+/// alone (`canary deploy`): no runner is involved.
+pub fn plan_app(
+    app: AppDefinition,
+    image: &str,
+    canary_instances: u32,
+) -> Result<CanaryApp, PlanError> {
+    validate_canary(image, canary_instances)?;
+    let app = CanaryApp::new(app)?;
+    if app.image() != image {
+        return Err(PlanError::ImageMismatch {
+            found: app.image().to_owned(),
+            expected: image.to_owned(),
+        });
+    }
+    let instances = app.instances();
+    if u64::from(canary_instances) > instances {
+        return Err(PlanError::CanaryInstances {
+            requested: canary_instances,
+            instances: Some(instances),
+        });
+    }
+    Ok(app)
+}
+
 /// Plans the canary of `app` as `request` asks: validates everything and
 /// builds the three jobs.
 ///
 /// ```
-/// use canary_core::{plan, AppDefinition, AppName, CanaryRequest, Phase};
+/// use canary_core::{plan_bundle, AppDefinition, AppName, CanaryRequest, Phase};
 /// let app = AppDefinition::from_value(serde_json::json!({
 ///     "id": "/web", "instances": 4,
 ///     "container": {"docker": {"image": "nginx:1.21", "network": "BRIDGE",
@@ -155,28 +189,15 @@ impl CanaryBundle {
 ///     "labels": {"HAPROXY_DEPLOYMENT_GROUP": "web", "HAPROXY_DEPLOYMENT_ALT_PORT": "10001"}
 /// })).unwrap();
 /// let request = CanaryRequest::new(AppName::new("web").unwrap(), "nginx:1.21");
-/// let bundle = plan(app, &request).unwrap();
+/// let bundle = plan_bundle(app, &request).unwrap();
 /// assert_eq!(bundle.job(Phase::Rollout).id, "rollout-web-canary");
 /// assert!(bundle.job(Phase::Deploy).run.cmd.contains("--new-instances 1"));
 /// ```
-pub fn plan(app: AppDefinition, request: &CanaryRequest) -> Result<CanaryBundle, PlanError> {
+pub fn plan_bundle(app: AppDefinition, request: &CanaryRequest) -> Result<CanaryBundle, PlanError> {
     request.validate()?;
-    let app = CanaryApp::new(app)?;
+    let app = plan_app(app, &request.image, request.canary_instances)?;
     if request.runner.kind == crate::runner::RunnerKind::Zdd {
         crate::canary_app::check_group_for_zdd(app.deployment_group())?;
-    }
-    if app.image() != request.image {
-        return Err(PlanError::ImageMismatch {
-            found: app.image().to_owned(),
-            expected: request.image.clone(),
-        });
-    }
-    let instances = app.instances();
-    if u64::from(request.canary_instances) > instances {
-        return Err(PlanError::CanaryInstances {
-            requested: request.canary_instances,
-            instances: Some(instances),
-        });
     }
 
     // Encoded once: the same bytes travel in all three jobs.
@@ -309,14 +330,40 @@ mod tests {
             .unwrap()
         };
         let mut request = CanaryRequest::new(AppName::new("web").unwrap(), "nginx:1.21");
-        let err = plan(app(), &request).unwrap_err().to_string();
+        let err = plan_bundle(app(), &request).unwrap_err().to_string();
         assert!(
             err.starts_with("labels.HAPROXY_DEPLOYMENT_GROUP: 'prod/web' contains '/'"),
             "{err}"
         );
         request.runner.kind = crate::runner::RunnerKind::Native;
         request.runner.image = "registry.example.com/canary:0.1.0".into();
-        assert!(plan(app(), &request).is_ok());
+        assert_eq!(
+            plan_bundle(app(), &request).unwrap_err(),
+            PlanError::Runner(RunnerError::NativeArgv),
+            "canary-core does not name the binary's flags"
+        );
+        request.runner.native_argv = Some(crate::native::NativeArgv(words));
+        let bundle = plan_bundle(app(), &request).unwrap();
+        // The binary's words, quoted by kind, after `exec canary`.
+        assert!(
+            bundle.jobs[2].run.cmd.ends_with(
+                "exec canary rollback 'prod/web' \"$MESOS_SANDBOX/canary-app.json\" 'http://leader.mesos'"
+            ),
+            "{}",
+            bundle.jobs[2].run.cmd
+        );
+    }
+
+    /// A stand-in for the binary's command line: the phase, the group, the
+    /// definition's path and the DC/OS URL.
+    fn words(invocation: &crate::native::NativeInvocation<'_>) -> Vec<crate::native::Word> {
+        use crate::native::Word;
+        vec![
+            Word::Bare(invocation.phase.to_string()),
+            Word::Value(invocation.group.to_owned()),
+            Word::Sandbox(invocation.app_definition),
+            Word::Value(invocation.dcos_url.to_owned()),
+        ]
     }
     use serde_json::{Value, json};
 
@@ -337,7 +384,7 @@ mod tests {
 
     #[test]
     fn jobs_have_derived_ids_labels_and_phase_flags() {
-        let bundle = plan(app(), &request()).unwrap();
+        let bundle = plan_bundle(app(), &request()).unwrap();
         let ids: Vec<&str> = bundle.jobs.iter().map(|j| j.id.as_str()).collect();
         assert_eq!(
             ids,
@@ -379,7 +426,7 @@ mod tests {
 
     #[test]
     fn the_app_travels_base64_in_env_and_decodes_to_the_definition() {
-        let bundle = plan(app(), &request()).unwrap();
+        let bundle = plan_bundle(app(), &request()).unwrap();
         let EnvValue::Plain(encoded) = &bundle.jobs[0].run.env[APP_DEFINITION_ENV] else {
             panic!("app definition must be a plain env value");
         };
@@ -395,7 +442,7 @@ mod tests {
     fn service_account_secret_adds_env_secret_and_verified_login() {
         let mut req = request();
         req.runner.service_account_secret = Some("canary/sa".into());
-        let bundle = plan(app(), &req).unwrap();
+        let bundle = plan_bundle(app(), &req).unwrap();
         let run = &bundle.jobs[1].run;
         assert_eq!(
             run.env[SERVICE_ACCOUNT_ENV],
@@ -415,13 +462,13 @@ mod tests {
         let mut req = request();
         req.canary_instances = 2;
         assert!(
-            plan(app(), &req).unwrap().jobs[0]
+            plan_bundle(app(), &req).unwrap().jobs[0]
                 .run
                 .cmd
                 .ends_with("--new-instances 2")
         );
         req.canary_instances = 5;
-        let err = plan(app(), &req).unwrap_err();
+        let err = plan_bundle(app(), &req).unwrap_err();
         assert_eq!(
             err,
             PlanError::CanaryInstances {
@@ -449,20 +496,20 @@ mod tests {
     fn the_definition_must_run_the_requested_image() {
         let mut req = request();
         req.image = "httpd:2.5".into();
-        let err = plan(app(), &req).unwrap_err().to_string();
+        let err = plan_bundle(app(), &req).unwrap_err().to_string();
         assert!(
             err.starts_with("container.docker.image: the app definition runs 'httpd:2.4'"),
             "{err}"
         );
         req.image = "httpd 2".into();
-        let err = plan(app(), &req).unwrap_err().to_string();
+        let err = plan_bundle(app(), &req).unwrap_err().to_string();
         assert!(err.starts_with("image 'httpd 2' contains a space"), "{err}");
     }
 
     #[test]
     fn bundle_json_is_deterministic_with_sorted_keys() {
-        let a = serde_json::to_string(&plan(app(), &request()).unwrap().to_value()).unwrap();
-        let b = serde_json::to_string(&plan(app(), &request()).unwrap().to_value()).unwrap();
+        let a = serde_json::to_string(&plan_bundle(app(), &request()).unwrap().to_value()).unwrap();
+        let b = serde_json::to_string(&plan_bundle(app(), &request()).unwrap().to_value()).unwrap();
         assert_eq!(a, b);
         fn sorted(v: &Value) -> bool {
             match v {

@@ -299,6 +299,13 @@ pub(crate) fn check_group_for_zdd(group: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Whether `group` can be a deployment group (`HAPROXY_DEPLOYMENT_GROUP`):
+/// not empty, at most 255 bytes, no whitespace, control character or ','
+/// (it names an HAProxy backend). `--group` is checked the same way.
+pub fn validate_deployment_group(group: &str) -> Result<(), AppError> {
+    check_group(group)
+}
+
 fn check_group(group: &str) -> Result<(), AppError> {
     let bad = |reason| {
         Err(AppError::BadDeploymentGroup {
@@ -308,6 +315,9 @@ fn check_group(group: &str) -> Result<(), AppError> {
     };
     if group.is_empty() {
         return bad("is empty");
+    }
+    if group.len() > 255 {
+        return bad("is longer than 255 bytes");
     }
     if group
         .chars()

@@ -6,20 +6,38 @@
 //! shell. Every other value is validated and shell-quoted. Then:
 //!
 //! * zdd.py: `exec /marathon-lb/zdd.py --json FILE ... --new-instances N`
+//!   (the path is the runner's `zdd_path`)
 //!   (or `--complete-cur`, `--complete-prev`);
-//! * native: `exec canary deploy --app-definition FILE ...` (or `rollout`,
-//!   `rollback` of the group), against the DC/OS URL and every marathon-lb
-//!   URL, with the service account's credential in the environment as a
+//! * native: `exec canary WORDS`, the words the binary's own
+//!   [`NativeArgv`](crate::native::NativeArgv) makes of the typed
+//!   [`NativeInvocation`] (deploy the sandbox's definition, or roll the
+//!   group out or back, against the DC/OS URL and every marathon-lb URL),
+//!   with the service account's credential in the environment as a
 //!   secret. With a fetched binary, its SHA-256 is checked first and
 //!   nothing runs when it does not match.
 
 use crate::bundle::{APP_DEFINITION_ENV, CanaryRequest, SANDBOX_APP_FILE};
 use crate::canary_app::CanaryApp;
 use crate::job::Phase;
+use crate::native::{NativeInvocation, shell_words};
 use crate::runner::{
     DEFAULT_LOGIN_CA_CERT, DEFAULT_NATIVE_DCOS_URL, DEFAULT_NATIVE_DCOS_URL_TLS, RunnerKind,
     shell_quote,
 };
+
+/// `word` as it is when the shell takes it literally (letters, digits,
+/// `/`, `.`, `_`, `-`), else quoted: a plain path stays readable.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-'))
+    {
+        word.to_owned()
+    } else {
+        shell_quote(word)
+    }
+}
 
 /// The command of `phase`'s job.
 pub(crate) fn job_command(phase: Phase, app: &CanaryApp, request: &CanaryRequest) -> String {
@@ -49,8 +67,9 @@ fn zdd(phase: Phase, request: &CanaryRequest) -> String {
         String::new()
     };
     format!(
-        "exec /marathon-lb/zdd.py --json \"{SANDBOX_APP_FILE}\" --marathon {marathon} \
+        "exec {zdd} --json \"{SANDBOX_APP_FILE}\" --marathon {marathon} \
          --marathon-lb {lb} --syslog-socket /dev/null --force --max-wait {wait}{login_ca} {args}",
+        zdd = shell_word(&runner.zdd_path),
         marathon = shell_quote(&runner.marathon_url),
         lb = shell_quote(runner.marathon_lb_urls.first().map_or("", String::as_str)),
         wait = runner.max_wait_secs,
@@ -82,48 +101,26 @@ fn native(phase: Phase, app: &CanaryApp, request: &CanaryRequest) -> String {
         }
         None => (String::new(), "canary".to_owned()),
     };
-    let phase_args = match phase {
-        Phase::Deploy => format!(
-            "deploy --app {app} --image {image} --app-definition \"{SANDBOX_APP_FILE}\" --canary-instances {n}",
-            app = shell_quote(request.app_name.as_str()),
-            image = shell_quote(&request.image),
-            n = request.canary_instances,
-        ),
-        Phase::Rollout | Phase::Rollback => format!(
-            "{phase} --app {app} --group {group} --image {image}",
-            app = shell_quote(request.app_name.as_str()),
-            group = shell_quote(app.deployment_group()),
-            image = shell_quote(&request.image),
-        ),
-    };
-    let native = &runner.native;
-    let mut limits = String::new();
-    for (flag, value) in [
-        ("--timeout", native.timeout),
-        ("--health-timeout", native.health_timeout),
-        ("--drain-timeout", native.drain_timeout),
-    ] {
-        if let Some(value) = value {
-            limits.push_str(&format!(" {flag} {}s", value.as_secs()));
-        }
-    }
-    if native.keep_failed_canary && phase == Phase::Deploy {
-        limits.push_str(" --keep-failed-canary");
-    }
-    let lbs: String = runner
-        .marathon_lb_urls
-        .iter()
-        .map(|url| format!(" --marathon-lb {}", shell_quote(url)))
-        .collect();
     // With a service account (DC/OS Enterprise), Admin Router's certificate
     // is checked against the CA bundle DC/OS puts into every sandbox.
-    let ca = if with_account && dcos_url.starts_with("https://") {
-        format!(" --ca-cert \"{DEFAULT_LOGIN_CA_CERT}\"")
-    } else {
-        String::new()
+    let ca_cert =
+        (with_account && dcos_url.starts_with("https://")).then_some(DEFAULT_LOGIN_CA_CERT);
+    let invocation = NativeInvocation {
+        phase,
+        app: request.app_name.as_str(),
+        image: &request.image,
+        group: app.deployment_group(),
+        app_definition: SANDBOX_APP_FILE,
+        canary_instances: request.canary_instances,
+        options: runner.native,
+        dcos_url,
+        marathon_lb: &runner.marathon_lb_urls,
+        ca_cert,
     };
-    format!(
-        "{check}exec {program} {phase_args}{limits} --dcos-url {url}{lbs}{ca}",
-        url = shell_quote(dcos_url),
-    )
+    // Validation refuses a native runner without it.
+    let words = runner
+        .native_argv
+        .map(|argv| (argv.0)(&invocation))
+        .unwrap_or_default();
+    format!("{check}exec {program} {}", shell_words(&words))
 }

@@ -16,13 +16,18 @@
 //! [`CanaryApp::new`] checks what zdd.py and marathon-lb need (a valid id, the
 //! deployment-group labels, exactly one service port, an instance count and a
 //! well-formed image), each failure an [`AppError`] that names the field.
-//! [`plan`] turns a definition and a [`CanaryRequest`] into a
+//! [`plan_bundle`] turns a definition and a [`CanaryRequest`] into a
 //! [`CanaryBundle`]: the definition plus three [`JobSpec`]s.
 //!
-//! To put a bundle on a cluster, the [`apply`] use case plans and carries out
-//! the job changes against an [`executor::Executor`], a small trait that
-//! executors (HTTP, the `dcos` CLI) implement;
-//! [`executor::RecordingExecutor`] is its in-memory fake. [`retry`] is the
+//! The use cases that drive a cluster (apply, run, status, the phases, the
+//! ladder, the analysis's windows) are canary-engine's; this crate holds
+//! what they decide with, as plain data: [`apply::plan_job`],
+//! [`run::preflight`], [`status::summarize`], the planner ([`plan`]) and
+//! the analysis. They talk to a cluster through an [`executor::Executor`],
+//! a small trait that executors (HTTP, the `dcos` CLI) implement;
+//! [`executor::RecordingExecutor`] is its in-memory fake. A native job's
+//! command line is the binary's: [`native::NativeInvocation`] is what it
+//! asks, typed. [`retry`] is the
 //! one retry driver every executor runs its attempts through: an executor
 //! makes one attempt and classifies it, the driver decides whether and when
 //! to try again. Everything that waits does so on a [`clock::Clock`] it is
@@ -39,7 +44,7 @@
 //! proves the lint catches a forbidden call.
 //!
 //! ```
-//! use canary_core::{plan, AppDefinition, AppName, CanaryRequest};
+//! use canary_core::{plan_bundle, AppDefinition, AppName, CanaryRequest};
 //!
 //! let app = AppDefinition::from_value(serde_json::json!({
 //!     "id": "/testapp", "instances": 4,
@@ -48,7 +53,7 @@
 //!     "labels": {"HAPROXY_DEPLOYMENT_GROUP": "testapp", "HAPROXY_DEPLOYMENT_ALT_PORT": "10129"}
 //! })).unwrap();
 //! let request = CanaryRequest::new(AppName::new("testapp").unwrap(), "httpd:2.4");
-//! let bundle = plan(app, &request).unwrap();
+//! let bundle = plan_bundle(app, &request).unwrap();
 //! let ids: Vec<_> = bundle.jobs.iter().map(|job| job.id.as_str()).collect();
 //! assert_eq!(ids, ["deploy-testapp-canary", "rollout-testapp-canary", "rollback-testapp-canary"]);
 //! ```
@@ -67,12 +72,14 @@ mod bundle;
 mod canary_app;
 pub mod clock;
 mod command;
-pub mod engine;
 pub mod executor;
 mod ids;
 mod image;
 mod job;
 mod live;
+mod marathon;
+pub mod native;
+pub mod plan;
 pub mod redact;
 pub mod retry;
 pub mod run;
@@ -83,9 +90,12 @@ pub mod url;
 pub use app::{AppDefinition, NotAnObject, PortLocation, ServicePort};
 pub use bundle::{
     APP_DEFINITION_ENV, CanaryBundle, CanaryRequest, PlanError, SANDBOX_APP_FILE,
-    SERVICE_ACCOUNT_ENV, labels, plan,
+    SERVICE_ACCOUNT_ENV, labels, plan_app, plan_bundle,
 };
-pub use canary_app::{AppError, CanaryApp, LABEL_DEPLOYMENT_ALT_PORT, LABEL_DEPLOYMENT_GROUP};
+pub use canary_app::{
+    AppError, CanaryApp, LABEL_DEPLOYMENT_ALT_PORT, LABEL_DEPLOYMENT_GROUP,
+    validate_deployment_group,
+};
 pub use ids::{
     AppIdError, AppName, AppNameError, MARATHON_SEGMENT_RULE, METRONOME_JOB_ID_RULE,
     is_valid_job_id, validate_app_id,
@@ -94,9 +104,10 @@ pub use image::{ImageError, validate_image};
 pub use job::{
     ArtifactSpec, DockerSpec, EnvValue, JobSpec, Phase, RestartPolicy, RunSpec, SecretSource,
 };
+pub use marathon::{MarathonApp, Task};
 pub use runner::{
     DEFAULT_ARTIFACT_IMAGE, DEFAULT_LOGIN_CA_CERT, DEFAULT_MARATHON_LB_URL, DEFAULT_MARATHON_URL,
     DEFAULT_MAX_WAIT_SECS, DEFAULT_NATIVE_DCOS_URL, DEFAULT_NATIVE_DCOS_URL_TLS,
-    DEFAULT_RUNNER_IMAGE, MAX_WAIT_LIMIT_SECS, NativeOptions, RunnerArtifact, RunnerConfig,
-    RunnerError, RunnerKind, RunnerUrl, SERVICE_ACCOUNT_SECRET_NAME,
+    DEFAULT_RUNNER_IMAGE, DEFAULT_ZDD_PATH, MAX_WAIT_LIMIT_SECS, NativeOptions, RunnerArtifact,
+    RunnerConfig, RunnerError, RunnerKind, RunnerUrl, SERVICE_ACCOUNT_SECRET_NAME,
 };

@@ -1,5 +1,5 @@
-//! What a cluster reports, as typed data: Marathon apps with their task
-//! counts, Metronome runs and job histories.
+//! What Metronome reports, as typed data: jobs, runs and job histories
+//! (Marathon's apps are [`crate::MarathonApp`]).
 //!
 //! Every executor gets the same JSON from the cluster (the HTTP executor from
 //! the APIs, the `dcos` CLI executor from `--json` output, which passes the
@@ -9,113 +9,18 @@
 use crate::executor::{ExecError, LiveJob, RunInfo, RunStatus};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
-
-/// A Marathon app as it runs, with the counts of its tasks
-/// (`GET /v2/apps`, whose default embeds include the counts and the
-/// deployments).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LiveApp {
-    /// The app id, e.g. `/web-green`.
-    pub id: String,
-    /// The instances it is asked to run.
-    pub instances: u64,
-    /// Tasks staged, not yet running.
-    pub tasks_staged: u64,
-    /// Tasks running.
-    pub tasks_running: u64,
-    /// Running tasks whose health checks pass.
-    pub tasks_healthy: u64,
-    /// Running tasks whose health checks fail.
-    pub tasks_unhealthy: u64,
-    /// The container image, when it runs one (`container.docker.image`).
-    pub image: Option<String>,
-    /// Its labels (non-string values are kept as their JSON text).
-    pub labels: BTreeMap<String, String>,
-    /// Its `version` timestamp.
-    pub version: Option<String>,
-    /// The ids of the Marathon deployments changing it now.
-    pub deployments: Vec<String>,
-}
 
 fn unexpected(what: &str, detail: &str) -> ExecError {
     ExecError::unexpected(what, detail)
 }
 
-fn count(app: &Value, key: &str, what: &str) -> Result<u64, ExecError> {
-    match app.get(key) {
+/// A count field of `object` (absent or null is 0).
+fn count(object: &Value, key: &str, what: &str) -> Result<u64, ExecError> {
+    match object.get(key) {
         None | Some(Value::Null) => Ok(0),
         Some(value) => value
             .as_u64()
             .ok_or_else(|| unexpected(what, &format!("`{key}` is {value}, not a count"))),
-    }
-}
-
-impl LiveApp {
-    /// Reads one app object of Marathon's `/v2/apps` answer.
-    pub fn from_marathon(app: &Value) -> Result<LiveApp, ExecError> {
-        let id = app
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| unexpected("Marathon apps", &format!("an app without an id: {app}")))?;
-        let what = format!("app {id}");
-        let labels = match app.get("labels") {
-            None | Some(Value::Null) => BTreeMap::new(),
-            Some(Value::Object(labels)) => labels
-                .iter()
-                .map(|(k, v)| {
-                    let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                    (k.clone(), text)
-                })
-                .collect(),
-            Some(other) => return Err(unexpected(&what, &format!("labels are {other}"))),
-        };
-        let deployments = match app.get("deployments") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(list)) => list
-                .iter()
-                .filter_map(|d| d.get("id").and_then(Value::as_str).map(str::to_owned))
-                .collect(),
-            Some(other) => return Err(unexpected(&what, &format!("deployments are {other}"))),
-        };
-        Ok(LiveApp {
-            instances: count(app, "instances", &what)?,
-            tasks_staged: count(app, "tasksStaged", &what)?,
-            tasks_running: count(app, "tasksRunning", &what)?,
-            tasks_healthy: count(app, "tasksHealthy", &what)?,
-            tasks_unhealthy: count(app, "tasksUnhealthy", &what)?,
-            image: app
-                .pointer("/container/docker/image")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            labels,
-            version: app
-                .get("version")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            deployments,
-            id: id.to_owned(),
-        })
-    }
-
-    /// Reads Marathon's `{"apps": [...]}` answer (or a bare array of apps,
-    /// as `dcos marathon app list --json` prints it).
-    pub fn list_from_marathon(answer: &Value) -> Result<Vec<LiveApp>, ExecError> {
-        let apps = match answer {
-            Value::Array(apps) => apps,
-            Value::Object(map) => map
-                .get("apps")
-                .and_then(Value::as_array)
-                .ok_or_else(|| unexpected("Marathon apps", "no `apps` array"))?,
-            other => return Err(unexpected("Marathon apps", &format!("{other}"))),
-        };
-        apps.iter().map(LiveApp::from_marathon).collect()
-    }
-
-    /// The value of a label, if it is set.
-    pub fn label(&self, name: &str) -> Option<&str> {
-        self.labels.get(name).map(String::as_str)
     }
 }
 
@@ -303,43 +208,6 @@ impl JobHistory {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn apps_read_with_counts_labels_and_deployments() {
-        let answer = json!({"apps": [{
-            "id": "/web-green", "instances": 4, "tasksStaged": 1, "tasksRunning": 3,
-            "tasksHealthy": 2, "tasksUnhealthy": 1, "version": "2026-11-27T12:00:00.000Z",
-            "container": {"type": "DOCKER", "docker": {"image": "httpd:2.4"}},
-            "labels": {"HAPROXY_DEPLOYMENT_GROUP": "web", "N": 3},
-            "deployments": [{"id": "d1"}]
-        }, {"id": "/bare"}]});
-        let apps = LiveApp::list_from_marathon(&answer).unwrap();
-        assert_eq!(apps.len(), 2);
-        let web = &apps[0];
-        assert_eq!(
-            (web.instances, web.tasks_staged, web.tasks_running),
-            (4, 1, 3)
-        );
-        assert_eq!((web.tasks_healthy, web.tasks_unhealthy), (2, 1));
-        assert_eq!(web.image.as_deref(), Some("httpd:2.4"));
-        assert_eq!(web.label("HAPROXY_DEPLOYMENT_GROUP"), Some("web"));
-        assert_eq!(web.label("N"), Some("3"));
-        assert_eq!(web.deployments, ["d1"]);
-        assert_eq!(apps[1].image, None);
-        assert_eq!(apps[1].instances, 0);
-        // The CLI's bare array reads the same.
-        let bare = LiveApp::list_from_marathon(&answer["apps"]).unwrap();
-        assert_eq!(bare, apps);
-    }
-
-    #[test]
-    fn odd_apps_fail_naming_the_app_and_field() {
-        let err = LiveApp::from_marathon(&json!({"id": "/a", "tasksRunning": "x"})).unwrap_err();
-        assert!(err.to_string().contains("app /a"), "{err}");
-        assert!(err.to_string().contains("tasksRunning"), "{err}");
-        assert!(LiveApp::from_marathon(&json!({"instances": 1})).is_err());
-        assert!(LiveApp::list_from_marathon(&json!({"x": []})).is_err());
-    }
 
     #[test]
     fn history_finds_the_last_finished_run() {

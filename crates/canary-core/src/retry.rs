@@ -250,6 +250,10 @@ impl Jitter {
     }
 }
 
+/// The least time an attempt is given, even when less of the operation's
+/// budget is left: a request needs a moment to be answered at all.
+pub const MIN_ATTEMPT: Duration = Duration::from_secs(2);
+
 /// The retry driver: runs attempts of one operation until one is done, a
 /// failure is fatal, or the policy's budget is spent.
 #[derive(Clone)]
@@ -312,8 +316,13 @@ impl Retrier {
         &self.clock
     }
 
-    /// Runs `attempt` (called with the attempt number, from 1) until it is
-    /// done or fatal, or the budget is spent; `what` names the operation's
+    /// Runs `attempt` (called with the attempt number, from 1, and how long
+    /// that attempt may take) until it is done or fatal, or the budget is
+    /// spent. An attempt may take what is left of the policy's `max_total`
+    /// for the operation (at least [`MIN_ATTEMPT`]) and never past the
+    /// deadline, so a cluster that does not answer at all costs the
+    /// operation `max_total`, not an attempt's own time limit on top of it.
+    /// `what` names the operation's
     /// subject for a [`ExecError::Locked`] error, `replay` says whether an
     /// attempt that may have reached the cluster may be repeated, and
     /// `on_retry` sees each retry before its wait (for a log).
@@ -321,10 +330,11 @@ impl Retrier {
         &mut self,
         what: &str,
         replay: Replay,
-        mut attempt: impl FnMut(u32) -> Attempt<T>,
+        mut attempt: impl FnMut(u32, Duration) -> Attempt<T>,
         on_retry: &mut dyn FnMut(&RetryEvent<'_>),
     ) -> Result<T, ExecError> {
         let started = self.clock.now();
+        let budget_end = started + self.policy.max_total;
         let mut number = 0u32;
         loop {
             if self.time_left() == Some(Duration::ZERO) {
@@ -341,7 +351,9 @@ impl Retrier {
                 });
             }
             number += 1;
-            let failure = match attempt(number) {
+            let budget = budget_end.since(self.clock.now()).max(MIN_ATTEMPT);
+            let limit = self.time_left().map_or(budget, |left| left.min(budget));
+            let failure = match attempt(number, limit) {
                 Attempt::Done(value) => return Ok(value),
                 Attempt::Fatal(error) => return Err(error),
                 Attempt::Transient(failure) => failure,
@@ -528,7 +540,7 @@ mod tests {
         let result = retrier.run(
             "job j",
             replay,
-            |n| {
+            |n, _| {
                 ran += 1;
                 assert_eq!(n as usize, ran);
                 outcomes.next().expect("no attempt past the script")
@@ -549,6 +561,46 @@ mod tests {
         ))
     }
 
+    /// A cluster that never answers: every attempt takes all it is given.
+    /// The operation ends within the policy's budget (plus, at worst, one
+    /// least attempt), not an attempt's own time limit later; a deadline
+    /// nearer than the budget is the bound instead.
+    #[test]
+    fn an_operation_on_a_silent_cluster_ends_within_its_budget() {
+        for (max_total, deadline) in [(10, None), (1, None), (60, Some(3))] {
+            let (mut retrier, clock) = retrier(RetryPolicy {
+                max_total: Duration::from_secs(max_total),
+                ..policy()
+            });
+            retrier.set_deadline_in(deadline.map(Duration::from_secs));
+            let mut limits = Vec::new();
+            let result: Result<(), ExecError> = retrier.run(
+                "job j",
+                Replay::Safe,
+                |_, limit| {
+                    limits.push(limit);
+                    clock.advance(limit);
+                    Attempt::Transient(Transient::not_sent("GET http://x", "timed out"))
+                },
+                &mut |_| {},
+            );
+            assert!(result.is_err());
+            let spent = clock.now().since(Timestamp::from_unix_secs(1000));
+            let bound = deadline.map_or(
+                Duration::from_secs(max_total) + MIN_ATTEMPT,
+                Duration::from_secs,
+            );
+            assert!(
+                spent <= bound,
+                "{max_total} s, {deadline:?}: {spent:?} {limits:?}"
+            );
+            assert!(
+                limits.iter().all(|l| *l >= MIN_ATTEMPT.min(bound)),
+                "{limits:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_deadline_bounds_the_waits_and_the_attempts() {
         // Policy: 10 attempts within 10 s, waits of 50-100 ms doubling to 1 s.
@@ -560,7 +612,7 @@ mod tests {
         let result: Result<(), ExecError> = retrier.run(
             "job j",
             Replay::Safe,
-            |_| {
+            |_, _| {
                 seen_left.push(left().unwrap());
                 // Each attempt takes 400 ms before failing.
                 clock.advance(Duration::from_millis(400));
@@ -589,7 +641,7 @@ mod tests {
         let result: Result<(), ExecError> = retrier.run(
             "job j",
             Replay::Safe,
-            |_| {
+            |_, _| {
                 sent = true;
                 Attempt::Done(())
             },
@@ -606,8 +658,12 @@ mod tests {
         // Lifted: back to the policy alone.
         retrier.set_deadline_in(None);
         assert_eq!(retrier.time_left(), None);
-        let result: Result<&str, ExecError> =
-            retrier.run("job j", Replay::Safe, |_| Attempt::Done("ok"), &mut |_| {});
+        let result: Result<&str, ExecError> = retrier.run(
+            "job j",
+            Replay::Safe,
+            |_, _| Attempt::Done("ok"),
+            &mut |_| {},
+        );
         assert_eq!(result, Ok("ok"));
     }
 
@@ -704,7 +760,7 @@ mod tests {
         let result = retrier.run(
             "Marathon apps",
             Replay::Safe,
-            |_| {
+            |_, _| {
                 if clock.now().since(start) < Duration::from_secs(10) {
                     Attempt::Transient(Transient::not_sent("GET /v2/apps", "503"))
                 } else {

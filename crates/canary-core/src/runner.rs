@@ -12,6 +12,9 @@ use std::fmt;
 /// (zdd.md §6.1). Never `:latest`, so a job does the same thing every run.
 pub const DEFAULT_RUNNER_IMAGE: &str = "mesosphere/marathon-lb:v1.14.2";
 
+/// Where the runner image holds zdd.py (marathon-lb's image's path).
+pub const DEFAULT_ZDD_PATH: &str = "/marathon-lb/zdd.py";
+
 /// Marathon as seen from inside the cluster (apis.md §3.4).
 pub const DEFAULT_MARATHON_URL: &str = "http://marathon.mesos:8080";
 
@@ -57,8 +60,11 @@ pub const MAX_WAIT_LIMIT_SECS: u32 = 86_400;
 pub struct RunnerConfig {
     /// What runs each phase: zdd.py (the jobs), or canary's own engine.
     pub kind: RunnerKind,
-    /// The image that holds `/marathon-lb/zdd.py`.
+    /// The image that holds zdd.py (or, for the native runner, `canary`).
     pub image: String,
+    /// zdd.py in the image: an absolute path, or a name the image's `PATH`
+    /// finds (an image whose zdd.py reads HAProxy 2.6's stats, say).
+    pub zdd_path: String,
     /// Marathon's URL as reachable from the job.
     pub marathon_url: String,
     /// marathon-lb's stats URLs as reachable from the job (explicit port):
@@ -73,6 +79,9 @@ pub struct RunnerConfig {
     pub artifact: Option<RunnerArtifact>,
     /// The engine's limits inside native jobs (unset: canary's defaults).
     pub native: NativeOptions,
+    /// The binary's command line for a native job (its flags are its
+    /// own): needed with [`RunnerKind::Native`], unused by zdd.py.
+    pub native_argv: Option<crate::native::NativeArgv>,
     /// Seconds one drain step may wait (zdd.py `--max-wait`).
     pub max_wait_secs: u32,
     /// The DC/OS secret path holding a service-account credential, for
@@ -135,11 +144,13 @@ impl Default for RunnerConfig {
         RunnerConfig {
             kind: RunnerKind::Zdd,
             image: DEFAULT_RUNNER_IMAGE.to_owned(),
+            zdd_path: DEFAULT_ZDD_PATH.to_owned(),
             marathon_url: DEFAULT_MARATHON_URL.to_owned(),
             marathon_lb_urls: vec![DEFAULT_MARATHON_LB_URL.to_owned()],
             dcos_url: None,
             artifact: None,
             native: NativeOptions::default(),
+            native_argv: None,
             max_wait_secs: DEFAULT_MAX_WAIT_SECS,
             service_account_secret: None,
             cpus: 0.1,
@@ -226,6 +237,11 @@ pub enum RunnerError {
         "the native runner needs an image with canary on PATH (the runner image), or a canary binary fetched as an artifact with its SHA-256; marathon-lb's image has no canary"
     )]
     NativeNeedsCanary,
+    /// A native runner without the binary's command line to run it with.
+    #[error(
+        "the native runner needs the canary binary's command line (RunnerConfig::native_argv): canary-core does not name the binary's flags"
+    )]
+    NativeArgv,
     /// The artifact's checksum is not 64 hexadecimal digits.
     #[error("runner artifact SHA-256 must be 64 hexadecimal digits (got {0} characters)")]
     ArtifactSha256(usize),
@@ -234,6 +250,11 @@ pub enum RunnerError {
         "runner artifact URL must end in a file name of letters, digits, '.', '_' or '-' (the sandbox file is named by it)"
     )]
     ArtifactName,
+    /// The zdd.py path is empty or holds what a path in an image cannot.
+    #[error(
+        "the zdd.py path {0:?} is not a path in the runner image (an absolute path, or a name on its PATH, of printable characters without spaces)"
+    )]
+    ZddPath(String),
     /// Resources below Metronome's minimums.
     #[error(
         "job resources cpus={cpus} mem={mem} are below Metronome's minimums (cpus >= 0.01, mem >= 32 MiB)"
@@ -359,6 +380,17 @@ impl RunnerConfig {
             && self.image == DEFAULT_RUNNER_IMAGE
         {
             return Err(RunnerError::NativeNeedsCanary);
+        }
+        if self.kind == RunnerKind::Native && self.native_argv.is_none() {
+            return Err(RunnerError::NativeArgv);
+        }
+        if self.zdd_path.is_empty()
+            || self.zdd_path.len() > 1024
+            || !self.zdd_path.chars().all(|c| c.is_ascii_graphic())
+        {
+            return Err(RunnerError::ZddPath(
+                self.zdd_path.escape_debug().to_string(),
+            ));
         }
         if !(1..=MAX_WAIT_LIMIT_SECS).contains(&self.max_wait_secs) {
             return Err(RunnerError::MaxWait(self.max_wait_secs));

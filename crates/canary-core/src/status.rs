@@ -1,10 +1,13 @@
-//! The `status` use case: a deployment group as it stands, from what an
-//! [`Executor`] reports.
+//! A deployment group as it stands, from what an
+//! [`Executor`](crate::executor::Executor) reports (the pure half of the
+//! `status` use case).
 //!
-//! [`gather`] asks the executor for the Marathon apps and the three phase
-//! jobs; [`summarize`] is the pure part: it picks the apps of the
-//! deployment group (marathon-lb's `HAPROXY_DEPLOYMENT_GROUP`, compared as an
-//! exact string as zdd.py does), orders them as zdd.py does (by the
+//! canary-engine's `gather` asks the executor for the three phase jobs,
+//! then for the deployment group's apps only (Marathon's label selector, so
+//! a status costs the group's size, not the cluster's); [`summarize`] is
+//! the pure part here: it keeps the apps of the deployment
+//! group (marathon-lb's `HAPROXY_DEPLOYMENT_GROUP`, compared as an exact
+//! string as zdd.py does), orders them as zdd.py does (by the
 //! `HAPROXY_DEPLOYMENT_STARTED_AT` label as a string, a missing label
 //! counting as `"0"`), and works out each version's share of the healthy
 //! instances, which is the share of requests marathon-lb sends it.
@@ -14,8 +17,9 @@
 
 use crate::bundle::labels;
 use crate::canary_app::LABEL_DEPLOYMENT_GROUP;
-use crate::executor::{ExecError, Executor, FinishedRun, LiveApp, LiveJob};
+use crate::executor::{FinishedRun, LiveJob};
 use crate::job::Phase;
+use crate::marathon::MarathonApp;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -133,20 +137,24 @@ pub struct GroupStatus {
     pub job_images_agree: bool,
 }
 
-/// Asks `executor` for the apps and the phase jobs of `app_name` and
-/// summarizes them.
-pub fn gather<E: Executor + ?Sized>(
-    executor: &mut E,
-    app_name: &str,
-) -> Result<GroupStatus, ExecError> {
-    let mut jobs = Vec::with_capacity(Phase::ALL.len());
-    for phase in Phase::ALL {
-        let id = phase.job_id(app_name);
-        let live = executor.get_job(&id)?;
-        jobs.push((phase, live));
-    }
-    let apps = executor.list_apps()?;
-    Ok(summarize(app_name, &apps, &jobs))
+/// The deployment group of `app_name`: its jobs' label, else the name.
+pub fn deployment_group(app_name: &str, jobs: &[(Phase, Option<LiveJob>)]) -> String {
+    jobs.iter()
+        .filter_map(|(_, job)| job.as_ref())
+        .find_map(|job| job_label(job, labels::DEPLOYMENT_GROUP))
+        .unwrap_or(app_name)
+        .to_owned()
+}
+
+/// Marathon's counts for `app`: its running tasks, and those of them that
+/// pass their health checks (none without checks, as Marathon counts).
+fn counts(app: &MarathonApp) -> (u64, u64) {
+    let healthy = if app.has_health_checks {
+        app.healthy_tasks()
+    } else {
+        0
+    };
+    (app.running_tasks() as u64, healthy as u64)
 }
 
 fn job_label<'a>(job: &'a LiveJob, name: &str) -> Option<&'a str> {
@@ -160,36 +168,31 @@ fn job_label<'a>(job: &'a LiveJob, name: &str) -> Option<&'a str> {
 /// jobs (`None` where a job does not exist).
 pub fn summarize(
     app_name: &str,
-    apps: &[LiveApp],
+    apps: &[MarathonApp],
     jobs: &[(Phase, Option<LiveJob>)],
 ) -> GroupStatus {
-    let deployment_group = jobs
-        .iter()
-        .filter_map(|(_, job)| job.as_ref())
-        .find_map(|job| job_label(job, labels::DEPLOYMENT_GROUP))
-        .unwrap_or(app_name)
-        .to_owned();
-    let mut members: Vec<&LiveApp> = apps
+    let deployment_group = deployment_group(app_name, jobs);
+    let mut members: Vec<&MarathonApp> = apps
         .iter()
         .filter(|app| app.label(LABEL_DEPLOYMENT_GROUP) == Some(deployment_group.as_str()))
         .collect();
     // zdd.py's order: by the started-at label as a string, missing as "0";
     // the id breaks ties so the order is stable.
     members.sort_by(|a, b| {
-        let key = |app: &LiveApp| {
+        let key = |app: &MarathonApp| {
             app.label(LABEL_DEPLOYMENT_STARTED_AT)
                 .unwrap_or("0")
                 .to_owned()
         };
         key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id))
     });
-    let healthy_total: u64 = members.iter().map(|a| a.tasks_healthy).sum();
+    let healthy_total: u64 = members.iter().map(|a| counts(a).1).sum();
     let (share_basis, share_total) = if healthy_total > 0 {
         (ShareBasis::Healthy, healthy_total)
     } else {
         (
             ShareBasis::Running,
-            members.iter().map(|a| a.tasks_running).sum(),
+            members.iter().map(|a| counts(a).0).sum(),
         )
     };
     let newest = members.len().checked_sub(1);
@@ -197,9 +200,10 @@ pub fn summarize(
         .iter()
         .enumerate()
         .map(|(index, app)| {
+            let (running, healthy) = counts(app);
             let share_tasks = match share_basis {
-                ShareBasis::Healthy => app.tasks_healthy,
-                ShareBasis::Running => app.tasks_running,
+                ShareBasis::Healthy => healthy,
+                ShareBasis::Running => running,
             };
             let role = match (members.len(), Some(index) == newest) {
                 (1, _) => Role::Stable,
@@ -211,9 +215,9 @@ pub fn summarize(
                 role,
                 colour: app.label(LABEL_DEPLOYMENT_COLOUR).map(str::to_owned),
                 image: app.image.clone(),
-                instances: app.instances,
-                running: app.tasks_running,
-                healthy: app.tasks_healthy,
+                instances: u64::from(app.instances),
+                running,
+                healthy,
                 started_at: app
                     .label(LABEL_DEPLOYMENT_STARTED_AT)
                     .map(str::to_owned)
@@ -250,13 +254,13 @@ pub fn summarize(
         .last()
         .filter(|_| members.len() >= 2)
         .and_then(|canary| {
-            let steps = canary.label(crate::engine::labels::STEPS)?;
-            let ladder = crate::engine::ladder::Ladder::parse(steps).ok()?;
+            let steps = canary.label(crate::plan::labels::STEPS)?;
+            let ladder = crate::plan::ladder::Ladder::parse(steps).ok()?;
             let target = canary
-                .label(crate::engine::labels::TARGET_INSTANCES)
+                .label(crate::plan::labels::TARGET_INSTANCES)
                 .and_then(|t| t.parse().ok())
-                .unwrap_or(canary.instances as u32);
-            let healthy = canary.tasks_healthy as u32;
+                .unwrap_or(canary.instances);
+            let healthy = counts(canary).1 as u32;
             Some(LadderStatus {
                 steps: ladder.to_string(),
                 target,
@@ -289,28 +293,45 @@ fn percent(part: u64, total: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::executor::{JobHistory, RecordingExecutor, RunStatus};
+
     use serde_json::json;
     use std::collections::BTreeMap;
 
-    fn app(id: &str, group: &str, started: Option<&str>, running: u64, healthy: u64) -> LiveApp {
+    /// Marathon's JSON of an app with `running` tasks, `healthy` of them
+    /// passing a health check (none: no health checks).
+    fn json_app(id: &str, group: &str, started: Option<&str>, running: u64, healthy: u64) -> Value {
         let mut labels = BTreeMap::from([(LABEL_DEPLOYMENT_GROUP.to_owned(), group.to_owned())]);
         if let Some(started) = started {
             labels.insert(LABEL_DEPLOYMENT_STARTED_AT.to_owned(), started.to_owned());
         }
         labels.insert(LABEL_DEPLOYMENT_COLOUR.to_owned(), "blue".to_owned());
-        LiveApp {
-            id: id.to_owned(),
-            instances: running,
-            tasks_staged: 0,
-            tasks_running: running,
-            tasks_healthy: healthy,
-            tasks_unhealthy: 0,
-            image: Some(format!("img-{id}")),
-            labels,
-            version: Some("v".to_owned()),
-            deployments: Vec::new(),
+        let tasks: Vec<Value> = (0..running)
+            .map(|i| {
+                let mut task = json!({"id": format!("{id}.{i}"), "host": "10.0.0.1",
+                                      "ports": [31000 + i], "state": "TASK_RUNNING"});
+                if healthy > 0 {
+                    task["healthCheckResults"] = json!([{"alive": i < healthy}]);
+                }
+                task
+            })
+            .collect();
+        let mut app = json!({"id": id, "instances": running, "labels": labels,
+            "container": {"docker": {"image": format!("img-{id}")}},
+            "version": "v", "tasks": tasks});
+        if healthy > 0 {
+            app["healthChecks"] = json!([{"protocol": "HTTP"}]);
         }
+        app
+    }
+
+    fn app(
+        id: &str,
+        group: &str,
+        started: Option<&str>,
+        running: u64,
+        healthy: u64,
+    ) -> MarathonApp {
+        MarathonApp::from_marathon(&json_app(id, group, started, running, healthy)).unwrap()
     }
 
     #[test]
@@ -369,54 +390,5 @@ mod tests {
         assert_eq!(status.apps[1].share_percent, 33.3);
         let none = summarize("g", &[app("/a", "g", None, 0, 0)], &[]);
         assert_eq!(none.apps[0].share_percent, 0.0);
-    }
-
-    #[test]
-    fn the_group_comes_from_the_jobs_label_and_jobs_report_runs() {
-        let mut exec = RecordingExecutor::new();
-        exec.insert_app(app("/svc", "shop", None, 2, 2));
-        exec.insert_app(app("/web", "web", None, 2, 2));
-        exec.insert_job(json!({"id": "deploy-web-canary", "labels": {
-            labels::DEPLOYMENT_GROUP: "shop", labels::IMAGE: "httpd:2"}}));
-        let run = exec.start_run("deploy-web-canary").unwrap();
-        exec.finish_run_at(
-            "deploy-web-canary",
-            &run.run_id,
-            RunStatus::Failed,
-            Some("2026-11-27T12:00:00.000+0000"),
-        );
-        let active = exec.start_run("deploy-web-canary").unwrap();
-        let status = gather(&mut exec, "web").unwrap();
-        assert_eq!(status.deployment_group, "shop");
-        assert_eq!(status.apps.len(), 1);
-        assert_eq!(status.apps[0].id, "/svc");
-        let deploy = &status.jobs[0];
-        assert!(deploy.exists);
-        assert_eq!(deploy.image.as_deref(), Some("httpd:2"));
-        assert_eq!(deploy.active_runs, [active.run_id]);
-        let last = deploy.last_run.as_ref().unwrap();
-        assert_eq!(
-            (last.run_id.as_str(), last.status),
-            (run.run_id.as_str(), RunStatus::Failed)
-        );
-        assert!(!status.jobs[1].exists && !status.jobs[2].exists);
-        assert_eq!(status.jobs[2].id, "rollback-web-canary");
-        let json = serde_json::to_value(&status).unwrap();
-        assert_eq!(json["jobs"][0]["phase"], "deploy");
-        assert_eq!(json["jobs"][0]["last_run"]["status"], "FAILED");
-        assert_eq!(json["apps"][0]["role"], "stable");
-        assert_eq!(JobHistory::default().last_run, None);
-    }
-
-    #[test]
-    fn gather_passes_executor_errors_on() {
-        let mut exec = RecordingExecutor::new();
-        exec.fail_next(ExecError::Auth {
-            message: "expired".into(),
-        });
-        assert!(matches!(
-            gather(&mut exec, "web"),
-            Err(ExecError::Auth { .. })
-        ));
     }
 }

@@ -23,6 +23,29 @@ const SERVICE_PORT: u16 = 10000;
 /// The longest a job run may take before the sim kills it.
 const JOB_TIME_LIMIT: Duration = Duration::from_secs(600);
 
+/// How long a child `canary` asked to stop (SIGTERM) gets before SIGKILL.
+const CHILD_GRACE: Duration = Duration::from_secs(10);
+
+/// Why a child `canary` gave no output to check.
+#[derive(Debug)]
+pub(crate) enum ChildError {
+    /// It could not be run.
+    Failed(String),
+    /// The demo was asked to stop: the child was stopped.
+    Stopped,
+}
+
+/// Reads a child's pipe to its end on a thread of its own.
+fn drain<R: std::io::Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
 /// The running cluster and what the steps need to reach it.
 pub(crate) struct DemoCluster {
     pub(crate) sim: SimHandle,
@@ -33,6 +56,8 @@ pub(crate) struct DemoCluster {
     /// Cluster time per real second.
     pub(crate) speed: f64,
     canary: PathBuf,
+    /// Set when the demo is asked to stop (a signal).
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Holds the runner directory, the credential file, the empty dcos CLI
     /// configuration and the rendered jobs; removed with the demo.
     dir: tempfile::TempDir,
@@ -115,6 +140,7 @@ impl DemoCluster {
             load_balancer,
             speed: config.speed,
             canary,
+            stop: config.stop.clone(),
             dir,
         };
         cluster.put_secret(SECRET_PATH, &credential)?;
@@ -148,12 +174,33 @@ impl DemoCluster {
         self.dir.path()
     }
 
+    /// Whether the demo was asked to stop.
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Runs `canary ARGS` as a user would, logged in as the service account
     /// (its credential file in `DCOS_SERVICE_ACCOUNT_CREDENTIAL`), with no
     /// dcos CLI configuration and none of this process's cluster settings.
-    pub(crate) fn canary(&self, args: &[String]) -> Result<Output, String> {
+    /// The child runs in a process group of its own: asked to stop, the demo
+    /// sends it SIGTERM (it stops as canary does, saying how to resume),
+    /// then SIGKILL after [`CHILD_GRACE`], so none outlives the demo.
+    pub(crate) fn canary(&self, args: &[String]) -> Result<Output, ChildError> {
+        use std::os::unix::process::CommandExt;
         let mut command = Command::new(&self.canary);
-        command.args(args).stdin(Stdio::null());
+        // One pipe for both streams: the output reads in the order the
+        // child wrote it (a result line after the steps that made it).
+        let (reader, writer) = std::io::pipe()
+            .map_err(|e| ChildError::Failed(format!("a pipe for canary's output: {e}")))?;
+        let second = writer
+            .try_clone()
+            .map_err(|e| ChildError::Failed(format!("a pipe for canary's output: {e}")))?;
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(second)
+            .process_group(0);
         for name in [
             "DCOS_URL",
             "DCOS_CLUSTER",
@@ -166,14 +213,57 @@ impl DemoCluster {
         ] {
             command.env_remove(name);
         }
-        command
+        let mut child = command
             .env("DCOS_DIR", self.dir.path().join("dcos"))
             .env(
                 "DCOS_SERVICE_ACCOUNT_CREDENTIAL",
                 self.dir.path().join("credential.json"),
             )
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", self.canary.display()))
+            .spawn()
+            .map_err(|e| {
+                ChildError::Failed(format!("cannot run {}: {e}", self.canary.display()))
+            })?;
+        // The command holds the pipe's writing ends: dropped, the reader
+        // ends when the child (and any child of its own) closes them.
+        drop(command);
+        let stdout = drain(Some(reader));
+        let group = child.id();
+        let mut stopped_at: Option<std::time::Instant> = None;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) => {}
+                Err(e) => return Err(ChildError::Failed(format!("waiting for canary: {e}"))),
+            }
+            if self.stopping() {
+                let signal = match stopped_at {
+                    None => {
+                        stopped_at = Some(std::time::Instant::now());
+                        Some(rustix::process::Signal::TERM)
+                    }
+                    Some(at) if at.elapsed() > CHILD_GRACE => Some(rustix::process::Signal::KILL),
+                    Some(_) => None,
+                };
+                if let Some(signal) = signal
+                    && let Some(pid) = i32::try_from(group)
+                        .ok()
+                        .and_then(rustix::process::Pid::from_raw)
+                {
+                    let _ = rustix::process::kill_process_group(pid, signal);
+                }
+            }
+            // Polling the child's exit beside the stop flag.
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let output = Output {
+            status,
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: Vec::new(),
+        };
+        if stopped_at.is_some() {
+            return Err(ChildError::Stopped);
+        }
+        Ok(output)
     }
 
     /// The apps of deployment group `group`, by id, as Marathon shows them.
@@ -226,9 +316,10 @@ impl DemoCluster {
     /// Requests through every frontend (two keep-alive connections each,
     /// by the load client, which counts every request and resends one only
     /// when its reused connection closed before any byte of the answer),
-    /// from now until [`Traffic::finish`] (at most [`TRAFFIC_LIMIT`]): what
-    /// a canary analysis needs to judge.
-    pub(crate) fn traffic(&self) -> Result<Traffic, String> {
+    /// from now until [`Traffic::finish`] (at most [`TRAFFIC_LIMIT`]),
+    /// placed on the timeline whose zero is `epoch`.
+    pub(crate) fn traffic(&self, epoch: std::time::Instant) -> Result<Traffic, String> {
+        let started = epoch.elapsed();
         let loads = self
             .frontends
             .iter()
@@ -236,10 +327,14 @@ impl DemoCluster {
                 let mut config = LoadConfig::new(url.clone(), 2);
                 config.max_duration = TRAFFIC_LIMIT;
                 config.max_requests = 1_000_000;
+                // At most about 1,000 requests a second per connection:
+                // plenty for the analysis, far from the client's cap of
+                // requests over the demo's minute on a fast machine.
+                config.pause = Duration::from_millis(1);
                 LoadClient::start(config).map_err(setup("starting traffic through the frontends"))
             })
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(Traffic { loads })
+        Ok(Traffic { loads, started })
     }
 
     /// The stderr of the last finished run of `job_id`, as `dcos job
@@ -309,36 +404,63 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
 /// The longest [`DemoCluster::traffic`] runs.
 const TRAFFIC_LIMIT: Duration = Duration::from_secs(300);
 
-/// Requests running in the background; [`Traffic::finish`] stops them.
+/// Requests running in the background through every frontend, each
+/// request placed on the demo's timeline.
 pub(crate) struct Traffic {
     loads: Vec<LoadClient>,
+    /// When the loads started, on the demo's timeline.
+    started: Duration,
+}
+
+/// One request of the background traffic: when it started on the demo's
+/// timeline, how long it took, the image that answered (`None`: no answer
+/// from any version of the app: lost), and its status.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub(crate) at: Duration,
+    pub(crate) took: Duration,
+    pub(crate) image: Option<String>,
+    pub(crate) status: Option<u16>,
 }
 
 impl Traffic {
-    /// Stops the requests and counts their answers by the image that
-    /// served them, the status added for a 5xx; `(failed: …)` for a
-    /// request that got no answer (reset, timeout, refused).
-    pub(crate) fn finish(self) -> Vec<(String, u64)> {
-        let mut counts = Vec::new();
-        for load in self.loads {
-            for record in load.stop().records {
-                let image = record
-                    .version
-                    .as_deref()
-                    .and_then(|v| v.split_whitespace().nth(1))
-                    .unwrap_or("(unknown)");
-                let served = match record.outcome {
-                    Outcome::Success => image.to_owned(),
-                    Outcome::ServerError | Outcome::OtherStatus => {
-                        format!("{image}, {}", record.status.unwrap_or(0))
-                    }
-                    other => format!("(failed: {other:?})"),
-                };
-                count(&mut counts, served);
-            }
-        }
-        counts.sort();
-        counts
+    /// Every request finished so far, in no particular order.
+    pub(crate) fn requests(&self) -> Vec<Request> {
+        self.loads
+            .iter()
+            .flat_map(|load| load.records())
+            .map(|record| request(self.started, record))
+            .collect()
+    }
+
+    /// Stops the requests; every request.
+    pub(crate) fn finish(self) -> Vec<Request> {
+        let started = self.started;
+        self.loads
+            .into_iter()
+            .flat_map(|load| load.stop().records)
+            .map(|record| request(started, record))
+            .collect()
+    }
+}
+
+fn request(started: Duration, record: load_client::Record) -> Request {
+    // An answer of the app carries its version; HAProxy's own 503 (no
+    // server) or a reset does not: that request was lost.
+    let image = record
+        .version
+        .as_deref()
+        .and_then(|v| v.split_whitespace().nth(1))
+        .map(str::to_owned);
+    Request {
+        at: started + record.start,
+        took: record.duration,
+        image: if record.outcome == Outcome::Success || record.status.is_some() {
+            image
+        } else {
+            None
+        },
+        status: record.status,
     }
 }
 

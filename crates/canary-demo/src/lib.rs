@@ -31,7 +31,7 @@ mod cluster;
 mod report;
 mod story;
 
-pub use report::{AppState, Report, StepReport};
+pub use report::{AppState, Check, Report, StepReport, StepTraffic};
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -47,6 +47,10 @@ pub struct DemoConfig {
     /// Cluster time per real second (10: a task is healthy 0.7 s after it
     /// is asked for).
     pub speed: f64,
+    /// Set to stop the demo (a signal): the step's child `canary` is
+    /// stopped, the cluster and the demo's files are removed, and [`run`]
+    /// returns [`DemoError::Interrupted`].
+    pub stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Why the demo did not finish.
@@ -55,6 +59,15 @@ pub enum DemoError {
     /// The simulated cluster could not be set up.
     #[error("setting up the demo cluster: {0}")]
     Setup(String),
+    /// Asked to stop (a signal): the step's child was stopped and the
+    /// cluster is gone.
+    #[error("stopped during step {number} ({title}); the demo's cluster and files are removed")]
+    Interrupted {
+        /// The step.
+        number: usize,
+        /// Its title.
+        title: String,
+    },
     /// A step did not do what it should.
     #[error("step {number} ({title}) did not do what it should: {reason}")]
     Step {

@@ -2,9 +2,10 @@
 //! it, then a check of what the cluster shows.
 
 use crate::DemoError;
-use crate::cluster::{DemoCluster, SECRET_PATH};
-use crate::report::{AppState, Report, StepReport};
+use crate::cluster::{ChildError, DemoCluster, Request, SECRET_PATH, Traffic};
+use crate::report::{AppState, Check, Report, StepReport, StepTraffic};
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 const APP: &str = "testapp";
 const OLD: &str = "nginx:1.25";
@@ -15,8 +16,10 @@ const BROKEN: &str = "broken:1";
 const FAILING: &str = "httpd:errors-20";
 /// A good next version.
 const NEXT: &str = "httpd:2.4.62";
-/// Requests sampled through the frontend after a step that changes traffic.
-const SAMPLE: usize = 200;
+/// Requests sampled through the frontend after a step that changes traffic
+/// (1,000: the background requests share the round robin, so the split is
+/// a random one: ±5 points is more than 3.5 standard deviations).
+const SAMPLE: usize = 1000;
 
 /// What a step expects of the cluster afterwards.
 struct Expect<'a> {
@@ -27,10 +30,9 @@ struct Expect<'a> {
     /// The share of sampled responses each image must have (image, share),
     /// within 5 points; empty: no sample.
     shares: &'a [(&'a str, f64)],
-    /// Whether requests run through the frontends while the command runs
-    /// (a canary analysis judges traffic); their answers are the step's
-    /// responses.
-    traffic: bool,
+    /// Whether the command runs with `--events json`, whose analysis the
+    /// report draws (the lines are kept, not printed).
+    events: bool,
 }
 
 /// An app of the group as an [`Expect`] names it: (id, instances,
@@ -58,14 +60,14 @@ impl<'a> Expect<'a> {
             exit: 0,
             group,
             shares: &[],
-            traffic: false,
+            events: false,
         }
     }
 
-    /// With requests running through the frontends during the command.
-    fn under_traffic(self) -> Self {
+    /// Run with `--events json`, its analysis kept for the pictures.
+    fn with_events(self) -> Self {
         Expect {
-            traffic: true,
+            events: true,
             ..self
         }
     }
@@ -81,23 +83,77 @@ impl<'a> Expect<'a> {
     }
 }
 
-/// The group's apps as the tuples an [`Expect`] names.
-fn tuples(group: &[AppState]) -> Vec<(String, u64, u64, String)> {
-    group
-        .iter()
-        .map(|a| (a.id.clone(), a.instances, a.healthy, a.image.clone()))
-        .collect()
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A duration in the unit that shows it: µs below a millisecond.
+fn latency(us: u64) -> String {
+    if us < 1000 {
+        format!("{us} µs")
+    } else {
+        format!("{:.1} ms", us as f64 / 1000.0)
+    }
+}
+
+/// What the background requests did in `[from, to)`.
+fn traffic_between(requests: &[Request], from: Duration, to: Duration) -> StepTraffic {
+    let mut by_image: Vec<(String, u64, u64)> = Vec::new();
+    let mut lost = 0;
+    let mut took: Vec<u64> = Vec::new();
+    for r in requests.iter().filter(|r| r.at >= from && r.at < to) {
+        took.push(r.took.as_micros() as u64);
+        let Some(image) = &r.image else {
+            lost += 1;
+            continue;
+        };
+        let errors = u64::from(r.status.is_some_and(|s| s >= 500));
+        match by_image.iter_mut().find(|(i, _, _)| i == image) {
+            Some((_, n, e)) => {
+                *n += 1;
+                *e += errors;
+            }
+            None => by_image.push((image.clone(), 1, errors)),
+        }
+    }
+    took.sort_unstable();
+    by_image.sort();
+    StepTraffic {
+        requests: took.len() as u64,
+        lost,
+        by_image,
+        median_us: took.get(took.len() / 2).copied().unwrap_or(0),
+    }
 }
 
 struct Story<'a> {
     cluster: &'a DemoCluster,
     out: &'a mut dyn Write,
     report: Report,
+    /// The demo's timeline starts here.
+    epoch: Instant,
+    /// The same moment as Unix time in ms (the events' clock).
+    epoch_unix_ms: u64,
+    /// Requests through the frontends, from the first deploy on.
+    traffic: Option<Traffic>,
 }
 
 impl Story<'_> {
     fn say(&mut self, text: &str) {
         let _ = writeln!(self.out, "{text}");
+    }
+
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
     }
 
     /// The flags every command against the demo cluster takes.
@@ -142,7 +198,8 @@ impl Story<'_> {
         flags
     }
 
-    /// Plays one step: prints it, runs `canary ARGS`, checks `expect`.
+    /// Plays one step: prints the command, what it does, its output as it
+    /// came, then what was checked on the cluster.
     fn step(
         &mut self,
         title: &str,
@@ -150,84 +207,78 @@ impl Story<'_> {
         expect: Expect<'_>,
     ) -> Result<(), DemoError> {
         let number = self.report.steps.len() + 1;
-        self.say(&format!("\n── {number}. {title}"));
+        if self.cluster.stopping() {
+            return Err(self.interrupted(number, title));
+        }
+        let mut args = args;
+        if expect.events {
+            args.extend(["--events".to_owned(), "json".to_owned()]);
+        }
         let command = format!("canary {}", args.join(" "));
+        self.say(&format!("\n── step {number}"));
         self.say(&format!("$ {command}"));
-        let traffic = match expect.traffic {
-            true => Some(
-                self.cluster
-                    .traffic()
-                    .map_err(|reason| self.fail(number, title, &command, reason))?,
-            ),
-            false => None,
+        self.say(&format!("  what it does: {title}"));
+        let started = self.now();
+        let output = match self.cluster.canary(&args) {
+            Ok(output) => output,
+            Err(ChildError::Stopped) => return Err(self.interrupted(number, title)),
+            Err(ChildError::Failed(reason)) => {
+                return Err(self.failed_to_run(number, title, &command, started, reason));
+            }
         };
-        let output = self.cluster.canary(&args);
-        let during = traffic.map(|t| t.finish()).unwrap_or_default();
-        let output = output.map_err(|reason| self.fail(number, title, &command, reason))?;
-        for line in String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .chain(String::from_utf8_lossy(&output.stderr).lines())
-        {
-            self.say(&format!("  {line}"));
-        }
-        let group = self
-            .cluster
-            .group(APP)
-            .map_err(|reason| self.fail(number, title, &command, reason))?;
-        let responses = if !expect.shares.is_empty() {
-            self.cluster.responses(SAMPLE)
-        } else {
-            during
-        };
-        let mut wrong = Vec::new();
-        if output.status.code() != Some(expect.exit) {
-            wrong.push(format!(
-                "it exited {:?}, not {}",
-                output.status.code(),
-                expect.exit
-            ));
-        }
-        let want: Vec<(String, u64, u64, String)> = expect
-            .group
-            .iter()
-            .map(|(id, n, h, image)| ((*id).to_owned(), *n, *h, (*image).to_owned()))
-            .collect();
-        if tuples(&group) != want {
-            wrong.push(format!("the group is {:?}, not {want:?}", tuples(&group)));
-        }
-        let total: u64 = responses.iter().map(|(_, n)| n).sum();
-        for (image, share) in expect.shares {
-            let got: u64 = responses
-                .iter()
-                .filter(|(k, _)| k.starts_with(image))
-                .map(|(_, n)| n)
-                .sum();
-            let seen = got as f64 / total.max(1) as f64;
-            if (seen - share).abs() > 0.05 {
-                wrong.push(format!(
-                    "{image} served {:.0}% of {total} responses, not {:.0}%",
-                    seen * 100.0,
-                    share * 100.0
-                ));
+        let mut events = String::new();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let is_event = expect.events
+                && line.starts_with('{')
+                && serde_json::from_str::<serde_json::Value>(line)
+                    .is_ok_and(|v| v["event"].is_string());
+            if is_event {
+                events.push_str(line);
+                events.push('\n');
+            } else {
+                self.say(&format!("  │ {line}"));
             }
         }
-        if !responses.is_empty() {
-            let shown: Vec<String> = responses
-                .iter()
-                .map(|(k, n)| format!("{n} from {k}"))
-                .collect();
-            let when = if expect.traffic { "meanwhile, " } else { "" };
-            self.say(&format!(
-                "  ({when}through the marathon-lb frontends, {total} requests: {})",
-                shown.join(", ")
-            ));
-        }
-        let ok = wrong.is_empty();
-        let verdict = if ok {
-            format!("checked: exit {}, group {:?}", expect.exit, tuples(&group))
+        let ended = self.now();
+        let group = self.cluster.group(APP).unwrap_or_default();
+        let responses = if expect.shares.is_empty() {
+            Vec::new()
         } else {
-            wrong.join("; ")
+            self.cluster.responses(SAMPLE)
         };
+        let traffic = self
+            .traffic
+            .as_ref()
+            .map(|t| traffic_between(&t.requests(), started, ended));
+        let checks = checks(
+            &expect,
+            output.status.code(),
+            &group,
+            &responses,
+            traffic.as_ref(),
+        );
+        let ok = checks.iter().all(|c| c.ok);
+        let line: Vec<String> = checks
+            .iter()
+            .map(|c| format!("{} {}", if c.ok { "✓" } else { "✗" }, c.what))
+            .collect();
+        self.say(&format!("  checked on the cluster: {}", line.join(" · ")));
+        self.record_events(number, &events);
+        // The command in a few words: `run deploy`, `deploy httpd:2.4`.
+        let mut short: Vec<&str> = args
+            .iter()
+            .take(2)
+            .map(String::as_str)
+            .filter(|a| !a.starts_with("--"))
+            .collect();
+        if let Some(i) = args.iter().position(|a| a == "--image") {
+            short.extend(args.get(i + 1).map(String::as_str));
+        }
+        self.report.run.markers.push(canary_report::Marker {
+            at_ms: started.as_millis() as u64,
+            label: format!("step {number}: canary {}", short.join(" ")),
+            ok: Some(ok),
+        });
         self.report.steps.push(crate::StepReport {
             number,
             title: title.to_owned(),
@@ -235,39 +286,144 @@ impl Story<'_> {
             exit_code: output.status.code(),
             group,
             responses,
+            traffic,
+            checks: checks.clone(),
             ok,
-            verdict: verdict.clone(),
+            started_ms: started.as_millis() as u64,
+            ended_ms: ended.as_millis() as u64,
         });
         if ok {
-            Ok(())
-        } else {
-            self.say(&format!("  ✗ {verdict}"));
-            Err(DemoError::Step {
-                number,
-                title: title.to_owned(),
-                reason: verdict,
-                report: Box::new(self.report.clone()),
-            })
+            return Ok(());
+        }
+        let reason = checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.what.clone())
+            .collect::<Vec<_>>()
+            .join("; ");
+        self.conclude();
+        Err(DemoError::Step {
+            number,
+            title: title.to_owned(),
+            reason,
+            report: Box::new(self.report.clone()),
+        })
+    }
+
+    /// The analysis and ladder of a step's `--events json` lines, placed on
+    /// the demo's timeline.
+    fn record_events(&mut self, number: usize, events: &str) {
+        let Some(first) = events
+            .lines()
+            .next()
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .and_then(|v| v["time_ms"].as_u64())
+        else {
+            return;
+        };
+        let Ok(run) = canary_report::from_events(events) else {
+            return;
+        };
+        let shift = first.saturating_sub(self.epoch_unix_ms);
+        for mut point in run.analysis {
+            point.at_ms += shift;
+            point.label = format!("step {number}, {}", point.label);
+            self.report.run.analysis.push(point);
+        }
+        for marker in run.markers {
+            if marker.label.starts_with("step ") || marker.label.starts_with("analysis: ") {
+                self.report.run.markers.push(canary_report::Marker {
+                    at_ms: marker.at_ms + shift,
+                    label: format!("step {number}: {}", marker.label),
+                    ok: marker.ok,
+                });
+            }
         }
     }
 
-    fn fail(&self, number: usize, title: &str, command: &str, reason: String) -> DemoError {
-        let mut report = self.report.clone();
-        report.steps.push(StepReport {
+    /// Stops the traffic and writes the timeline and the claims.
+    fn conclude(&mut self) {
+        let Some(traffic) = self.traffic.take() else {
+            return;
+        };
+        let requests = traffic.finish();
+        let end = self.now();
+        let all = traffic_between(&requests, Duration::ZERO, end);
+        let mut buckets: std::collections::BTreeMap<u64, std::collections::BTreeMap<String, u64>> =
+            std::collections::BTreeMap::new();
+        for r in &requests {
+            let second = r.at.as_secs();
+            let version = r.image.clone().unwrap_or_else(|| "(lost)".into());
+            *buckets
+                .entry(second)
+                .or_default()
+                .entry(version)
+                .or_default() += 1;
+        }
+        self.report.run.traffic = buckets
+            .into_iter()
+            .map(|(second, by_version)| canary_report::TrafficBucket {
+                at_ms: second * 1000,
+                width_ms: 1000,
+                by_version,
+            })
+            .collect();
+        self.report.run.duration_ms = end.as_millis() as u64;
+        self.report.run.markers.sort_by_key(|m| m.at_ms);
+        self.report.run.title = "canary demo: the story on a simulated DC/OS".into();
+        let errors: u64 = all.by_image.iter().map(|(_, _, e)| e).sum();
+        let claim = format!(
+            "{} requests through marathon-lb during the demo, {} lost (answered by no version of the app); {} answered 5xx by a failing canary itself; median answer {}",
+            thousands(all.requests),
+            thousands(all.lost),
+            thousands(errors),
+            latency(all.median_us)
+        );
+        self.report.claims.insert(0, claim.clone());
+        self.report.run.claims = self.report.claims.clone();
+        self.say(&format!("\n{claim}."));
+    }
+
+    fn interrupted(&mut self, number: usize, title: &str) -> DemoError {
+        if let Some(traffic) = self.traffic.take() {
+            traffic.finish();
+        }
+        DemoError::Interrupted {
+            number,
+            title: title.to_owned(),
+        }
+    }
+
+    fn failed_to_run(
+        &mut self,
+        number: usize,
+        title: &str,
+        command: &str,
+        started: Duration,
+        reason: String,
+    ) -> DemoError {
+        self.report.steps.push(StepReport {
             number,
             title: title.to_owned(),
             command: command.to_owned(),
             exit_code: None,
             group: Vec::new(),
             responses: Vec::new(),
+            traffic: None,
+            checks: vec![Check {
+                what: format!("it could not run: {reason}"),
+                ok: false,
+            }],
             ok: false,
-            verdict: reason.clone(),
+            started_ms: started.as_millis() as u64,
+            ended_ms: self.now().as_millis() as u64,
         });
+        self.conclude();
         DemoError::Step {
             number,
             title: title.to_owned(),
             reason,
-            report: Box::new(report),
+            report: Box::new(self.report.clone()),
         }
     }
 
@@ -275,6 +431,114 @@ impl Story<'_> {
         args.extend(more);
         args
     }
+
+    /// The closing table: every step, its exit code and checks.
+    fn table(&mut self) {
+        self.say("\n step  exit  checks  what it did");
+        let rows: Vec<String> = self
+            .report
+            .steps
+            .iter()
+            .map(|s| {
+                let passed = s.checks.iter().filter(|c| c.ok).count();
+                format!(
+                    " {:>4}  {:>4}  {} {}/{}  {}",
+                    s.number,
+                    s.exit_code.map_or("-".into(), |c| c.to_string()),
+                    if s.ok { "✓" } else { "✗" },
+                    passed,
+                    s.checks.len(),
+                    s.title
+                )
+            })
+            .collect();
+        for row in rows {
+            self.say(&row);
+        }
+    }
+}
+
+/// What a step verified: its exit code, each app of the group (count,
+/// health, image), the sampled split, and no request lost meanwhile.
+fn checks(
+    expect: &Expect<'_>,
+    exit: Option<i32>,
+    group: &[AppState],
+    responses: &[(String, u64)],
+    traffic: Option<&StepTraffic>,
+) -> Vec<Check> {
+    let mut checks = vec![Check {
+        what: match exit {
+            Some(code) if code == expect.exit => format!("exit {code}"),
+            other => format!("exit {other:?}, wanted {}", expect.exit),
+        },
+        ok: exit == Some(expect.exit),
+    }];
+    for (id, instances, healthy, image) in expect.group {
+        let seen = group.iter().find(|a| a.id == *id);
+        checks.push(Check {
+            what: match seen {
+                Some(a) => format!(
+                    "{id}: {} of {} healthy, {}",
+                    a.healthy, a.instances, a.image
+                ),
+                None => format!("{id}: missing"),
+            },
+            ok: seen.is_some_and(|a| {
+                (a.instances, a.healthy, a.image.as_str()) == (*instances, *healthy, *image)
+            }),
+        });
+    }
+    for extra in group
+        .iter()
+        .filter(|a| !expect.group.iter().any(|(id, ..)| *id == a.id))
+    {
+        checks.push(Check {
+            what: format!("{}: should not be there", extra.id),
+            ok: false,
+        });
+    }
+    let total: u64 = responses.iter().map(|(_, n)| n).sum();
+    for (image, share) in expect.shares {
+        let got: u64 = responses
+            .iter()
+            .filter(|(k, _)| k.starts_with(image))
+            .map(|(_, n)| n)
+            .sum();
+        let seen = got as f64 / total.max(1) as f64;
+        checks.push(Check {
+            what: format!(
+                "{image} answered {:.0}% of {total} sampled requests (wanted {:.0}% ± 5)",
+                seen * 100.0,
+                share * 100.0
+            ),
+            ok: (seen - share).abs() <= 0.05,
+        });
+    }
+    if let Some(t) = traffic {
+        let errors: u64 = t.by_image.iter().map(|(_, _, e)| e).sum();
+        let served: Vec<String> = t
+            .by_image
+            .iter()
+            .map(|(image, n, _)| format!("{} {image}", thousands(*n)))
+            .collect();
+        checks.push(Check {
+            what: format!(
+                "meanwhile {} requests through marathon-lb, {} lost ({}{}; median {})",
+                thousands(t.requests),
+                thousands(t.lost),
+                served.join(", "),
+                if errors > 0 {
+                    format!("; {} of them 5xx from the app itself", thousands(errors))
+                } else {
+                    String::new()
+                },
+                latency(t.median_us)
+            ),
+            ok: t.lost == 0,
+        });
+    }
+    checks
 }
 
 fn words(args: &[&str]) -> Vec<String> {
@@ -283,17 +547,25 @@ fn words(args: &[&str]) -> Vec<String> {
 
 /// Plays the whole story on `cluster`.
 pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report, DemoError> {
+    let epoch_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     let mut story = Story {
         cluster,
         out,
         report: Report {
             load_balancer: cluster.load_balancer.clone(),
-            steps: Vec::new(),
+            ..Report::default()
         },
+        epoch: Instant::now(),
+        epoch_unix_ms,
+        traffic: None,
     };
     story.say(&format!(
         "canary demo: a simulated DC/OS at {} (auth on, time x{}), marathon-lb at {} served by {}.\n\
-         Every step is the command you would type on a real cluster; each is checked on the cluster afterwards.",
+         Every step is the command you would type on a real cluster, what it does, its output, and what was \
+         checked on the cluster afterwards (✓ or ✗). From the second step on, requests flow through both \
+         marathon-lb frontends the whole time: the claim is that none is lost.",
         cluster.sim.dcos_url(),
         cluster.speed,
         cluster.sim.lb_urls().join(" and "),
@@ -308,16 +580,22 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
         [lbs.clone(), c.clone()].concat(),
     );
     story.step(
-        "add testapp: nginx, 4 instances (a first deploy creates the whole app)",
+        "deploys testapp for the first time: nginx, 4 instances behind marathon-lb (into an empty group, the whole app at once)",
         args,
         Expect::ok(ONLY_OLD).sampled(&[(OLD, 1.0)]),
     )?;
+    // From now on, requests run through both frontends until the end.
+    let epoch = story.epoch;
+    match cluster.traffic(epoch) {
+        Ok(traffic) => story.traffic = Some(traffic),
+        Err(reason) => story.say(&format!("  (no background requests: {reason})")),
+    }
 
     let mut args = words(&["render"]);
     args.extend(story.job_flags(NEW));
     args.extend(["--out".to_owned(), out_dir.display().to_string()]);
     story.step(
-        "render the three jobs for httpd (native runner: the jobs run canary itself)",
+        "writes the three Metronome jobs for httpd into a directory, for review (native runner: each job runs canary itself); nothing on the cluster changes",
         args,
         Expect::ok(ONLY_OLD),
     )?;
@@ -342,7 +620,11 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
     let mut args = words(&["apply"]);
     args.extend(story.job_flags(NEW));
     args.extend(c.clone());
-    story.step("apply them", args, Expect::ok(ONLY_OLD))?;
+    story.step(
+        "puts the three jobs on the cluster (Metronome); the app is not touched yet",
+        args,
+        Expect::ok(ONLY_OLD),
+    )?;
 
     let run = |phase: &str| {
         let mut args = words(&["run", phase, "--app", APP, "--wait", "--timeout", "3m"]);
@@ -350,7 +632,7 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
         args
     };
     story.step(
-        "run the deploy job: 1 instance of httpd beside 3 of nginx",
+        "runs the deploy job: it starts 1 instance of httpd and removes 1 of nginx once marathon-lb drained it, so about 1 request in 4 goes to the canary",
         run("deploy"),
         Expect::ok(SPLIT).sampled(&[(NEW, 0.25), (OLD, 0.75)]),
     )?;
@@ -360,13 +642,13 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
         [lbs.clone(), c.clone()].concat(),
     );
     story.step(
-        "the status, and the split marathon-lb counted: about 1 in 4 responses \"It works!\"",
+        "shows the group: both versions, the instance split, and the split marathon-lb's own counters saw over 400 requests (about 1 in 4 \"It works!\", httpd's page)",
         status.clone(),
         Expect::ok(SPLIT),
     )?;
 
     story.step(
-        "run the rollout job: 4 of 4 on httpd",
+        "runs the rollout job: httpd grows to 4, nginx is drained and removed",
         run("rollout"),
         Expect::ok(ONLY_NEW).sampled(&[(NEW, 1.0)]),
     )?;
@@ -375,13 +657,13 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
     args.extend(story.job_flags(BROKEN));
     args.extend(c.clone());
     story.step(
-        "a second canary, of an image that never gets healthy: apply its jobs",
+        "puts the jobs of a second canary on the cluster, of an image that never gets healthy",
         args,
         Expect::ok(ONLY_NEW),
     )?;
 
     story.step(
-        "run its deploy job: the canary never gets healthy, the job fails saying why (the live app keeps serving)",
+        "runs its deploy job: the canary never gets healthy, so the job fails saying why (exit 7) while httpd keeps serving every request",
         run("deploy"),
         Expect::ok(BROKEN_BESIDE).sampled(&[(NEW, 1.0)]).exit(7),
     )?;
@@ -403,7 +685,7 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
     }
 
     story.step(
-        "run the rollback job: the broken canary goes, httpd serves alone",
+        "runs the rollback job: the broken canary is removed, httpd serves alone at 4",
         run("rollback"),
         Expect::ok(ONLY_NEW).sampled(&[(NEW, 1.0)]),
     )?;
@@ -423,8 +705,10 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
                 "--analyze",
                 "--interval",
                 "1s",
-                "--count",
-                "2",
+                "--min-duration",
+                "3s",
+                "--max-duration",
+                "2m",
                 "--min-requests",
                 "20",
             ]),
@@ -434,20 +718,29 @@ pub(crate) fn play(cluster: &DemoCluster, out: &mut dyn Write) -> Result<Report,
         .concat()
     };
     story.step(
-        "a canary that answers one request in five with a 500, up the ladder 1,50% with analysis under traffic: \
-         it fails its first two windows and is rolled back",
+        "deploys a canary that answers one request in five with a 500 up the ladder 1,50% with the sequential analysis: \
+         marathon-lb's counters show it failing at its first read, and it is rolled back automatically (exit 10)",
         ladder(FAILING),
-        Expect::ok(ONLY_NEW).under_traffic().exit(10),
+        Expect::ok(ONLY_NEW).with_events().exit(10),
     )?;
     story.step(
-        "a good canary up the same ladder: every window passes, it climbs to 2 of 4 and is rolled out",
+        "deploys a good canary up the same ladder: it passes its analysis at 1 of 4 and at 2 of 4, then it is rolled out",
         ladder(NEXT),
-        Expect::ok(ONLY_NEXT).under_traffic(),
+        Expect::ok(ONLY_NEXT).with_events(),
     )?;
-    story.step("the status at the end", status, Expect::ok(ONLY_NEXT))?;
-    story.say(&format!(
-        "\nEvery step did what it should ({} steps).",
+    story.step(
+        "shows the group at the end: only httpd:2.4.62 at 4 (the ladder ran without jobs, so the jobs are still the broken canary's, as the status notes)",
+        status,
+        Expect::ok(ONLY_NEXT),
+    )?;
+    story.conclude();
+    story.table();
+    let done = format!(
+        "Every step did what it should ({} steps).",
         story.report.steps.len()
-    ));
+    );
+    story.report.claims.push(done.clone());
+    story.report.run.claims = story.report.claims.clone();
+    story.say(&format!("\n{done}"));
     Ok(story.report)
 }

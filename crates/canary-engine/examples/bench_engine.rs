@@ -12,20 +12,31 @@
 //! canary deploy to the end of the rollout; it also prints the requests per
 //! second served meanwhile and how many failed (the target: none).
 //!
-//! Usage: bench_engine [--zero-downtime] [N ...] (default 4 20 100; 4 20
-//! with --zero-downtime)
+//! With `--real-marathon-lb` (scripts/bench-zero-downtime --real-marathon-lb),
+//! the same under load, but each marathon-lb instance is the real
+//! marathon-lb (upstream `marathon_lb.py` following the event stream and
+//! reloading its HAProxy; `CANARY_MARATHON_LB_PYTHON`, `CANARY_SHARED_DIR`):
+//! the wall time then includes marathon-lb's own reaction to each change.
+//! Failed requests are counted per phase.
+//!
+//! Usage: bench_engine [--zero-downtime | --real-marathon-lb] [N ...]
+//! (default 4 20 100; 4 20 under load). `BENCH_VERBOSE=1` prints every
+//! step and every new wait with the time since its phase began.
 
 use canary_core::clock::Clock;
-use canary_core::engine::{DeployInput, KnownCanary, LbSource, LbView, Limits, PhaseRequest};
-use canary_core::executor::{ExecError, Executor, GroupApp, LiveApp, LiveJob, RunInfo};
+use canary_core::executor::{ExecError, Executor, LiveJob, MarathonApp, RunInfo};
+use canary_core::plan::{
+    DeployInput, KnownCanary, LbQuery, LbSource, LbView, Limits, PhaseRequest,
+};
 use canary_core::{AppDefinition, AppName, CanaryApp, CanaryRequest, Phase};
-use canary_engine::{Event, PhaseRun, drive};
+use canary_engine::{EngineEvent, PhaseRun, Session, run_phase};
 use canary_system::SystemClock;
 use dcos_sim::{SimConfig, SimHandle};
 use exec_http::{Endpoints, HttpConfig, HttpExecutor};
 use lb_stats::LbStatsClient;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -47,9 +58,6 @@ macro_rules! counted {
 }
 
 impl<E: Executor> Executor for Counting<E> {
-    fn list_apps(&mut self) -> Result<Vec<LiveApp>, ExecError> {
-        counted!(self, 1, self.inner.list_apps())
-    }
     fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError> {
         counted!(self, 1, self.inner.get_job(id))
     }
@@ -68,7 +76,7 @@ impl<E: Executor> Executor for Counting<E> {
     fn run_status(&mut self, job_id: &str, run_id: &str) -> Result<RunInfo, ExecError> {
         counted!(self, 1, self.inner.run_status(job_id, run_id))
     }
-    fn group_apps(&mut self, group: &str) -> Result<Vec<GroupApp>, ExecError> {
+    fn group_apps(&mut self, group: &str) -> Result<Vec<MarathonApp>, ExecError> {
         counted!(self, 1, self.inner.group_apps(group))
     }
     fn create_app(&mut self, app: &Value) -> Result<(), ExecError> {
@@ -85,16 +93,17 @@ impl<E: Executor> Executor for Counting<E> {
     }
 }
 
-/// Counts the stats requests (two per instance per observation).
+/// Counts the stats requests (one per instance per observation, two
+/// where the worker is read).
 struct CountingLbs {
     inner: LbStatsClient,
     requests: u64,
 }
 
 impl LbSource for CountingLbs {
-    fn observe(&mut self) -> Vec<LbView> {
-        let views = self.inner.observe();
-        self.requests += 2 * views.len() as u64;
+    fn observe(&mut self, query: &LbQuery) -> Vec<LbView> {
+        let views = self.inner.observe(query);
+        self.requests += (1 + u64::from(query.worker)) * views.len() as u64;
         views
     }
 }
@@ -126,9 +135,19 @@ fn start_load(sim: &SimHandle) -> load_client::LoadClient {
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let zero_downtime = args.first().is_some_and(|a| a == "--zero-downtime");
-    if zero_downtime {
-        args.remove(0);
+    let real_marathon_lb = args.iter().any(|a| a == "--real-marathon-lb");
+    let zero_downtime = real_marathon_lb || args.iter().any(|a| a == "--zero-downtime");
+    args.retain(|a| !a.starts_with("--"));
+    let marathon_lb = real_marathon_lb.then(|| {
+        dcos_sim::MarathonLbProgram::new(
+            dcos_sim::MarathonLbProgram::default_dir(),
+            dcos_sim::MarathonLbProgram::default_python(),
+        )
+    });
+    if real_marathon_lb {
+        println!(
+            "each marathon-lb instance is the real marathon-lb (marathon_lb.py --sse and its HAProxy)"
+        );
     }
     let sizes: Vec<u32> = args
         .iter()
@@ -169,10 +188,11 @@ fn main() {
                 "127.0.0.3:0".parse().unwrap(),
             ],
             haproxy: haproxy.clone(),
+            marathon_lb: marathon_lb.clone(),
             ..SimConfig::default()
         })
         .expect("the sim starts");
-        let clock = SystemClock::new();
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
         let mut load: Option<load_client::LoadClient> = None;
         let mut executor = Counting {
             inner: HttpExecutor::new(HttpConfig::new(Endpoints::dcos(sim.dcos_url()).unwrap()))
@@ -208,34 +228,56 @@ fn main() {
                 load.mark(name);
             }
             let (before_m, before_l) = (executor.requests, lbs.requests);
-            let stop = AtomicBool::new(false);
             let mut steps = 0u32;
             let mut growth = 0u32;
             let started = Instant::now();
             let _ = clock.now();
-            let outcome = drive(
-                PhaseRun {
-                    request,
-                    timeout: Duration::from_secs(3600),
-                    executor: &mut executor,
-                    lbs: &mut lbs,
-                    clock: &clock,
-                    hook: None,
-                    stop: &stop,
-                },
-                &mut |event| {
-                    if let Event::Acting(step) = event {
-                        steps += 1;
-                        if matches!(
-                            step,
-                            canary_core::engine::Step::Create { .. }
-                                | canary_core::engine::Step::Scale { .. }
-                        ) {
-                            growth += 1;
+            let verbose = std::env::var_os("BENCH_VERBOSE").is_some();
+            let events = |event: &EngineEvent<'_>| {
+                if verbose {
+                    match event {
+                        EngineEvent::Acting { step, .. } => {
+                            eprintln!("{:>7.3} act {step}", started.elapsed().as_secs_f64())
                         }
+                        EngineEvent::Waiting { wait, waited, .. } if waited.is_zero() => {
+                            eprintln!(
+                                "{:>7.3} wait {}",
+                                started.elapsed().as_secs_f64(),
+                                wait.reason
+                            )
+                        }
+                        _ => {}
                     }
-                },
-            );
+                }
+                if let EngineEvent::Acting { step, .. } = event {
+                    steps += 1;
+                    if matches!(
+                        step,
+                        canary_core::plan::Step::Create { .. }
+                            | canary_core::plan::Step::Scale { .. }
+                    ) {
+                        growth += 1;
+                    }
+                }
+            };
+            // A session per phase: the counters are read between phases.
+            let outcome = {
+                let mut session = Session::new(
+                    Box::new(&mut executor),
+                    Box::new(&mut lbs),
+                    clock.clone(),
+                    Arc::new(AtomicBool::new(false)),
+                    Box::new(events),
+                );
+                run_phase(
+                    &mut session,
+                    PhaseRun {
+                        request,
+                        timeout: Duration::from_secs(3600),
+                        hook: None,
+                    },
+                )
+            };
             let wall = started.elapsed();
             outcome.unwrap_or_else(|e| panic!("{name} of {n}: {e}"));
             let minimum = (START + HEALTH) * growth;
@@ -259,6 +301,13 @@ fn main() {
                 summary.failed(),
                 summary.retried
             );
+            for phase in &summary.phases {
+                let failed: u64 = phase.failures.values().sum();
+                println!(
+                    "| {n} | requests during {} | {} | failed: {failed} |",
+                    phase.name, phase.total
+                );
+            }
         }
     }
 }

@@ -4,22 +4,47 @@
 //! Marathon returned them with nulls stripped, serialised as Python's
 //! `json.dumps` does by default (`", "` and `": "`). A hook that fails
 //! stops the phase before anything is killed.
+//!
+//! The hook runs in a process group of its own: at its time limit, or when
+//! a stop is asked for (a signal to canary), the whole group is killed, its
+//! children with it, and nothing is left running.
 
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Why the hook did not agree to the kills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookError {
+    /// It failed, did not finish in time, or could not run: the reason.
+    Refused(String),
+    /// A stop was asked for while it ran; it was killed.
+    Stopped,
+}
+
 /// What runs before each batch of kills.
 pub trait PreKillHook {
     /// Runs before `task_ids` of `old_app` are killed (`new_app` is the
-    /// group's other app); `Err` with the reason stops the phase.
+    /// group's other app); an error stops the phase. `stop` says whether a
+    /// stop was asked for meanwhile (a hook that takes long ends then).
     fn before_kill(
         &mut self,
         old_app: &Value,
         task_ids: &[String],
         new_app: &Value,
-    ) -> Result<(), String>;
+        stop: &dyn Fn() -> bool,
+    ) -> Result<(), HookError>;
+}
+
+/// Kills the process group `group` (the hook and its children).
+fn kill_group(group: u32) {
+    if let Some(pid) = i32::try_from(group)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
 }
 
 /// A hook program run as zdd.py runs it, with a time limit.
@@ -116,9 +141,12 @@ impl PreKillHook for CommandHook {
         old_app: &Value,
         task_ids: &[String],
         new_app: &Value,
-    ) -> Result<(), String> {
+        stop: &dyn Fn() -> bool,
+    ) -> Result<(), HookError> {
+        use std::os::unix::process::CommandExt;
         let ids = Value::Array(task_ids.iter().map(|t| Value::from(t.as_str())).collect());
         let shown = self.program.display().to_string();
+        let refused = |reason: String| HookError::Refused(reason);
         let mut child = Command::new(&self.program)
             .arg(python_json(&strip_nulls(old_app)))
             .arg(python_json(&ids))
@@ -126,31 +154,49 @@ impl PreKillHook for CommandHook {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
+            // A group of its own: killed whole, never sent the terminal's
+            // Ctrl-C directly (canary's stop decides).
+            .process_group(0)
             .spawn()
-            .map_err(|e| format!("the pre-kill hook {shown} could not be started: {e}"))?;
+            .map_err(|e| {
+                refused(format!(
+                    "the pre-kill hook {shown} could not be started: {e}"
+                ))
+            })?;
+        let group = child.id();
         let deadline = Instant::now() + self.timeout;
         let mut pause = Duration::from_millis(2);
         loop {
             match child.try_wait() {
                 Ok(Some(status)) if status.success() => return Ok(()),
                 Ok(Some(status)) => {
-                    return Err(format!(
+                    return Err(refused(format!(
                         "the pre-kill hook {shown} failed ({status}): nothing was killed"
-                    ));
+                    )));
+                }
+                Ok(None) if stop() => {
+                    kill_group(group);
+                    let _ = child.wait();
+                    return Err(HookError::Stopped);
                 }
                 Ok(None) if Instant::now() >= deadline => {
-                    let _ = child.kill();
+                    kill_group(group);
                     let _ = child.wait();
-                    return Err(format!(
-                        "the pre-kill hook {shown} did not finish within {} s and was killed: nothing was killed",
+                    return Err(refused(format!(
+                        "the pre-kill hook {shown} did not finish within {} s and was killed with its children: nothing was killed",
                         self.timeout.as_secs()
-                    ));
+                    )));
                 }
                 Ok(None) => {
+                    // Polling a child's exit: there is no event to wait on.
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(100));
                 }
-                Err(e) => return Err(format!("waiting for the pre-kill hook {shown} failed: {e}")),
+                Err(e) => {
+                    return Err(refused(format!(
+                        "waiting for the pre-kill hook {shown} failed: {e}"
+                    )));
+                }
             }
         }
     }
@@ -195,6 +241,7 @@ mod tests {
             &json!({"id": "oldApp"}),
             &["task1".into(), "task2".into()],
             &json!({"id": "newApp"}),
+            &|| false,
         )
         .unwrap();
         assert_eq!(
@@ -202,12 +249,71 @@ mod tests {
             "{\"id\": \"oldApp\"}\n[\"task1\", \"task2\"]\n{\"id\": \"newApp\"}\n"
         );
         let err = hook
-            .before_kill(&json!({}), &["bad".into()], &json!({}))
+            .before_kill(&json!({}), &["bad".into()], &json!({}), &|| false)
             .unwrap_err();
         assert!(
-            err.contains("failed") && err.contains("nothing was killed"),
-            "{err}"
+            matches!(&err, HookError::Refused(r) if r.contains("failed") && r.contains("nothing was killed")),
+            "{err:?}"
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A hook that starts a child and hangs; the pid of the child is in
+    /// `dir/child` once it runs.
+    fn hanging_hook(dir: &std::path::Path) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let script = dir.join("hang.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh
+sleep 300 &
+echo $! > {}/child.tmp && mv {}/child.tmp {}/child
+wait
+",
+                dir.display(),
+                dir.display(),
+                dir.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        script
+    }
+
+    #[test]
+    fn a_hook_past_its_time_limit_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut hook = CommandHook::new(hanging_hook(dir.path()), Duration::from_secs(1));
+        let err = hook
+            .before_kill(&json!({}), &[], &json!({}), &|| false)
+            .unwrap_err();
+        assert!(
+            matches!(&err, HookError::Refused(r) if r.contains("did not finish within 1 s and was killed with its children")),
+            "{err:?}"
+        );
+        let child = std::fs::read_to_string(dir.path().join("child")).unwrap();
+        assert!(
+            test_support::process_gone(child.trim()),
+            "the hook's child {child} survived it"
+        );
+    }
+
+    #[test]
+    fn a_stop_during_the_hook_kills_it_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut hook = CommandHook::new(hanging_hook(dir.path()), Duration::from_secs(300));
+        let pid_file = dir.path().join("child");
+        let started = Instant::now();
+        let err = hook
+            .before_kill(&json!({}), &[], &json!({}), &|| pid_file.exists())
+            .unwrap_err();
+        assert_eq!(err, HookError::Stopped);
+        assert!(started.elapsed() < Duration::from_secs(30));
+        let child = std::fs::read_to_string(&pid_file).unwrap();
+        assert!(
+            test_support::process_gone(child.trim()),
+            "the hook's child {child} survived the stop"
+        );
     }
 }

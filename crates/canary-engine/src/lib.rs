@@ -1,44 +1,81 @@
-//! `canary-engine`: the driver of canary-core's planner
-//! ([`canary_core::engine`]).
+//! `canary-engine`: every use case that drives a cluster, on one
+//! [`Session`] (the executor for Marathon and Metronome, every marathon-lb,
+//! the clock, the stop signal and the event sink, built once per process).
+//! canary-core holds the pure model each of them decides with; the binary
+//! parses arguments, builds the session, calls one of these and words the
+//! outcome.
 //!
-//! # The model
+//! # The use cases
 //!
-//! [`drive`] runs one phase (deploy, rollout, rollback) to its end:
+//! | module | what | decides with (canary-core) |
+//! |---|---|---|
+//! | [`phase`] | one deploy, rollout or rollback to its end: observe, ask the planner for the next step, carry it out or wait, until done, refused, failed, timed out or stopped | `plan` |
+//! | [`ladder`] | a canary climbing its steps (pauses, analyses, a rollback on a failed one), and `promote` | `plan::ladder`, `analysis` |
+//! | [`analyze`] | the windows of a canary analysis from every marathon-lb's counters, read-only | `analysis` |
+//! | [`apply`] | the three phase jobs made equal to the rendered ones | `apply` |
+//! | [`run`] | a phase job's run started (after its preflight) and followed | `run` |
+//! | [`status`] | the group as it stands, and the split marathon-lb's counters saw | `status`, `plan::sample` |
 //!
-//! 1. observe: the group's apps with their tasks through the executor
-//!    ([`Executor::group_apps`]), every marathon-lb through an [`LbSource`];
-//! 2. ask the planner for the next step ([`next_step`]), handing it the time
-//!    and how long each thing it waits for has been waited for;
-//! 3. carry the step out through the executor (create, scale, kill with
-//!    scale, delete; a pre-kill hook first when one is given), or wait as
-//!    long as the step says, polling sooner while a step is close and
-//!    backing off while the same thing lasts; then observe again.
+//! # The phase loop
 //!
-//! It ends with the planner's done, refused or failed, when the overall
-//! timeout passes, when it is asked to stop (a signal: the request in
-//! flight finishes first), or when the cluster fails it past the
-//! executor's retries. A deploy whose canary never gets healthy is rolled
-//! back by the same loop, then reported failed. Everything that happens is
-//! reported to an observer as an [`Event`] (the CLI's progress display and
-//! its JSON events).
+//! [`phase::run_phase`] observes the group's apps with their tasks
+//! ([`Executor::group_apps`]) and every marathon-lb ([`LbSource`]), asks
+//! [`next_step`] for the next step (handing it the time and how long each
+//! wait has lasted), and carries the step out (create, scale, kill with
+//! scale, delete; a pre-kill hook first when one is given) or waits as the
+//! step says, polling sooner while a step is close and backing off while
+//! the same thing lasts. A deploy whose canary never gets healthy is rolled
+//! back by the same loop, then reported failed.
 //!
-//! [`analyze`] takes the windows of a canary analysis (every marathon-lb's
-//! counters at the start and end of each) and hands them to canary-core's
-//! pure [`canary_core::analysis`], changing nothing; the CLI acts on its
-//! decision.
-//!
-//! The driver holds no state the cluster does not: what a run learnt (which
-//! app is the canary, how long it has waited) only makes that run's
-//! decisions better; a rerun after any interruption resumes from the
-//! cluster's state.
+//! Nothing here holds state the cluster does not: what a run learnt (which
+//! app is the canary, how long it has waited, the readings' evidence of
+//! reloads) only makes that run's decisions better; a rerun after any
+//! interruption resumes from the cluster's state. Every wait is the
+//! session's one stoppable sleep ([`Session::sleep`]), so a stop is seen
+//! within [`session::STOP_POLL`].
 
-mod analyze;
-mod drive;
+pub mod analyze;
+pub mod apply;
+pub mod events;
+pub mod group;
 mod hook;
+pub mod ladder;
+pub mod outcome;
+pub mod phase;
+pub mod run;
+pub mod session;
+pub mod status;
+pub mod watch;
 
-pub use analyze::{AnalysisError, AnalysisEvent, AnalysisOutcome, AnalysisRun, analyze};
-pub use drive::{Event, Outcome, PhaseError, PhaseRun, drive, plan_once};
-pub use hook::{CommandHook, PreKillHook, python_json};
+pub use events::{EngineEvent, EventSink, LadderPosition, NoEvents};
+pub use hook::{CommandHook, HookError, PreKillHook, python_json};
+pub use phase::{Outcome, PhaseError, PhaseRun, plan_once, run_phase};
+pub use session::{Session, Stopped};
 
-pub use canary_core::engine::{LbSource, next_step};
 pub use canary_core::executor::Executor;
+pub use canary_core::plan::{LbSource, next_step};
+
+/// Reads no marathon-lb: for sessions that never need one (`apply`,
+/// `run`), where an empty list is the honest answer.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoLoadBalancers;
+
+impl LbSource for NoLoadBalancers {
+    fn observe(&mut self, _: &canary_core::plan::LbQuery) -> Vec<canary_core::plan::LbView> {
+        Vec::new()
+    }
+}
+
+/// A session over the recording fake, with no marathon-lb, a manual clock
+/// and no events: what the use cases' unit tests run on.
+#[cfg(test)]
+pub(crate) fn test_session(executor: &mut canary_core::executor::RecordingExecutor) -> Session<'_> {
+    use canary_core::clock::{ManualClock, Timestamp};
+    Session::new(
+        Box::new(executor),
+        Box::new(NoLoadBalancers),
+        std::sync::Arc::new(ManualClock::starting_at(Timestamp::from_unix_secs(1_000))),
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        Box::new(NoEvents),
+    )
+}

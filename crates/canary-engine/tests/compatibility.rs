@@ -6,15 +6,15 @@
 
 mod common;
 
+use canary_core::MarathonApp;
 use canary_core::Phase;
 use canary_core::clock::Timestamp;
-use canary_core::engine::{GroupApp, prepare};
+use canary_core::plan::prepare;
 use canary_core::{AppDefinition, CanaryApp};
-use canary_engine::{Event, PhaseError, PhaseRun, PreKillHook, drive};
+use canary_engine::{HookError, PhaseError, PreKillHook};
 use common::{app, cluster, request};
 use serde_json::Value;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 fn fixture(name: &str) -> Value {
@@ -35,7 +35,7 @@ fn the_canary_is_the_app_zdds_test_hybrid_expects() {
         ("1-nginx-marathon1.5.json", "zdd_app_blue_marathon1.5.json"),
     ] {
         let rendered = CanaryApp::new(AppDefinition::from_value(fixture(input)).unwrap()).unwrap();
-        let live = GroupApp::group_from_marathon(&fixture(group), "nginx").unwrap();
+        let live = MarathonApp::group_from_marathon(&fixture(group), "nginx").unwrap();
         let canary = prepare::canary(
             &rendered,
             &live[0],
@@ -83,14 +83,20 @@ struct Hook {
 }
 
 impl PreKillHook for Hook {
-    fn before_kill(&mut self, old: &Value, ids: &[String], new: &Value) -> Result<(), String> {
+    fn before_kill(
+        &mut self,
+        old: &Value,
+        ids: &[String],
+        new: &Value,
+        _stop: &dyn Fn() -> bool,
+    ) -> Result<(), HookError> {
         self.calls.push((
             old["id"].as_str().unwrap_or("").to_owned(),
             ids.to_vec(),
             new["id"].as_str().unwrap_or("").to_owned(),
         ));
         if self.refuse {
-            Err("the hook said no".into())
+            Err(HookError::Refused("the hook said no".into()))
         } else {
             Ok(())
         }
@@ -101,21 +107,11 @@ fn deploy_with_hook(
     cluster: &common::Cluster,
     hook: &mut Hook,
 ) -> Result<canary_engine::Outcome, PhaseError> {
-    let mut executor = cluster.executor();
-    let mut lbs =
-        lb_stats::LbStatsClient::new(cluster.sim.lb_urls(), Duration::from_secs(5)).unwrap();
-    let stop = AtomicBool::new(false);
-    drive(
-        PhaseRun {
-            request: request(Phase::Deploy, "web", Some((app("web", "httpd:2.4"), 1))),
-            timeout: Duration::from_secs(600),
-            executor: &mut executor,
-            lbs: &mut lbs,
-            clock: cluster.clock.as_ref(),
-            hook: Some(hook),
-            stop: &stop,
-        },
-        &mut |_: &Event<'_>| {},
+    cluster.drive_hooked(
+        request(Phase::Deploy, "web", Some((app("web", "httpd:2.4"), 1))),
+        Duration::from_secs(600),
+        Some(hook),
+        &mut |_| {},
     )
 }
 

@@ -5,7 +5,9 @@
 mod common;
 
 use canary_core::Phase;
-use canary_engine::PhaseError;
+use canary_core::clock::{Clock, Timestamp};
+use canary_core::plan::{ReloadLinger, Step};
+use canary_engine::{EngineEvent, PhaseError};
 use common::{app, cluster, cluster_with, request};
 use dcos_sim::faults::FaultAction;
 use dcos_sim::lb::SessionDrain;
@@ -155,35 +157,52 @@ fn a_lasting_drain_stops_the_phase_unless_killing_anyway_is_asked() {
     assert_eq!(unsafe_kills.len(), 1, "{unsafe_kills:?}");
 }
 
-/// A reload that never ends (an old haproxy process lingering with its
-/// sessions, which the new process's stats do not show): nothing is killed
-/// while it lasts, however long; with kill-after-drain-timeout the drain
-/// timeout bounds that wait too, and the sim's kill log marks the kill as
-/// made mid-reload (the control for the zero-downtime tests' negative run).
+/// A drained server is killed only once the readings have shown it
+/// `MAINT` for the reload linger (the old haproxy worker of the reload that
+/// drained it finishing its requests), measured from the first reading
+/// that showed it so; a reload on its own (getpids would list an old worker
+/// forever here) blocks nothing: canary never asks getpids.
 #[test]
-fn a_reload_that_never_ends_blocks_kills_unless_killing_anyway_is_asked() {
+fn a_drained_server_waits_out_the_reload_linger_and_a_reload_alone_blocks_nothing() {
     let cluster = cluster(1, 8);
     cluster.first_deploy("web", "nginx:1.25");
     cluster.sim.set_reloading(0, true);
     let mut deploy = request(Phase::Deploy, "web", Some((app("web", "httpd:2.4"), 1)));
-    deploy.limits.drain_timeout = Duration::from_secs(20);
-    let (outcome, _) = cluster.drive(deploy.clone(), Duration::from_secs(120));
-    assert!(
-        matches!(outcome, Err(PhaseError::TimedOut { ref last, .. })
-            if last.contains("is reloading (3 haproxy processes)")),
-        "{outcome:?}"
-    );
-    assert!(
-        cluster.sim.kill_log().records.is_empty(),
-        "nothing killed mid-reload"
-    );
-
-    deploy.limits.kill_after_drain_timeout = true;
-    let (outcome, _) = cluster.drive(deploy, TEN_MINUTES);
+    deploy.limits.reload_linger = ReloadLinger::Fixed(Duration::from_secs(7));
+    let clock = cluster.clock.clone();
+    let now = || clock.now();
+    let mut first_linger = None;
+    let mut killed_at = None;
+    let outcome = cluster.drive_with(deploy, TEN_MINUTES, &mut |event| match event {
+        EngineEvent::Waiting { wait, waited, .. } if wait.key.starts_with("linger:") => {
+            first_linger.get_or_insert(now().since(Timestamp::default()) - *waited);
+            assert!(
+                wait.reason.contains("old haproxy worker"),
+                "{}",
+                wait.reason
+            );
+        }
+        EngineEvent::Acting {
+            step: Step::Kill { .. },
+            ..
+        } => {
+            killed_at.get_or_insert(now().since(Timestamp::default()));
+        }
+        _ => {}
+    });
     outcome.unwrap();
-    let kills = cluster.sim.kill_log().records;
-    assert_eq!(kills.len(), 1);
-    assert!(kills[0].during_reload(), "{kills:?}");
+    let (first_linger, killed_at) = (first_linger.unwrap(), killed_at.unwrap());
+    let lingered = killed_at - first_linger;
+    assert!(
+        lingered >= Duration::from_secs(7) && lingered < Duration::from_secs(9),
+        "killed {lingered:?} after the first linger wait"
+    );
+    assert_eq!(cluster.sim.kill_log().records.len(), 1);
+    assert!(
+        cluster.unsafe_kills().is_empty(),
+        "{:?}",
+        cluster.unsafe_kills()
+    );
 }
 
 /// One marathon-lb adopts changes 8 s after the other: nothing is killed
@@ -266,26 +285,48 @@ fn phases_without_a_canary_are_refused() {
     }
 }
 
-/// A marathon-lb that cannot be read is waited for (nothing is killed
-/// without its view), but not forever: an outage longer than the drain
-/// timeout ends the phase with the load balancer named, nothing killed,
-/// and a rerun after it is back finishes the deploy.
+/// A marathon-lb that cannot be read before the first change refuses the
+/// phase with nothing changed; one that stops answering mid-phase is
+/// waited for (nothing is killed without its view), but not forever: an
+/// outage longer than the drain timeout ends the phase with the load
+/// balancer named, nothing killed, and a rerun after it is back finishes
+/// the deploy.
 #[test]
 fn an_unreadable_load_balancer_is_waited_for_up_to_the_drain_timeout() {
     let cluster = cluster(2, 9);
     cluster.first_deploy("web", "nginx:1.25");
-    cluster.sim.fail_lb(
-        1,
-        FaultAction::Status {
-            code: 503,
-            body: None,
-        },
-        Duration::from_secs(3600),
-    );
+    let outage = || {
+        cluster.sim.fail_lb(
+            1,
+            FaultAction::Status {
+                code: 503,
+                body: None,
+            },
+            Duration::from_secs(3600),
+        )
+    };
     let mut deploy = request(Phase::Deploy, "web", Some((app("web", "httpd:2.4"), 1)));
     deploy.limits.drain_timeout = Duration::from_secs(30);
-    let (outcome, _) = cluster.drive(deploy.clone(), TEN_MINUTES);
     let lb = &cluster.sim.lb_urls()[1];
+
+    outage();
+    let (outcome, steps) = cluster.drive(deploy.clone(), TEN_MINUTES);
+    assert!(
+        matches!(outcome, Err(PhaseError::LoadBalancer(ref reason)) if reason.contains(lb.as_str())),
+        "{outcome:?}"
+    );
+    assert!(steps.is_empty(), "nothing acted on: {steps:?}");
+    assert_eq!(cluster.apps("web").len(), 1, "nothing changed");
+    cluster.sim.clear_faults();
+
+    let mut started = false;
+    let outcome = cluster.drive_with(deploy.clone(), TEN_MINUTES, &mut |event| {
+        if matches!(event, EngineEvent::Acting { .. }) && !started {
+            started = true;
+            outage();
+        }
+    });
+    assert!(started, "the phase acted");
     assert!(
         matches!(outcome, Err(PhaseError::Failed { ref reason, .. })
             if reason.contains(&format!("marathon-lb {lb} cannot be read for over 30s"))),

@@ -180,7 +180,7 @@ fn a_canary_climbs_a_ladder_step_by_step_then_rolls_out() {
         .drive(request(Phase::Deploy, "web", Some((first, 1))), MINUTES)
         .0
         .unwrap();
-    let ladder = canary_core::engine::ladder::Ladder::parse("1,25%,50%").unwrap();
+    let ladder = canary_core::plan::ladder::Ladder::parse("1,25%,50%").unwrap();
     let counts = ladder.counts(8);
     assert_eq!(counts, [1, 2, 4]);
     for (i, n) in counts.iter().enumerate() {

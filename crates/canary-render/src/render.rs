@@ -4,7 +4,9 @@ use crate::error::{RenderError, TemplateLimit};
 use crate::output::{RenderedBundle, RenderedJob};
 use crate::schema::{SchemaKind, check};
 use crate::templates::{LEGACY_IMAGE_PLACEHOLDER, TemplateSource};
-use canary_core::{AppDefinition, CanaryRequest, JobSpec, Phase, labels, plan};
+use canary_core::{
+    AppDefinition, CanaryApp, CanaryRequest, JobSpec, Phase, labels, plan_app, plan_bundle,
+};
 use minijinja::value::Value as JinjaValue;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
@@ -306,37 +308,11 @@ impl Renderer {
         vars: &BTreeMap<String, String>,
     ) -> Result<RenderedBundle, RenderError> {
         request.validate().map_err(RenderError::Request)?;
+        let app = self.app_definition(request, vars)?;
         let app_file = &self.app_name;
-        let app_template = self
-            .env
-            .get_template(APP_TEMPLATE)
-            .map_err(|e| template_error(app_file, "", &e))?;
-        let text = render_capped(
-            &app_template,
-            AppContext {
-                app: request.app_name.as_str(),
-                image: &request.image,
-                canary_instances: request.canary_instances,
-                vars,
-            },
-            app_file,
-        )?;
-        let value = parse_json(app_file, &text)?;
-        let mut app = AppDefinition::from_value(value).map_err(|e| RenderError::NotAnObject {
-            file: app_file.clone(),
-            found: e.found,
-        })?;
-        app.replace_placeholder(LEGACY_IMAGE_PLACEHOLDER, &request.image);
-        let misplaced = app.pointers_containing(LEGACY_IMAGE_PLACEHOLDER);
-        if !misplaced.is_empty() {
-            return Err(RenderError::Placeholder {
-                file: app_file.clone(),
-                pointers: misplaced,
-            });
-        }
         // canary-core's checks first: their messages say what canary needs;
         // the schema then catches everything else Marathon would refuse.
-        let bundle = plan(app, request).map_err(|source| RenderError::Plan {
+        let bundle = plan_bundle(app, request).map_err(|source| RenderError::Plan {
             file: app_file.clone(),
             source,
         })?;
@@ -383,6 +359,70 @@ impl Renderer {
             app: app_value,
             jobs,
         })
+    }
+
+    /// Renders the app template alone and checks it as [`Renderer::render`]
+    /// does (canary-core's [`plan_app`], then the app schema): the app a
+    /// native deploy carries out. The request's runner is not used (no job
+    /// is rendered), so none needs to be configured.
+    pub fn render_app(
+        &self,
+        request: &CanaryRequest,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<CanaryApp, RenderError> {
+        let app = self.app_definition(request, vars)?;
+        let app_file = &self.app_name;
+        let app = plan_app(app, &request.image, request.canary_instances).map_err(|source| {
+            RenderError::Plan {
+                file: app_file.clone(),
+                source,
+            }
+        })?;
+        schema_check(
+            SchemaKind::MarathonApp,
+            || format!("the app definition from {app_file}"),
+            &app.definition().clone().into_value(),
+        )?;
+        Ok(app)
+    }
+
+    /// The app template rendered and parsed, the legacy image placeholder
+    /// replaced (and nowhere else left): the one path of [`Renderer::render`]
+    /// and [`Renderer::render_app`] to an app definition.
+    fn app_definition(
+        &self,
+        request: &CanaryRequest,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<AppDefinition, RenderError> {
+        let app_file = &self.app_name;
+        let app_template = self
+            .env
+            .get_template(APP_TEMPLATE)
+            .map_err(|e| template_error(app_file, "", &e))?;
+        let text = render_capped(
+            &app_template,
+            AppContext {
+                app: request.app_name.as_str(),
+                image: &request.image,
+                canary_instances: request.canary_instances,
+                vars,
+            },
+            app_file,
+        )?;
+        let value = parse_json(app_file, &text)?;
+        let mut app = AppDefinition::from_value(value).map_err(|e| RenderError::NotAnObject {
+            file: app_file.clone(),
+            found: e.found,
+        })?;
+        app.replace_placeholder(LEGACY_IMAGE_PLACEHOLDER, &request.image);
+        let misplaced = app.pointers_containing(LEGACY_IMAGE_PLACEHOLDER);
+        if !misplaced.is_empty() {
+            return Err(RenderError::Placeholder {
+                file: app_file.clone(),
+                pointers: misplaced,
+            });
+        }
+        Ok(app)
     }
 
     /// A custom job template may change resources or placement, but not the

@@ -82,6 +82,37 @@ fn every_job_carries_the_app_it_was_rendered_from() {
     }
 }
 
+/// `render_app` is `render`'s path to the app: the same definition for
+/// every case, and it needs no runner (a native runner without an image
+/// fails a whole render, not the app alone); the app's own checks still
+/// hold (a canary count past the app's instances).
+#[test]
+fn render_app_gives_the_bundles_app_and_needs_no_runner() {
+    for (case, app, name, image) in cases() {
+        let renderer = Renderer::new(app, TemplateSource::embedded_job()).unwrap();
+        let mut request = CanaryRequest::new(AppName::new(name).unwrap(), image);
+        let bundle = renderer.render(&request, &BTreeMap::new()).unwrap();
+        request.runner.kind = canary_core::RunnerKind::Native;
+        request.runner.image = String::new();
+        assert!(
+            renderer.render(&request, &BTreeMap::new()).is_err(),
+            "{case}: a native runner needs an image"
+        );
+        let alone = renderer.render_app(&request, &BTreeMap::new()).unwrap();
+        assert_eq!(
+            alone.definition().clone().into_value(),
+            bundle.app,
+            "{case}"
+        );
+        request.canary_instances = 1000;
+        let error = renderer
+            .render_app(&request, &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("canary instances: 1000"), "{case}: {error}");
+    }
+}
+
 #[test]
 fn legacy_template_nulls_are_stripped_and_placeholder_filled() {
     let bundle = render(template("testapp.template.json"), "testapp", "httpd:2.4");
@@ -198,7 +229,7 @@ fn a_service_account_secret_is_referenced_never_inlined() {
         );
     }
     insta::assert_json_snapshot!("embedded_with_service_account", bundle.jobs[0].document);
-    let core = canary_core::plan(
+    let core = canary_core::plan_bundle(
         canary_core::AppDefinition::from_value(bundle.app.clone()).unwrap(),
         &request,
     )
@@ -207,67 +238,4 @@ fn a_service_account_secret_is_referenced_never_inlined() {
         core.jobs[0].run.env["DCOS_SERVICE_ACCOUNT_CREDENTIAL"],
         EnvValue::Secret { .. }
     ));
-}
-
-/// A native job (canary's engine in the job, its binary on the image's
-/// PATH, with a service account) and one with the binary fetched as an
-/// artifact and checked; both validate against our schema and upstream's.
-#[test]
-fn native_runner_jobs_match_their_snapshots() {
-    let renderer = Renderer::embedded();
-    let mut request = CanaryRequest::new(AppName::new("testapp").unwrap(), "httpd:2.4");
-    request.runner.kind = canary_core::RunnerKind::Native;
-    request.runner.image = "registry.example.com/canary:0.1.0".into();
-    request.runner.service_account_secret = Some("canary/service-account".into());
-    request.runner.marathon_lb_urls = vec![
-        "http://marathon-lb.marathon.mesos:9090".into(),
-        "http://marathon-lb-internal.marathon.mesos:9090".into(),
-    ];
-    let image = renderer.render(&request, &BTreeMap::new()).unwrap();
-    let documents: Vec<&Value> = image.jobs.iter().map(|j| &j.document).collect();
-    insta::assert_json_snapshot!("native_runner_image", documents);
-
-    let mut request = CanaryRequest::new(AppName::new("testapp").unwrap(), "httpd:2.4");
-    request.runner.kind = canary_core::RunnerKind::Native;
-    request.runner.image = canary_core::DEFAULT_ARTIFACT_IMAGE.into();
-    request.runner.artifact = Some(canary_core::RunnerArtifact {
-        url: "https://downloads.example.com/canary/0.1.0/canary-x86_64-linux".into(),
-        sha256: "ab".repeat(32),
-    });
-    let artifact = renderer.render(&request, &BTreeMap::new()).unwrap();
-    let documents: Vec<&Value> = artifact.jobs.iter().map(|j| &j.document).collect();
-    insta::assert_json_snapshot!("native_runner_artifact", documents);
-    for job in &artifact.jobs {
-        assert!(check(SchemaKind::MetronomeJob, &job.document).is_empty());
-        let cmd = job.document["run"]["cmd"].as_str().unwrap();
-        // Nothing runs before the checksum matched.
-        let check_at = cmd.find("sha256sum -c").unwrap();
-        assert!(cmd.find("exec ").unwrap() > check_at, "{cmd}");
-        assert_eq!(
-            job.document["run"]["artifacts"],
-            serde_json::json!([{"uri": "https://downloads.example.com/canary/0.1.0/canary-x86_64-linux",
-                                "executable": true, "extract": false, "cache": false}])
-        );
-    }
-}
-
-/// The runner changes how a phase runs, never what it deploys: the app
-/// definition, the job ids, labels and environment are the same for zdd.py
-/// and native jobs; only the command, the image and the artifacts differ.
-#[test]
-fn native_and_zdd_jobs_deploy_the_same_app_with_the_same_labels() {
-    let renderer = Renderer::embedded();
-    let zdd_request = CanaryRequest::new(AppName::new("testapp").unwrap(), "httpd:2.4");
-    let mut native_request = zdd_request.clone();
-    native_request.runner.kind = canary_core::RunnerKind::Native;
-    native_request.runner.image = "registry.example.com/canary:0.1.0".into();
-    let zdd = renderer.render(&zdd_request, &BTreeMap::new()).unwrap();
-    let native = renderer.render(&native_request, &BTreeMap::new()).unwrap();
-    assert_eq!(zdd.app, native.app);
-    for (z, n) in zdd.jobs.iter().zip(&native.jobs) {
-        assert_eq!(z.document["id"], n.document["id"]);
-        assert_eq!(z.document["labels"], n.document["labels"]);
-        assert_eq!(z.document["run"]["env"], n.document["run"]["env"]);
-        assert_ne!(z.document["run"]["cmd"], n.document["run"]["cmd"]);
-    }
 }

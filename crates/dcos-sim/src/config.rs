@@ -1,6 +1,6 @@
 //! How a simulated cluster is set up.
 
-use crate::lb::SessionDrain;
+use crate::lb::{MarathonLbProgram, SessionDrain};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -121,6 +121,13 @@ pub struct SimConfig {
     /// Whether job runs are simulated (the default) or execute their
     /// `run.cmd` for real.
     pub jobs: JobExecution,
+    /// The real marathon-lb: each instance is the upstream `marathon_lb.py`
+    /// run as its container runs it, in a PID namespace of its own, with a
+    /// real HAProxy ([`SimConfig::haproxy`], else `haproxy` from `PATH`)
+    /// that it configures and reloads ([`crate::lb`]). Needs root (the
+    /// namespace) and the Marathon of a sim without auth. `None`: the
+    /// sim's own marathon-lb model.
+    pub marathon_lb: Option<MarathonLbProgram>,
 }
 
 impl Default for SimConfig {
@@ -148,6 +155,7 @@ impl Default for SimConfig {
             tls: false,
             haproxy: None,
             jobs: JobExecution::Simulated,
+            marathon_lb: None,
         }
     }
 }

@@ -216,6 +216,20 @@ async fn proxies(State(sim): State<Shared>) -> Response {
     json(StatusCode::OK, Value::Array(statuses))
 }
 
+/// What clients cost the cluster so far, per class of endpoint.
+async fn costs(State(sim): State<Shared>) -> Response {
+    json(
+        StatusCode::OK,
+        serde_json::to_value(sim.costs.snapshot()).unwrap_or(Value::Null),
+    )
+}
+
+/// Starts the cost tally over.
+async fn reset_costs(State(sim): State<Shared>) -> Response {
+    sim.costs.reset();
+    StatusCode::NO_CONTENT.into_response()
+}
+
 /// The control endpoints.
 pub(crate) fn control_routes() -> Router<Shared> {
     Router::new()
@@ -225,6 +239,7 @@ pub(crate) fn control_routes() -> Router<Shared> {
         .route("/__sim/lb/delay", post(set_delay))
         .route("/__sim/lb/drain", post(set_drain))
         .route("/__sim/records", get(records))
+        .route("/__sim/costs", get(costs).delete(reset_costs))
         .route("/__sim/lb/proxies", get(proxies))
         .route("/__sim/state", get(control_state))
         .route("/__sim/faults", post(add_fault).delete(clear_faults))

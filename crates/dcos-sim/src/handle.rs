@@ -13,7 +13,7 @@ use crate::faults::{FaultAction, FaultRule};
 use crate::iam::{Claims, TokenError};
 use crate::lb::{
     CapacityMark, CapacityTimeline, Emulated, Haproxy, KillLog, Proxies, Proxy, ProxyStatus,
-    RecordError, SessionDrain, Traffic,
+    RealMarathonLb, RecordError, SessionDrain, Traffic,
 };
 use crate::marathon::{AppView, Invalid};
 use crate::metronome::{ClusterRunHook, RunHook};
@@ -37,6 +37,31 @@ fn start_proxies(
         std::net::IpAddr::V4(ip) => ip,
         std::net::IpAddr::V6(_) => std::net::Ipv4Addr::LOCALHOST,
     };
+    if let Some(program) = &config.marathon_lb {
+        // Outside /tmp when it can be: each instance's namespace mounts a
+        // private /tmp, which would hide a directory under it.
+        let base = if std::path::Path::new("/var/tmp").is_dir() {
+            tempfile::Builder::new()
+                .prefix("dcos-sim-marathon-lb")
+                .tempdir_in("/var/tmp")?
+        } else {
+            tempfile::Builder::new()
+                .prefix("dcos-sim-marathon-lb")
+                .tempdir()?
+        };
+        let binary = config
+            .haproxy
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("haproxy"));
+        let mut proxies = Proxies::default();
+        for (lb, addr) in lb_addrs.iter().enumerate() {
+            let dir = base.path().join(format!("lb-{lb}"));
+            let mlb = RealMarathonLb::prepare(lb, *addr, &dir, &binary, program)?;
+            proxies.list.push(Proxy::MarathonLb(Arc::new(mlb)));
+        }
+        proxies.dir = Some(base);
+        return Ok(proxies);
+    }
     let Some(binary) = &config.haproxy else {
         let list = lb_addrs
             .iter()
@@ -113,6 +138,20 @@ impl SimHandle {
             .enable_all()
             .thread_name("dcos-sim")
             .build()?;
+        let real_mlb = config.marathon_lb.is_some();
+        // The real marathon-lb's HAProxy binds the stats ports itself: the
+        // ports the OS picks are found first, then let go.
+        let lb_addrs = if real_mlb {
+            runtime.block_on(async {
+                let listeners = bind_lbs(&lb_addrs).await?;
+                listeners
+                    .iter()
+                    .map(|l| l.local_addr().map_err(StartError::Setup))
+                    .collect::<Result<Vec<_>, _>>()
+            })?
+        } else {
+            lb_addrs
+        };
         let server_tls = if config.tls {
             Some(crate::tls::server_tls()?)
         } else {
@@ -143,6 +182,10 @@ impl SimHandle {
                 acceptor,
             ));
             let mut lb_urls = Vec::new();
+            if real_mlb {
+                let urls = lb_addrs.iter().map(|a| format!("http://{a}")).collect();
+                return Ok::<_, StartError>((url, urls));
+            }
             for (index, listener) in bind_lbs(&lb_addrs).await?.into_iter().enumerate() {
                 lb_urls.push(format!("http://{}", listener.local_addr()?));
                 let router = crate::lb::routes(index, sim.clone());
@@ -151,13 +194,43 @@ impl SimHandle {
             }
             Ok::<_, StartError>((url, lb_urls))
         })?;
-        Ok(SimHandle {
+        let handle = SimHandle {
             sim,
             dcos_url,
             lb_urls,
             ca_cert_pem: server_tls.map(|t| t.ca_pem),
             runtime: Some(runtime),
-        })
+        };
+        if real_mlb {
+            handle.launch_marathon_lbs()?;
+        }
+        Ok(handle)
+    }
+
+    /// Starts every real marathon-lb against this sim's Marathon (the
+    /// DC/OS URL's bare `/v2` paths, as `marathon.mesos:8080` in a cluster).
+    fn launch_marathon_lbs(&self) -> Result<(), StartError> {
+        let (proxies, dir) = {
+            let cluster = self.cluster();
+            let proxies: Vec<Proxy> = (0..cluster.lb.count())
+                .map(|lb| cluster.lb.proxy(lb))
+                .collect();
+            (proxies, cluster.lb.dir())
+        };
+        let ca_file = match (&self.ca_cert_pem, &dir) {
+            (Some(pem), Some(dir)) => {
+                let path = dir.join("dcos-ca.pem");
+                std::fs::write(&path, pem)?;
+                Some(path)
+            }
+            _ => None,
+        };
+        for proxy in proxies {
+            if let Proxy::MarathonLb(mlb) = proxy {
+                mlb.launch(&self.dcos_url, ca_file.as_deref())?;
+            }
+        }
+        Ok(())
     }
 
     /// The DC/OS URL (Admin Router), e.g. `http://127.0.0.1:41234`, or
@@ -373,6 +446,11 @@ impl SimHandle {
 
     /// Makes marathon-lb instance `lb` report a reload in progress (three
     /// haproxy pids) until told otherwise, whatever its reload window says.
+    /// With a real HAProxy ([`SimConfig::haproxy`]) it reloads that HAProxy
+    /// for real instead (getpids is HAProxy's own: three pids only while
+    /// the old worker still has connections), and the kill log counts the
+    /// instance as reloading while forced. No effect on the real
+    /// marathon-lb.
     ///
     /// Panics when `lb` is not an instance index.
     pub fn set_reloading(&self, lb: usize, reloading: bool) {
@@ -428,7 +506,11 @@ impl SimHandle {
     /// Waits, at most `limit`, until every marathon-lb instance's real
     /// HAProxy has validated and loaded (or refused) each change it has
     /// adopted so far; `false` when the time ran out. Without HAProxy,
-    /// `true` at once.
+    /// `true` at once. With the real marathon-lb
+    /// ([`SimConfig::marathon_lb`]): until each instance's running HAProxy
+    /// serves the backends the cluster now calls for by marathon-lb's rules
+    /// (the same backends, servers and `MAINT` ones, for the apps in group
+    /// `external`), judged again against the cluster as it moves on.
     pub fn settle_lbs(&self, limit: Duration) -> bool {
         let deadline = std::time::Instant::now() + limit;
         let proxies: Vec<Proxy> = {
@@ -437,6 +519,20 @@ impl SimHandle {
                 .map(|lb| cluster.lb.proxy(lb))
                 .collect()
         };
+        for proxy in &proxies {
+            if let Proxy::MarathonLb(mlb) = proxy {
+                loop {
+                    let wanted = self.cluster().lb.external_backends();
+                    if mlb.serves(&wanted) {
+                        break;
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        return false;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
         proxies.iter().all(|proxy| {
             proxy.settle(deadline.saturating_duration_since(std::time::Instant::now()))
         })
@@ -445,6 +541,20 @@ impl SimHandle {
     /// How many tasks serve now (each a real HTTP server on the agent).
     pub fn served_tasks(&self) -> usize {
         self.cluster().marathon.agent.served()
+    }
+
+    // ----- costs -----
+
+    /// Requests and response body bytes served per class of endpoint since
+    /// the start or the last [`SimHandle::reset_costs`] (see
+    /// [`crate::costs`] for what is counted).
+    pub fn costs(&self) -> crate::Costs {
+        self.sim.costs.snapshot()
+    }
+
+    /// Starts the cost tally over.
+    pub fn reset_costs(&self) {
+        self.sim.costs.reset();
     }
 
     // ----- the records -----

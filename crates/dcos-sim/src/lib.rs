@@ -40,6 +40,7 @@ mod bind;
 mod clock;
 pub mod config;
 mod control;
+pub mod costs;
 pub mod exec;
 pub mod faults;
 mod handle;
@@ -58,6 +59,8 @@ mod tls;
 
 pub use bind::{StartError, is_loopback_v4};
 pub use config::{JobExecution, ServiceAccount, SimConfig, UserAccount};
+pub use costs::{ClassCost, CostClass, Costs};
 pub use handle::SimHandle;
+pub use lb::{MarathonLbProgram, MarathonLbStatus};
 pub use misc::{CAPABILITIES_MEDIA_TYPE, DCOS_VERSION};
 pub use state::{Cluster, Shared, Sim};

@@ -7,7 +7,10 @@
 use clap::Parser;
 use dcos_sim::faults::FaultRule;
 use dcos_sim::lb::SessionDrain;
-use dcos_sim::{JobExecution, ServiceAccount, SimConfig, SimHandle, UserAccount, is_loopback_v4};
+use dcos_sim::{
+    JobExecution, MarathonLbProgram, ServiceAccount, SimConfig, SimHandle, UserAccount,
+    is_loopback_v4,
+};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -79,6 +82,21 @@ struct Args {
     /// on the instance's address. Without it the sim's emulated frontend carries the traffic.
     #[arg(long, value_name = "PATH")]
     haproxy: Option<std::path::PathBuf>,
+    /// Run the real marathon-lb per instance: marathon_lb.py from DIR (marathon-lb's upstream
+    /// directory, e.g. ../shared/reference/marathon-lb/upstream), run as its container runs it
+    /// (--sse against the sim's /v2/events, --group external, --health-check), in a PID namespace
+    /// of its own (needs root and unshare), configuring and reloading a real HAProxy (--haproxy,
+    /// else haproxy from PATH) that binds the instance's stats port and frontends.
+    #[arg(long, value_name = "DIR", conflicts_with = "auth")]
+    marathon_lb_program: Option<std::path::PathBuf>,
+    /// The python that runs the real marathon-lb (scripts/install-marathon-lb.sh makes a venv
+    /// with its requirements); default: $CANARY_MARATHON_LB_PYTHON, else the workspace's
+    /// target/marathon-lb-venv/bin/python.
+    #[arg(long, value_name = "PATH", requires = "marathon_lb_program")]
+    marathon_lb_python: Option<std::path::PathBuf>,
+    /// Run the real marathon-lb in its poll mode (once every half second) instead of --sse.
+    #[arg(long, requires = "marathon_lb_program")]
+    marathon_lb_poll: bool,
     /// Job runs execute their job's run.cmd with /bin/sh -c in a fresh sandbox (env, secrets
     /// from the simulated secret store, artifacts, stdout/stderr readable through the Mesos
     /// files API and dcos-log); their status follows the process. Without it a run only walks
@@ -225,6 +243,17 @@ fn main() -> ExitCode {
         } else {
             JobExecution::Simulated
         },
+        marathon_lb: args
+            .marathon_lb_program
+            .as_ref()
+            .map(|dir| MarathonLbProgram {
+                dir: dir.clone(),
+                python: args
+                    .marathon_lb_python
+                    .clone()
+                    .unwrap_or_else(MarathonLbProgram::default_python),
+                sse: !args.marathon_lb_poll,
+            }),
         ..SimConfig::default()
     };
     if let Some(path) = &args.users_file {
@@ -252,11 +281,11 @@ fn main() -> ExitCode {
             return ExitCode::from(4);
         }
     };
-    if let (Some(path), Some(pem)) = (&args.tls_ca_out, sim.ca_cert_pem()) {
-        if let Err(e) = write_atomically(path, pem) {
-            eprintln!("error: --tls-ca-out: cannot write {}: {e}", path.display());
-            return ExitCode::from(4);
-        }
+    if let (Some(path), Some(pem)) = (&args.tls_ca_out, sim.ca_cert_pem())
+        && let Err(e) = write_atomically(path, pem)
+    {
+        eprintln!("error: --tls-ca-out: cannot write {}: {e}", path.display());
+        return ExitCode::from(4);
     }
     for rule in args.faults {
         sim.add_fault(rule);

@@ -129,6 +129,7 @@ fn judge(
     Verdict::Serve
 }
 
+/// One request through the pipeline, its cost counted.
 async fn handle(
     sim: Shared,
     router: Router,
@@ -138,10 +139,33 @@ async fn handle(
     if let Some(uri) = clean_path(request.uri()) {
         *request.uri_mut() = uri;
     }
+    let class = crate::costs::classify(
+        matches!(listener, Listener::Lb(_)),
+        request.method().as_str(),
+        request.uri().path(),
+        request.uri().query(),
+    );
+    let response = answer(&sim, router, listener, request).await;
+    if let (Some(class), Ok(response)) = (class, &response) {
+        let bytes = axum::body::HttpBody::size_hint(response.body())
+            .exact()
+            .unwrap_or(0);
+        sim.costs.record(class, bytes);
+    }
+    response
+}
+
+/// The pipeline's answer to one request: faults, auth, then the routes.
+async fn answer(
+    sim: &Shared,
+    router: Router,
+    listener: Listener,
+    request: Request<Body>,
+) -> Result<Response, Dropped> {
     let verdict = {
         let mut cluster = sim.cluster();
         judge(
-            &sim,
+            sim,
             &mut cluster,
             listener,
             request.method().as_str(),

@@ -19,6 +19,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct Sim {
     pub(crate) config: SimConfig,
     pub(crate) clock: SimClock,
+    /// What clients cost the cluster ([`crate::costs`]).
+    pub(crate) costs: crate::costs::CostCounter,
     cluster: Mutex<Cluster>,
 }
 
@@ -45,6 +47,8 @@ pub struct Cluster {
     pub(crate) iam: iam::Iam,
     /// marathon-lb's simulated sessions and queues.
     pub(crate) lb: lb::MarathonLb,
+    /// Marathon's event bus (`/v2/events`).
+    pub(crate) events: marathon::EventBus,
     /// Injected faults.
     pub(crate) faults: faults::Faults,
     /// The simulated secret store.
@@ -76,7 +80,8 @@ impl Sim {
             marathon: marathon::Marathon::new(&config, crate::agent::Agent::new(runtime)),
             metronome: metronome::Metronome::new(&config),
             iam: iam::Iam::new(&config, &mut rng),
-            lb: lb::MarathonLb::new(&config, proxies),
+            lb: lb::MarathonLb::new(&config, proxies, start),
+            events: marathon::EventBus::default(),
             faults: faults::Faults::default(),
             secrets: secrets::SecretStore::default(),
             jobs,
@@ -85,6 +90,7 @@ impl Sim {
         Arc::new(Sim {
             config,
             clock,
+            costs: crate::costs::CostCounter::default(),
             cluster: Mutex::new(cluster),
         })
     }
@@ -142,6 +148,7 @@ impl Cluster {
         // then ended: a kill that resets requests in flight shows them.
         self.lb.observe(at_ms, &self.marathon, &killed);
         self.marathon.end_killed(&killed);
+        self.events.observe(at_ms, &self.marathon);
     }
 
     /// Stops everything that runs outside the model: the tasks' servers,

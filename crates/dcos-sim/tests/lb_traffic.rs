@@ -11,19 +11,11 @@ use dcos_sim::{SimConfig, SimHandle};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use test_support::haproxy_binary;
 
 const PORT: u16 = 10000;
 const LIMIT: Duration = Duration::from_secs(20);
-
-/// The haproxy binary build.rs found, else `haproxy` (PATH).
-fn haproxy_binary() -> PathBuf {
-    match env!("CANARY_HAPROXY") {
-        "" => PathBuf::from("haproxy"),
-        path => PathBuf::from(path),
-    }
-}
 
 struct Cluster {
     sim: SimHandle,

@@ -5,8 +5,8 @@ use crate::config::CliConfig;
 use crate::errors::{classify, transient};
 use crate::process::{self, Output, RunError};
 use canary_core::executor::{
-    ExecError, Executor, GroupApp, JobHistory, LiveApp, LiveJob, RunInfo, app_what, job_what,
-    run_what, spec_job_id,
+    ExecError, Executor, JobHistory, LiveJob, MarathonApp, RunInfo, app_what, job_what, run_what,
+    spec_job_id,
 };
 use canary_core::retry::{Attempt, Retrier, Transient, TransientKind};
 use serde_json::{Value, json};
@@ -184,11 +184,10 @@ impl DcosCliExecutor {
     fn run(&mut self, op: &Operation<'_>, what: &str) -> Result<Output, ExecError> {
         let command = command_line(op);
         let DcosCliExecutor { config, retrier } = self;
-        let time_left = retrier.time_left_fn();
         retrier.run(
             what,
             op.replay(),
-            |number| attempt(config, op, &command, number, time_left()),
+            |number, limit| attempt(config, op, &command, number, Some(limit)),
             &mut |event| {
                 tracing::info!(
                     command = %command,
@@ -319,12 +318,6 @@ impl DcosCliExecutor {
 }
 
 impl Executor for DcosCliExecutor {
-    /// `dcos marathon app list --json`.
-    fn list_apps(&mut self) -> Result<Vec<LiveApp>, ExecError> {
-        let apps = self.json(&Operation::ListApps, "Marathon apps")?;
-        LiveApp::list_from_marathon(&apps)
-    }
-
     /// `dcos job list --json`, then `dcos job history ID --json` and
     /// `... --failures` when the history summary counts such runs.
     fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError> {
@@ -456,16 +449,21 @@ impl Executor for DcosCliExecutor {
     }
 
     /// `dcos marathon app list --json` for the group's apps, then
-    /// `dcos marathon app show ID` for each (the list has no tasks).
-    fn group_apps(&mut self, group: &str) -> Result<Vec<GroupApp>, ExecError> {
+    /// `dcos marathon app show ID` for each (the list has no tasks). The
+    /// dcos CLI 0.6.1 has no way to filter the list (`app list` takes no
+    /// label or id), so each reading costs `GET /v2/apps` of the whole
+    /// cluster (without tasks) plus one `GET /v2/apps/ID` per group app:
+    /// O(cluster) bytes where the HTTP backend's label selector reads
+    /// O(group).
+    fn group_apps(&mut self, group: &str) -> Result<Vec<MarathonApp>, ExecError> {
         let apps = self.json(&Operation::ListApps, "Marathon apps")?;
-        let members = GroupApp::group_from_marathon(&apps, group)?;
+        let members = MarathonApp::group_from_marathon(&apps, group)?;
         let mut out = Vec::with_capacity(members.len());
         for member in members {
             check_id("app", &member.id)?;
             let op = Operation::ShowApp { app_id: &member.id };
             match self.json(&op, &app_what(&member.id)) {
-                Ok(app) => out.push(GroupApp::from_marathon(&app)?),
+                Ok(app) => out.push(MarathonApp::from_marathon(&app)?),
                 // Deleted since it was listed.
                 Err(ExecError::NotFound { .. }) => {}
                 Err(e) => return Err(e),

@@ -14,7 +14,7 @@
 //!
 //! | operation | `dcos` runs |
 //! |---|---|
-//! | `list_apps` | `marathon app list --json` |
+//! | `group_apps` | `marathon app list --json` (no filter in CLI 0.6.1: the whole list), then `marathon app show ID` per app of the group |
 //! | `get_job` | `job list --json` (spec, active runs, history counts), then `job history ID --json [--failures]` only when those counts say there is something to read |
 //! | `create_job` | `job add FILE` |
 //! | `replace_job` | `job update FILE` (when it prints "Error updating job" and exits 0, the diagnosis below) |
@@ -30,10 +30,10 @@
 //!
 //! The CLI's `--json` output passes the API's JSON through, so it is parsed
 //! by the same readers as the HTTP executor's answers
-//! ([`LiveApp::list_from_marathon`], [`RunInfo::from_metronome`],
+//! ([`MarathonApp::group_from_marathon`], [`RunInfo::from_metronome`],
 //! [`JobHistory::from_metronome`]).
 //!
-//! [`LiveApp::list_from_marathon`]: canary_core::executor::LiveApp::list_from_marathon
+//! [`MarathonApp::group_from_marathon`]: canary_core::MarathonApp::group_from_marathon
 //! [`RunInfo::from_metronome`]: canary_core::executor::RunInfo::from_metronome
 //! [`JobHistory::from_metronome`]: canary_core::executor::JobHistory::from_metronome
 //!

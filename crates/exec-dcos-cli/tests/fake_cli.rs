@@ -2,9 +2,11 @@
 //! reaches the command line, the job file's mode, the environment, a
 //! missing program, and a hung `dcos` killed at its time limit.
 
-use canary_core::apply::{JobAction, apply, plan_apply};
+use canary_core::apply::JobAction;
 use canary_core::clock::{ManualClock, Timestamp};
 use canary_core::executor::{ExecError, Executor};
+use canary_engine::apply::{apply, plan_apply};
+use canary_engine::{NoEvents, NoLoadBalancers, Session};
 use exec_dcos_cli::{CliConfig, DcosCliExecutor};
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
@@ -109,7 +111,7 @@ fn a_hung_dcos_is_killed_at_its_time_limit_with_what_it_started() {
 #[test]
 fn a_missing_program_is_named_with_the_systems_reason() {
     let mut executor = DcosCliExecutor::new(CliConfig::new("/nonexistent/dcos")).unwrap();
-    match executor.list_apps().unwrap_err() {
+    match executor.group_apps("web").unwrap_err() {
         ExecError::Other { message } => {
             assert!(
                 message.contains("cannot run `/nonexistent/dcos`"),
@@ -149,7 +151,7 @@ fn an_isolated_child_sees_only_the_basics_and_its_configuration() {
     let dir = tempfile::tempdir().unwrap();
     // Prints its environment as a failure's message (which keeps stderr).
     let program = script(dir.path(), "env | sort >&2\nexit 1");
-    let env_of = |config: CliConfig| match DcosCliExecutor::new(config).unwrap().list_apps() {
+    let env_of = |config: CliConfig| match DcosCliExecutor::new(config).unwrap().group_apps("web") {
         Err(ExecError::Other { message }) => message,
         other => panic!("{other:?}"),
     };
@@ -177,6 +179,17 @@ const LOGGED_502: &str = "MainThread: 2026-11-27 13:30:40,323 /venv/dcos/rpcclie
 /// repeated, and meets its own job: the executor reports the conflict, and
 /// the apply use case reads the job and, equal to its own, counts it as
 /// created. Another job under that id stays a conflict.
+/// A session of the engine over `exec` (no marathon-lb, no events).
+fn session(exec: &mut DcosCliExecutor) -> Session<'_> {
+    Session::new(
+        Box::new(exec),
+        Box::new(NoLoadBalancers),
+        std::sync::Arc::new(ManualClock::starting_at(Timestamp::from_unix_secs(1))),
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        Box::new(NoEvents),
+    )
+}
+
 #[test]
 fn a_create_repeated_after_a_502_that_meets_its_own_job_is_reconciled_by_apply() {
     let dir = tempfile::tempdir().unwrap();
@@ -215,20 +228,20 @@ fn a_create_repeated_after_a_502_that_meets_its_own_job_is_reconciled_by_apply()
     };
     let same = program(&spec);
     let mut exec = DcosCliExecutor::new(config(&same)).unwrap();
-    let plan = plan_apply(&mut exec, std::slice::from_ref(&spec)).unwrap();
+    let plan = plan_apply(&mut session(&mut exec), std::slice::from_ref(&spec)).unwrap();
     assert_eq!(plan[0].action, JobAction::Create);
     match exec.create_job(&spec) {
         Err(ExecError::Conflict { what, .. }) => assert_eq!(what, "job deploy-web-canary"),
         other => panic!("{other:?}"),
     }
     assert_eq!(waits.sleeps().len(), 1, "the 502 was repeated");
-    apply(&mut exec, &plan).expect("the first attempt made it");
+    apply(&mut session(&mut exec), &plan).expect("the first attempt made it");
 
     // Another job with that id: a conflict after all.
     std::fs::remove_file(dir.path().join("added")).unwrap();
     let other = program(&listed);
     let mut exec = DcosCliExecutor::new(config(&other)).unwrap();
-    let plan = plan_apply(&mut exec, std::slice::from_ref(&spec)).unwrap();
-    let err = apply(&mut exec, &plan).unwrap_err();
+    let plan = plan_apply(&mut session(&mut exec), std::slice::from_ref(&spec)).unwrap();
+    let err = apply(&mut session(&mut exec), &plan).unwrap_err();
     assert!(matches!(err.source, ExecError::Conflict { .. }), "{err}");
 }

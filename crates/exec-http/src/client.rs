@@ -245,10 +245,10 @@ fn once(
         .method(request.method)
         .uri(url)
         .header("accept", "application/json");
-    if let Some(value) = session.authorization() {
-        if request.service != Service::Iam {
-            builder = builder.header("authorization", value);
-        }
+    if let Some(value) = session.authorization()
+        && request.service != Service::Iam
+    {
+        builder = builder.header("authorization", value);
     }
     let bytes = match request.body {
         Some(body) => {
@@ -446,14 +446,14 @@ impl Client {
             session,
             ..
         } = self;
-        let time_left = retrier.time_left_fn();
         retrier.run(
             &request.what,
             request.replay,
-            |attempt| {
+            |attempt, limit| {
                 let started = Instant::now();
-                // The request's own limit, or less when a deadline is nearer.
-                let timeout = time_left().map_or(request_timeout, |left| left.min(request_timeout));
+                // The request's own limit, or less when the operation's
+                // budget or a deadline is nearer.
+                let timeout = limit.min(request_timeout);
                 let outcome = once(agent, session, request, &url, &target, attempt, timeout);
                 crate::log::attempt(request.method, &url, attempt, started.elapsed(), &outcome);
                 outcome

@@ -3,8 +3,8 @@
 use crate::client::{Client, Replay, Reply, Request, Service};
 use crate::config::{ConfigError, HttpConfig};
 use canary_core::executor::{
-    ExecError, Executor, GroupApp, JobHistory, LiveApp, LiveJob, RunInfo, app_what, job_what,
-    run_what, spec_job_id,
+    ExecError, Executor, JobHistory, LiveJob, MarathonApp, RunInfo, app_what, job_what, run_what,
+    spec_job_id,
 };
 use serde_json::Value;
 use std::fmt;
@@ -105,19 +105,6 @@ impl HttpExecutor {
 }
 
 impl Executor for HttpExecutor {
-    /// `GET /v2/apps` (Marathon's default embeds: counts and deployments).
-    fn list_apps(&mut self) -> Result<Vec<LiveApp>, ExecError> {
-        let reply = self.expect_success(&Request {
-            service: Service::Marathon,
-            method: "GET",
-            path: "/v2/apps".to_owned(),
-            body: None,
-            what: "Marathon apps".to_owned(),
-            replay: Replay::Safe,
-        })?;
-        LiveApp::list_from_marathon(&reply.json("Marathon apps")?)
-    }
-
     /// `GET /v1/jobs/{id}?embed=activeRuns&embed=history`; 404 is
     /// `Ok(None)`.
     fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError> {
@@ -220,18 +207,21 @@ impl Executor for HttpExecutor {
             .ok_or(ExecError::NotFound { what })
     }
 
-    /// `GET /v2/apps?embed=apps.tasks`, filtered by the group label (as
-    /// zdd.py does).
-    fn group_apps(&mut self, group: &str) -> Result<Vec<GroupApp>, ExecError> {
+    /// `GET /v2/apps?label=HAPROXY_DEPLOYMENT_GROUP==G&embed=apps.tasks`:
+    /// Marathon selects the group's apps, so the answer is the group's size
+    /// whatever the cluster's; the apps are then checked against the group
+    /// exactly, as zdd.py does.
+    fn group_apps(&mut self, group: &str) -> Result<Vec<MarathonApp>, ExecError> {
+        let selector = segment(&canary_core::plan::labels::group_selector(group));
         let reply = self.expect_success(&Request {
             service: Service::Marathon,
             method: "GET",
-            path: "/v2/apps?embed=apps.tasks".to_owned(),
+            path: format!("/v2/apps?label={selector}&embed=apps.tasks"),
             body: None,
             what: "Marathon apps".to_owned(),
             replay: Replay::Safe,
         })?;
-        GroupApp::group_from_marathon(&reply.json("Marathon apps")?, group)
+        MarathonApp::group_from_marathon(&reply.json("Marathon apps")?, group)
     }
 
     /// `POST /v2/apps`. Repeated after an attempt that may have created it,

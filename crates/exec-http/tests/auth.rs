@@ -4,9 +4,10 @@
 //! cluster's manual clock; the logs are captured to see when logins happen
 //! and that no secret is ever written.
 
-use canary_core::clock::{Clock, Timestamp};
+use test_support::ClusterClock;
+
 use canary_core::executor::{ExecError, Executor};
-use dcos_sim::{ServiceAccount as SimAccount, Shared, SimConfig, SimHandle};
+use dcos_sim::{ServiceAccount as SimAccount, SimConfig, SimHandle};
 use exec_http::{
     Credentials, Endpoints, HttpConfig, HttpExecutor, Login, RetryPolicy, ServiceAccount,
 };
@@ -51,18 +52,6 @@ fn start(seed: u64) -> SimHandle {
         ..SimConfig::default()
     })
     .expect("the sim starts")
-}
-
-/// The cluster's manual clock, as the client's: waiting moves it.
-struct ClusterClock(Shared);
-
-impl Clock for ClusterClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_unix(Duration::from_millis(self.0.now_ms()))
-    }
-    fn sleep(&self, duration: Duration) {
-        self.0.advance(duration);
-    }
 }
 
 fn credential(key: &RsaPrivateKey) -> String {

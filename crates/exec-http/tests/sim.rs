@@ -3,10 +3,12 @@
 //! The cluster clock is manual and retry waits happen on a manual clock
 //! that records them.
 
-use canary_core::apply::{JobAction, apply, plan_apply};
+use canary_core::apply::JobAction;
 use canary_core::clock::{ManualClock, Timestamp};
 use canary_core::executor::{ExecError, Executor, RunStatus};
 use canary_core::{AppName, CanaryRequest};
+use canary_engine::apply::{apply, plan_apply};
+use canary_engine::{NoEvents, NoLoadBalancers, Session};
 use canary_render::Renderer;
 use dcos_sim::{SimConfig, SimHandle};
 use exec_http::{Credentials, Endpoints, HttpConfig, HttpExecutor, RetryPolicy, Timeouts};
@@ -14,6 +16,19 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use test_support::ClusterClock;
+
+/// A session of the engine over `exec` (no marathon-lb, no events): the
+/// apply use case's.
+fn session(exec: &mut HttpExecutor) -> Session<'_> {
+    Session::new(
+        Box::new(exec),
+        Box::new(NoLoadBalancers),
+        Arc::new(ManualClock::starting_at(Timestamp::from_unix_secs(1))),
+        Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        Box::new(NoEvents),
+    )
+}
 
 const JOBS: &str = "/service/metronome/v1/jobs";
 
@@ -106,29 +121,6 @@ fn all_jobs(sim: &SimHandle) -> Value {
 }
 
 #[test]
-fn get_job_is_none_when_absent_and_shows_active_runs() {
-    let sim = start(false);
-    let (mut exec, _) = executor(&sim);
-    assert_eq!(exec.get_job("deploy-web-canary").unwrap(), None);
-    exec.create_job(&job("deploy-web-canary")).unwrap();
-    let live = exec.get_job("deploy-web-canary").unwrap().unwrap();
-    assert_eq!(live.spec["id"], "deploy-web-canary");
-    assert_eq!(
-        live.spec["run"]["maxLaunchDelay"], 3600,
-        "Metronome's defaults"
-    );
-    assert!(live.spec.get("activeRuns").is_none());
-    assert!(live.active_runs.is_empty());
-    let run = exec.start_run("deploy-web-canary").unwrap();
-    assert_eq!(run.job_id, "deploy-web-canary");
-    assert_eq!(run.status, RunStatus::Initial);
-    let live = exec.get_job("deploy-web-canary").unwrap().unwrap();
-    assert_eq!(live.active_runs.len(), 1);
-    assert_eq!(live.active_runs[0].run_id, run.run_id);
-    assert!(live.spec.get("activeRuns").is_none());
-}
-
-#[test]
 fn create_conflict_and_invalid_carry_metronomes_words() {
     let sim = start(false);
     let (mut exec, waits) = executor(&sim);
@@ -161,90 +153,16 @@ fn create_conflict_and_invalid_carry_metronomes_words() {
 }
 
 #[test]
-fn replace_changes_the_job_and_a_missing_job_is_not_found() {
-    let sim = start(false);
-    let (mut exec, _) = executor(&sim);
-    exec.create_job(&job("a")).unwrap();
-    let mut changed = job("a");
-    changed["run"]["cmd"] = json!("echo new");
-    exec.replace_job(&changed).unwrap();
-    let live = exec.get_job("a").unwrap().unwrap();
-    assert_eq!(live.spec["run"]["cmd"], "echo new");
-    assert_eq!(
-        exec.replace_job(&job("nope")),
-        Err(ExecError::NotFound {
-            what: "job nope".into()
-        })
-    );
-    let mut bad = job("a");
-    bad["run"]["cpus"] = json!(0);
-    assert!(matches!(
-        exec.replace_job(&bad),
-        Err(ExecError::Invalid { .. })
-    ));
-}
-
-#[test]
-fn runs_start_stop_and_finish_into_history() {
-    let sim = start(false);
-    let (mut exec, _) = executor(&sim);
-    exec.create_job(&job("a")).unwrap();
-    let stopped = exec.start_run("a").unwrap();
-    sim.advance(Duration::from_secs(2));
-    assert_eq!(
-        exec.run_status("a", &stopped.run_id).unwrap().status,
-        RunStatus::Active
-    );
-    exec.stop_run("a", &stopped.run_id).unwrap();
-    // Finished: no longer under /runs, found in the history.
-    let status = exec.run_status("a", &stopped.run_id).unwrap();
-    assert_eq!(status.status, RunStatus::Failed);
-    assert_eq!(status.run_id, stopped.run_id);
-
-    let succeeded = exec.start_run("a").unwrap();
-    sim.advance(Duration::from_secs(30));
-    assert_eq!(
-        exec.run_status("a", &succeeded.run_id).unwrap().status,
-        RunStatus::Success
-    );
-
-    assert_eq!(
-        exec.stop_run("a", &stopped.run_id),
-        Err(ExecError::NotFound {
-            what: format!("run {} of job a", stopped.run_id)
-        })
-    );
-    assert_eq!(
-        exec.run_status("a", "20230101000000XXXXX"),
-        Err(ExecError::NotFound {
-            what: "run 20230101000000XXXXX of job a".into()
-        })
-    );
-    assert_eq!(
-        exec.run_status("nope", "20230101000000XXXXX"),
-        Err(ExecError::NotFound {
-            what: "job nope".into()
-        })
-    );
-    assert_eq!(
-        exec.start_run("nope"),
-        Err(ExecError::NotFound {
-            what: "job nope".into()
-        })
-    );
-}
-
-#[test]
 fn apply_creates_three_jobs_then_keeps_them_without_writing() {
     let sim = start(false);
     let (mut exec, _) = executor(&sim);
     let jobs = rendered_jobs("nginx:1.25");
-    let plan = plan_apply(&mut exec, &jobs).unwrap();
+    let plan = plan_apply(&mut session(&mut exec), &jobs).unwrap();
     assert!(
         plan.iter().all(|p| p.action == JobAction::Create),
         "{plan:?}"
     );
-    let done = apply(&mut exec, &plan).unwrap();
+    let done = apply(&mut session(&mut exec), &plan).unwrap();
     assert_eq!(done.len(), 3);
     assert_eq!(
         job_ids(&sim),
@@ -264,9 +182,9 @@ fn apply_creates_three_jobs_then_keeps_them_without_writing() {
                    "action": {"status": {"code": 500}}, "times": 100}),
         );
     }
-    let plan = plan_apply(&mut exec, &jobs).unwrap();
+    let plan = plan_apply(&mut session(&mut exec), &jobs).unwrap();
     assert!(plan.iter().all(|p| p.action == JobAction::Keep), "{plan:?}");
-    apply(&mut exec, &plan).unwrap();
+    apply(&mut session(&mut exec), &plan).unwrap();
     assert_eq!(faults_left(&sim), [Some(100), Some(100)], "no POST or PUT");
     assert_eq!(all_jobs(&sim), before);
 }
@@ -275,13 +193,13 @@ fn apply_creates_three_jobs_then_keeps_them_without_writing() {
 fn apply_with_an_active_run_stops_it_then_replaces_the_job() {
     let sim = start(false);
     let (mut exec, _) = executor(&sim);
-    let plan = plan_apply(&mut exec, &rendered_jobs("nginx:1.25")).unwrap();
-    apply(&mut exec, &plan).unwrap();
+    let plan = plan_apply(&mut session(&mut exec), &rendered_jobs("nginx:1.25")).unwrap();
+    apply(&mut session(&mut exec), &plan).unwrap();
     let run = exec.start_run("deploy-web-canary").unwrap();
     sim.advance(Duration::from_secs(2));
 
     let jobs = rendered_jobs("nginx:1.26");
-    let plan = plan_apply(&mut exec, &jobs).unwrap();
+    let plan = plan_apply(&mut session(&mut exec), &jobs).unwrap();
     let deploy = plan.iter().find(|p| p.id == "deploy-web-canary").unwrap();
     assert_eq!(
         deploy.action,
@@ -289,7 +207,7 @@ fn apply_with_an_active_run_stops_it_then_replaces_the_job() {
             stop_runs: vec![run.run_id.clone()]
         }
     );
-    apply(&mut exec, &plan).unwrap();
+    apply(&mut session(&mut exec), &plan).unwrap();
     assert_eq!(
         exec.run_status("deploy-web-canary", &run.run_id)
             .unwrap()
@@ -306,7 +224,7 @@ fn apply_with_an_active_run_stops_it_then_replaces_the_job() {
         canary_core::apply::strip_metronome_defaults(&live.spec),
         canary_core::apply::strip_metronome_defaults(desired)
     );
-    let plan = plan_apply(&mut exec, &jobs).unwrap();
+    let plan = plan_apply(&mut session(&mut exec), &jobs).unwrap();
     assert!(plan.iter().all(|p| p.action == JobAction::Keep), "{plan:?}");
 }
 
@@ -357,49 +275,6 @@ fn a_token_echoed_by_the_server_is_redacted() {
     assert!(err.to_string().contains("token=<redacted>"), "{err}");
 }
 
-#[test]
-fn two_503s_then_success_converge_without_duplicates() {
-    let sim = start(false);
-    let (mut exec, waits) = executor(&sim);
-    fault(
-        &sim,
-        json!({"path_prefix": JOBS, "method": "POST",
-               "action": {"status": {"code": 503}}, "times": 2}),
-    );
-    let jobs = rendered_jobs("nginx:1.25");
-    let plan = plan_apply(&mut exec, &jobs).unwrap();
-    apply(&mut exec, &plan).unwrap();
-    assert_eq!(job_ids(&sim).len(), 3, "exactly three jobs");
-    assert!(faults_left(&sim).is_empty(), "both 503s were met");
-    let taken = waits.sleeps();
-    assert_eq!(taken.len(), 2, "{taken:?}");
-    assert!(
-        taken.iter().all(|d| *d <= Duration::from_millis(4)),
-        "{taken:?}"
-    );
-    let plan = plan_apply(&mut exec, &jobs).unwrap();
-    assert!(plan.iter().all(|p| p.action == JobAction::Keep));
-}
-
-#[test]
-fn a_dropped_connection_once_then_success() {
-    let sim = start(false);
-    let (mut exec, waits) = executor(&sim);
-    fault(
-        &sim,
-        json!({"path_prefix": JOBS, "method": "GET", "action": "drop", "times": 1}),
-    );
-    assert_eq!(exec.get_job("a").unwrap(), None);
-    fault(
-        &sim,
-        json!({"path_prefix": JOBS, "method": "POST", "action": "drop", "times": 1}),
-    );
-    exec.create_job(&job("a")).unwrap();
-    assert_eq!(job_ids(&sim), ["a"]);
-    assert!(faults_left(&sim).is_empty());
-    assert_eq!(waits.sleeps().len(), 2);
-}
-
 /// The executor reports the 409 a repeated create meets; the apply use
 /// case reads the job and, equal to its own, counts it as created.
 #[test]
@@ -407,7 +282,7 @@ fn an_apply_whose_repeated_create_meets_its_own_job_is_done() {
     let sim = start(false);
     let (mut exec, waits) = executor(&sim);
     let jobs = rendered_jobs("nginx:1.25");
-    let plan = plan_apply(&mut exec, &jobs[..1]).unwrap();
+    let plan = plan_apply(&mut session(&mut exec), &jobs[..1]).unwrap();
     // As if the first POST had created the job before the connection broke.
     exec.create_job(&jobs[0]).unwrap();
     fault(
@@ -423,7 +298,7 @@ fn an_apply_whose_repeated_create_meets_its_own_job_is_done() {
         &sim,
         json!({"path_prefix": JOBS, "method": "POST", "action": "drop", "times": 1}),
     );
-    let done = apply(&mut exec, &plan).unwrap();
+    let done = apply(&mut session(&mut exec), &plan).unwrap();
     assert_eq!(done[0].1, JobAction::Create);
     assert_eq!(job_ids(&sim).len(), 1);
     // A different job under that id is still a conflict.
@@ -433,7 +308,7 @@ fn an_apply_whose_repeated_create_meets_its_own_job_is_done() {
         desired: other,
         ..plan[0].clone()
     }];
-    let err = apply(&mut exec, &plan).unwrap_err();
+    let err = apply(&mut session(&mut exec), &plan).unwrap_err();
     assert!(matches!(err.source, ExecError::Conflict { .. }), "{err}");
 }
 
@@ -516,80 +391,6 @@ fn retries_are_bounded_in_total_time() {
     );
     let attempts = taken.len() as u32 + 1;
     assert_eq!(faults_left(&sim), [Some(100 - attempts)]);
-}
-
-#[test]
-fn starting_a_run_is_not_repeated_once_it_may_have_arrived() {
-    let sim = start(false);
-    let (mut exec, waits) = executor(&sim);
-    exec.create_job(&job("a")).unwrap();
-    let runs = "/service/metronome/v1/jobs/a/runs";
-    fault(
-        &sim,
-        json!({"path_prefix": runs, "method": "POST", "action": "drop", "times": 5}),
-    );
-    match exec.start_run("a") {
-        Err(ExecError::Unreachable { message, .. }) => {
-            assert!(message.contains("not repeated"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(faults_left(&sim), [Some(4)]);
-    assert!(waits.sleeps().is_empty());
-    sim.clear_faults();
-    // A gateway timeout may have passed it on: not repeated either.
-    fault(
-        &sim,
-        json!({"path_prefix": runs, "method": "POST",
-               "action": {"status": {"code": 504}}, "times": 5}),
-    );
-    match exec.start_run("a") {
-        Err(ExecError::Unreachable { message, .. }) => {
-            assert!(message.contains("504"), "{message}");
-            assert!(message.contains("not repeated"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(faults_left(&sim), [Some(4)]);
-    sim.clear_faults();
-    // A 503 certainly did not start it: that one is retried.
-    fault(
-        &sim,
-        json!({"path_prefix": runs, "method": "POST",
-               "action": {"status": {"code": 503}}, "times": 1}),
-    );
-    let run = exec.start_run("a").unwrap();
-    assert_eq!(sim.active_run_ids("a"), [run.run_id]);
-}
-
-#[test]
-fn a_refused_connection_is_unreachable_with_the_url_after_retries() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let url = format!("http://127.0.0.1:{port}");
-    let (config, waits) = config_for(Endpoints::metronome(&url).unwrap(), tiny_retries(4));
-    let mut exec = HttpExecutor::new(config).unwrap();
-    match exec.get_job("a") {
-        Err(ExecError::Unreachable { target, message }) => {
-            assert_eq!(
-                target,
-                format!("GET {url}/v1/jobs/a?embed=activeRuns&embed=history")
-            );
-            assert!(message.contains("4 attempts"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(waits.sleeps().len(), 3);
-    // A refused connection certainly did not start a run: retried too.
-    match exec.start_run("a") {
-        Err(ExecError::Unreachable { message, .. }) => {
-            assert!(message.contains("4 attempts"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(waits.sleeps().len(), 6);
 }
 
 #[test]
@@ -684,50 +485,13 @@ fn lock_body() -> Value {
     })
 }
 
-/// Creates a Marathon app on the sim through its API.
-fn add_app(sim: &SimHandle, app: Value) {
-    let url = format!("{}/service/marathon/v2/apps", sim.dcos_url());
-    let reply = ureq::post(&url).send_json(&app).expect("the app is added");
-    assert!(reply.status().is_success(), "{app}");
-}
-
-#[test]
-fn list_apps_reads_marathons_counts_labels_and_images() {
-    let sim = start(false);
-    let (mut exec, _) = executor(&sim);
-    assert_eq!(exec.list_apps().unwrap(), []);
-    add_app(
-        &sim,
-        json!({"id": "/web-blue", "instances": 2, "cpus": 0.1, "mem": 32,
-               "container": {"type": "DOCKER", "docker": {"image": "httpd:2.4"}},
-               "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/"}],
-               "labels": {"HAPROXY_DEPLOYMENT_GROUP": "web", "HAPROXY_DEPLOYMENT_COLOUR": "blue"}}),
-    );
-    let deploying = exec.list_apps().unwrap();
-    assert_eq!(deploying.len(), 1);
-    assert_eq!(deploying[0].tasks_healthy, 0);
-    assert_eq!(deploying[0].deployments.len(), 1, "{deploying:?}");
-    // Past the sim's start (2 s) and health (5 s) delays.
-    sim.advance(Duration::from_secs(10));
-    let apps = exec.list_apps().unwrap();
-    let web = &apps[0];
-    assert_eq!(web.id, "/web-blue");
-    assert_eq!(
-        (web.instances, web.tasks_running, web.tasks_healthy),
-        (2, 2, 2)
-    );
-    assert_eq!(web.image.as_deref(), Some("httpd:2.4"));
-    assert_eq!(web.label("HAPROXY_DEPLOYMENT_COLOUR"), Some("blue"));
-    assert!(web.deployments.is_empty(), "{web:?}");
-}
-
 #[test]
 fn marathon_needs_a_url_when_metronome_is_addressed_directly() {
     let sim = start(false);
     let metronome = format!("{}/service/metronome", sim.dcos_url());
     let (config, _) = config_for(Endpoints::metronome(&metronome).unwrap(), tiny_retries(1));
     let mut exec = HttpExecutor::new(config).unwrap();
-    let err = exec.list_apps().unwrap_err();
+    let err = exec.group_apps("web").unwrap_err();
     assert!(
         err.to_string().contains("Marathon's URL is not configured"),
         "{err}"
@@ -739,44 +503,13 @@ fn marathon_needs_a_url_when_metronome_is_addressed_directly() {
         .unwrap();
     assert_eq!(endpoints.marathon_url(), Some(marathon.as_str()));
     let (config, _) = config_for(endpoints, tiny_retries(1));
-    assert_eq!(HttpExecutor::new(config).unwrap().list_apps().unwrap(), []);
-}
-
-#[test]
-fn get_job_reports_the_last_finished_run() {
-    let sim = start(false);
-    let (mut exec, _) = executor(&sim);
-    exec.create_job(&job("a")).unwrap();
-    assert_eq!(exec.get_job("a").unwrap().unwrap().history.last_run, None);
-    let failed = exec.start_run("a").unwrap();
-    exec.stop_run("a", &failed.run_id).unwrap();
-    sim.advance(Duration::from_secs(1));
-    let succeeded = exec.start_run("a").unwrap();
-    sim.advance(Duration::from_secs(30));
-    let live = exec.get_job("a").unwrap().unwrap();
-    assert!(live.spec.get("history").is_none(), "embeds are not spec");
     assert_eq!(
-        (live.history.success_count, live.history.failure_count),
-        (1, 1)
+        HttpExecutor::new(config)
+            .unwrap()
+            .group_apps("web")
+            .unwrap(),
+        []
     );
-    let last = live.history.last_run.unwrap();
-    assert_eq!(last.run_id, succeeded.run_id);
-    assert_eq!(last.status, RunStatus::Success);
-    assert!(last.finished_at.is_some());
-}
-
-#[test]
-fn a_deployment_lock_is_retried_until_it_clears() {
-    let sim = start(false);
-    let (mut exec, waits) = executor(&sim);
-    fault(
-        &sim,
-        json!({"path_prefix": "/service/marathon/v2/apps",
-               "action": {"status": {"code": 409, "body": lock_body()}}, "times": 2}),
-    );
-    assert_eq!(exec.list_apps().unwrap(), []);
-    assert!(faults_left(&sim).is_empty(), "both locks were met");
-    assert_eq!(waits.sleeps().len(), 2);
 }
 
 #[test]
@@ -788,7 +521,7 @@ fn a_lasting_lock_is_a_locked_error_after_the_retry_budget() {
         json!({"path_prefix": "/service/marathon/v2/apps",
                "action": {"status": {"code": 409, "body": lock_body()}}}),
     );
-    let err = exec.list_apps().unwrap_err();
+    let err = exec.group_apps("web").unwrap_err();
     let ExecError::Locked { what, message } = &err else {
         panic!("not a lock: {err:?}");
     };
@@ -811,26 +544,13 @@ fn metronomes_own_conflicts_are_not_locks_and_not_retried() {
     assert!(waits.sleeps().is_empty());
 }
 
-/// The cluster's manual clock as the executor's: every retry wait moves
-/// cluster time, so a leader election of 10 s takes no real time.
-struct ClusterClock(dcos_sim::Shared);
-
-impl canary_core::clock::Clock for ClusterClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_unix(Duration::from_millis(self.0.now_ms()))
-    }
-    fn sleep(&self, duration: Duration) {
-        self.0.advance(duration);
-    }
-}
-
-/// `list_apps` during a Marathon leader election of `seconds` (503 on
+/// `group_apps` during a Marathon leader election of `seconds` (503 on
 /// every Marathon path), retrying per `policy` on the cluster's clock;
 /// returns the outcome and the cluster time it took.
-fn list_apps_during_a_leader_election(
+fn group_apps_during_a_leader_election(
     seconds: u64,
     policy: RetryPolicy,
-) -> (Result<Vec<canary_core::executor::LiveApp>, ExecError>, u64) {
+) -> (Result<Vec<canary_core::MarathonApp>, ExecError>, u64) {
     let sim = start(false);
     let clock = Arc::new(ClusterClock(sim.sim().clone()));
     let config = HttpConfig::new(Endpoints::dcos(sim.dcos_url()).unwrap())
@@ -844,7 +564,7 @@ fn list_apps_during_a_leader_election(
         .expect("the leader change starts");
     assert!(reply.status().is_success());
     let before = sim.now_ms();
-    let outcome = exec.list_apps();
+    let outcome = exec.group_apps("web");
     (outcome, sim.now_ms() - before)
 }
 
@@ -854,7 +574,7 @@ fn list_apps_during_a_leader_election(
 /// gives up after about 3 s, so the test can tell them apart.
 #[test]
 fn a_ten_second_marathon_leader_election_is_outlasted_by_the_default_policy() {
-    let (outcome, waited) = list_apps_during_a_leader_election(10, RetryPolicy::default());
+    let (outcome, waited) = group_apps_during_a_leader_election(10, RetryPolicy::default());
     assert_eq!(outcome.unwrap(), []);
     assert!((10_000..20_000).contains(&waited), "waited {waited} ms");
 
@@ -862,7 +582,7 @@ fn a_ten_second_marathon_leader_election_is_outlasted_by_the_default_policy() {
         max_attempts: 5,
         ..RetryPolicy::default()
     };
-    let (outcome, waited) = list_apps_during_a_leader_election(10, five_attempts);
+    let (outcome, waited) = group_apps_during_a_leader_election(10, five_attempts);
     match outcome {
         Err(ExecError::Unreachable { message, .. }) => {
             assert!(message.contains("after 5 attempts"), "{message}");

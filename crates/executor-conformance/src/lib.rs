@@ -140,8 +140,7 @@ pub fn should_fail(spec: &Value) -> bool {
 
 /// Every case of [`cases`], by name: what a harness's lists must cover.
 pub const CASES: &[&str] = &[
-    "list_apps_on_an_empty_cluster",
-    "list_apps_reads_apps",
+    "group_apps_reads_every_app_of_the_group",
     "get_job_of_a_missing_job_is_none",
     "create_job_then_get_job_reads_it_back",
     "create_job_twice_conflicts",
@@ -167,6 +166,7 @@ pub const CASES: &[&str] = &[
     "start_run_meeting_a_502_is_not_repeated",
     "stop_run_retries_a_502",
     "group_apps_of_an_empty_group_is_empty",
+    "group_apps_picks_the_group_exactly_among_lookalikes",
     "create_app_then_group_apps_reads_it",
     "create_app_twice_conflicts",
     "create_app_refused_as_invalid",
@@ -227,7 +227,7 @@ pub fn assert_lists_every_case(applicable: &[&str], not_applicable: &[&str]) {
 /// ```text
 /// conformance_suite!(make_harness;
 ///     attributes: [#[cfg_attr(not(canary_dcos_cli), ignore = "needs the real dcos CLI")]];
-///     applicable: [list_apps_reads_apps, ...];
+///     applicable: [group_apps_reads_every_app_of_the_group, ...];
 ///     not_applicable: [unauthenticated_is_an_auth_error => "not applicable: the fake has no authentication"]);
 /// ```
 ///
@@ -245,8 +245,7 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!($make;
             attributes: $attributes;
             applicable: [
-                list_apps_on_an_empty_cluster,
-                list_apps_reads_apps,
+                group_apps_reads_every_app_of_the_group,
                 get_job_of_a_missing_job_is_none,
                 create_job_then_get_job_reads_it_back,
                 create_job_twice_conflicts,
@@ -272,6 +271,7 @@ macro_rules! conformance_suite {
                 start_run_meeting_a_502_is_not_repeated,
                 stop_run_retries_a_502,
                 group_apps_of_an_empty_group_is_empty,
+                group_apps_picks_the_group_exactly_among_lookalikes,
                 create_app_then_group_apps_reads_it,
                 create_app_twice_conflicts,
                 create_app_refused_as_invalid,

@@ -11,8 +11,7 @@ fn fake() -> Result<Box<dyn Harness>, String> {
 executor_conformance::conformance_suite!(fake;
     attributes: [];
     applicable: [
-        list_apps_on_an_empty_cluster,
-        list_apps_reads_apps,
+        group_apps_reads_every_app_of_the_group,
         get_job_of_a_missing_job_is_none,
         create_job_then_get_job_reads_it_back,
         create_job_twice_conflicts,
@@ -29,6 +28,7 @@ executor_conformance::conformance_suite!(fake;
         run_status_of_a_missing_job_is_not_found,
         get_job_reads_history_and_active_runs,
         group_apps_of_an_empty_group_is_empty,
+        group_apps_picks_the_group_exactly_among_lookalikes,
         create_app_then_group_apps_reads_it,
         create_app_twice_conflicts,
         scale_app_changes_instances,

@@ -1,28 +1,48 @@
-//! Reads marathon-lb the way zdd.py does: every instance, unauthenticated.
+//! Reads every marathon-lb instance, unauthenticated as in the cluster,
+//! without costing it anything.
 //!
 //! A marathon-lb URL names a host and its stats port
 //! (`http://marathon-lb.marathon.mesos:9090`); the host is resolved to all
-//! its IPv4 addresses, and each address is one marathon-lb instance, read
-//! at `<scheme>://<address>:<port>/_haproxy_getpids` (how many haproxy
-//! processes: more than two while a reload lingers) and
-//! `/haproxy?stats;csv` (the stats, read by column name). Several URLs may
-//! be given; names are resolved again at every observation, so an instance
-//! that appears or goes during a phase is seen. An instance that cannot be
-//! read is an [`LbState::Unreachable`] view: the engine waits, it never acts
-//! on a partial picture.
+//! its IPv4 addresses, and each address is one marathon-lb instance. Each
+//! is read at `/haproxy?stats;csv;scope=<the group's backend>`: HAProxy
+//! returns only the proxies whose name contains the scope, so a reading is
+//! the size of the group, not of the cluster; the page is read as a stream
+//! up to [`MAX_STATS_PAGE`] (past it the reading fails, naming the URL and
+//! the cap: never a silent partial count), keeping only the rows asked
+//! for. Where counters are compared across readings (the analysis,
+//! `status --sample`), the answering worker's pid is read from the HTML
+//! page's header (`;norefresh`, same scope), to tell a reload apart.
 //!
-//! Every request has a connect and an overall time limit, and an answer is
-//! read up to a size cap ([`MAX_ANSWER`]).
+//! `/_haproxy_getpids` is never read: marathon-lb serves it with
+//! `io.popen("pidof haproxy")` inside the HAProxy that carries the
+//! traffic, and each call costs requests (marathon-lb-haproxy.md §8). The
+//! engine tells a reload's old worker apart by its own readings instead
+//! ([`canary_core::plan::evidence`]).
+//!
+//! Several URLs may be given; names are resolved again at every
+//! observation, so an instance that appears or goes during a phase is
+//! seen. An instance that cannot be read is an [`LbState::Unreachable`]
+//! view: the engine waits, it never acts on a partial picture. Every
+//! request has a connect and an overall time limit.
 
-use canary_core::engine::observe::{count_pids, parse_stats_csv};
-use canary_core::engine::{LbSource, LbState, LbView};
-use std::io::Read;
+mod traffic;
+
+pub use traffic::HttpTraffic;
+
+use canary_core::plan::stats::{StatsCsv, parse_stats_page_worker};
+use canary_core::plan::{LbQuery, LbSource, LbState, LbView, Worker};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-/// The most of one answer that is read (a stats page of a few thousand
-/// servers is well under it).
-pub const MAX_ANSWER: u64 = 16 * 1024 * 1024;
+/// The most of one `;csv` stats page that is read: a page of the group's
+/// proxies is a few kilobytes, a whole cluster's of thousands of servers
+/// a few megabytes.
+pub const MAX_STATS_PAGE: u64 = 16 * 1024 * 1024;
+
+/// The most of an HTML stats page read to find the worker in its header
+/// (the header comes first; the reading stops once it is found).
+pub const MAX_HTML_HEAD: u64 = 1024 * 1024;
 
 /// A marathon-lb URL that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -153,37 +173,101 @@ impl LbStatsClient {
         out
     }
 
-    fn get(&self, url: &str) -> Result<String, String> {
+    /// Sends `GET url`: its body as a reader when it answered 200.
+    fn get(&self, url: &str) -> Result<impl Read + use<>, String> {
         let response = self.agent.get(url).call().map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
-        let mut body = String::new();
-        response
-            .into_body()
-            .into_reader()
-            .take(MAX_ANSWER)
-            .read_to_string(&mut body)
-            .map_err(|e| format!("reading the answer failed: {e}"))?;
         if status != 200 {
             return Err(format!("answered {status}"));
         }
-        Ok(body)
+        Ok(response.into_body().into_reader())
     }
 
-    fn read(&self, base: &str) -> LbView {
-        let pids = match self.get(&format!("{base}/_haproxy_getpids")) {
-            Ok(text) => count_pids(&text),
-            Err(e) => return unreachable_view(base, &format!("/_haproxy_getpids: {e}")),
+    /// The rows `query` asks for of the `;csv` page at `url`, read a line
+    /// at a time up to [`MAX_STATS_PAGE`].
+    fn read_rows(
+        &self,
+        url: &str,
+        query: &LbQuery,
+    ) -> Result<Vec<canary_core::plan::StatsRow>, String> {
+        let body = self.get(url)?;
+        let mut reader = BufReader::new(body.take(MAX_STATS_PAGE + 1));
+        let mut csv = StatsCsv::new(query.filter.clone());
+        let mut line = Vec::new();
+        let mut total = 0u64;
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| format!("reading the answer failed: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            if total > MAX_STATS_PAGE {
+                return Err(format!(
+                    "the stats page is larger than {} MiB, the most canary reads of one; nothing of it was used",
+                    MAX_STATS_PAGE >> 20
+                ));
+            }
+            csv.line(&String::from_utf8_lossy(&line))
+                .map_err(|e| e.to_string())?;
+        }
+        csv.finish().map_err(|e| e.to_string())
+    }
+
+    /// The worker that answered the HTML page at `url`, from its header;
+    /// `None` when the page does not say (counters are then compared by
+    /// the counter rule alone).
+    fn read_worker(&self, url: &str) -> Result<Option<Worker>, String> {
+        let body = self.get(url)?;
+        let mut reader = BufReader::new(body.take(MAX_HTML_HEAD));
+        let mut head = String::new();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| format!("reading the answer failed: {e}"))?;
+            head.push_str(&String::from_utf8_lossy(&line));
+            // The header is complete once the uptime line is in.
+            let done = head.contains("uptime = ") && line.ends_with(b"\n");
+            if done || n == 0 {
+                break;
+            }
+        }
+        let worker = parse_stats_page_worker(&head);
+        if worker.is_none() {
+            tracing::debug!(
+                url,
+                "the HTML stats page does not say which worker answered"
+            );
+        }
+        Ok(worker)
+    }
+
+    fn read(&self, base: &str, query: &LbQuery) -> LbView {
+        let scope = match query.scope() {
+            scope if scope.is_empty() => String::new(),
+            scope => format!(";scope={scope}"),
         };
-        let rows = match self.get(&format!("{base}/haproxy?stats;csv")) {
-            Ok(text) => match parse_stats_csv(&text) {
-                Ok(rows) => rows,
-                Err(e) => return unreachable_view(base, &format!("/haproxy?stats;csv: {e}")),
-            },
-            Err(e) => return unreachable_view(base, &format!("/haproxy?stats;csv: {e}")),
+        let csv_url = format!("{base}/haproxy?stats;csv{scope}");
+        let rows = match self.read_rows(&csv_url, query) {
+            Ok(rows) => rows,
+            Err(e) => return unreachable_view(base, &format!("{csv_url}: {e}")),
+        };
+        let worker = if query.worker {
+            let html_url = format!("{base}/haproxy?stats;norefresh{scope}");
+            match self.read_worker(&html_url) {
+                Ok(worker) => worker,
+                Err(e) => return unreachable_view(base, &format!("{html_url}: {e}")),
+            }
+        } else {
+            None
         };
         LbView {
             url: base.to_owned(),
-            state: LbState::Stats { pids, rows },
+            state: LbState::Stats { worker, rows },
         }
     }
 }
@@ -198,20 +282,33 @@ fn unreachable_view(url: &str, message: &str) -> LbView {
 }
 
 impl LbSource for LbStatsClient {
-    fn observe(&mut self) -> Vec<LbView> {
-        self.instances()
-            .into_iter()
-            .map(|instance| match instance {
-                Ok(base) => {
-                    let view = self.read(&base);
-                    if let LbState::Unreachable { message } = &view.state {
-                        tracing::warn!(lb = base, error = %message, "marathon-lb not read");
-                    }
-                    view
-                }
-                Err(view) => view,
-            })
-            .collect()
+    /// Reads every instance at once (one thread each), so one that does
+    /// not answer costs an observation one request's time limit, however
+    /// many there are.
+    fn observe(&mut self, query: &LbQuery) -> Vec<LbView> {
+        let client = &*self;
+        std::thread::scope(|scope| {
+            let reads: Vec<_> = client
+                .instances()
+                .into_iter()
+                .map(|instance| {
+                    scope.spawn(move || match instance {
+                        Ok(base) => {
+                            let view = client.read(&base, query);
+                            if let LbState::Unreachable { message } = &view.state {
+                                tracing::warn!(lb = base, error = %message, "marathon-lb not read");
+                            }
+                            view
+                        }
+                        Err(view) => view,
+                    })
+                })
+                .collect();
+            reads
+                .into_iter()
+                .map(|read| read.join().expect("a marathon-lb read does not panic"))
+                .collect()
+        })
     }
 }
 
@@ -282,11 +379,80 @@ mod tests {
             Duration::from_secs(1),
         )
         .unwrap();
-        let views = client.observe();
+        let views = client.observe(&LbQuery::for_group("web", Some(10000), true));
         assert_eq!(views.len(), 1);
         assert!(
             matches!(views[0].state, LbState::Unreachable { .. }),
             "{views:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    /// Serves one HTTP/1.1 answer of `body` (given in pieces, so a page
+    /// larger than memory would be needed is never held) to every request
+    /// on a loopback port, on a thread; returns the base URL.
+    fn serve(make_body: fn(&mut dyn Write) -> std::io::Result<()>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(4) {
+                let Ok(mut stream) = stream else { return };
+                let mut buf = [0u8; 4096];
+                let _ = std::io::Read::read(&mut stream, &mut buf);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n",
+                );
+                let _ = make_body(&mut stream);
+            }
+        });
+        url
+    }
+
+    /// A stats page of `rows` server rows of other proxies, then the
+    /// group's one row.
+    fn page(out: &mut dyn Write, rows: usize) -> std::io::Result<()> {
+        writeln!(out, "# pxname,svname,status,scur,qcur,stot")?;
+        let filler = format!("other_{},s,UP,0,0,1\n", "x".repeat(40));
+        for _ in 0..rows {
+            out.write_all(filler.as_bytes())?;
+        }
+        writeln!(out, "web_10000,s1,UP,2,0,7")
+    }
+
+    #[test]
+    fn a_page_past_the_cap_fails_naming_the_url_and_the_cap_never_a_partial_count() {
+        // About 19 MB: past the 16 MiB cap.
+        let url = serve(|out| page(out, 340_000));
+        let mut client =
+            LbStatsClient::new(std::slice::from_ref(&url), Duration::from_secs(20)).unwrap();
+        let views = client.observe(&LbQuery::for_group("web", Some(10000), false));
+        let LbState::Unreachable { message } = &views[0].state else {
+            panic!("a partial page was counted: {views:?}");
+        };
+        assert!(
+            message.contains(&format!("{url}/haproxy?stats;csv;scope=web_10000"))
+                && message.contains("larger than 16 MiB"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_large_page_under_the_cap_keeps_only_the_groups_rows() {
+        // About 14 MB of other proxies' rows, read a line at a time: only
+        // the group's row is kept.
+        let url = serve(|out| page(out, 250_000));
+        let mut client = LbStatsClient::new(&[url], Duration::from_secs(20)).unwrap();
+        let views = client.observe(&LbQuery::for_group("web", Some(10000), false));
+        let LbState::Stats { rows, .. } = &views[0].state else {
+            panic!("{views:?}");
+        };
+        assert_eq!(rows.len(), 1, "only web_10000's rows");
+        assert_eq!(rows[0].number("scur"), 2);
     }
 }

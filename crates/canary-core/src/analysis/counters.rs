@@ -8,7 +8,7 @@
 //! [`Counters::went_down_since`] and the reset rule in
 //! [`super::snapshot::delta`].
 
-use crate::engine::observe::StatsRow;
+use crate::plan::stats::StatsRow;
 use serde::Serialize;
 
 /// One server's counters at one moment (or, after [`Counters::since`],
@@ -152,7 +152,7 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::observe::parse_stats_csv;
+    use crate::plan::stats::parse_stats_csv;
 
     #[test]
     fn a_row_reads_by_column_name_and_empty_columns_are_zero() {

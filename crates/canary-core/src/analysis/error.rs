@@ -36,6 +36,16 @@ pub enum PolicyError {
         /// The largest allowed.
         max: u32,
     },
+    /// A number outside the range it must be in.
+    #[error("{field} must be {range}, not {value}")]
+    OutOfRange {
+        /// The field, e.g. `alpha`.
+        field: &'static str,
+        /// The value given.
+        value: f64,
+        /// The range, in words (`above 0 and at most 0.5`).
+        range: &'static str,
+    },
     /// A limit no sequence of `count` windows can reach: the analysis
     /// would promote a canary whatever the limit says.
     #[error("{field} ({value}) can never be reached in {count} windows: it must be at most count")]
@@ -57,6 +67,7 @@ impl PolicyError {
             | PolicyError::NotPositive { field, .. }
             | PolicyError::Zero { field }
             | PolicyError::TooLarge { field, .. }
+            | PolicyError::OutOfRange { field, .. }
             | PolicyError::Unreachable { field, .. } => field,
         }
     }

@@ -9,8 +9,8 @@
 
 use super::counters::Counters;
 use super::snapshot::{LbCoverage, WindowDelta};
-use crate::engine::observe::GroupApp;
-use crate::engine::predict::{by_started_at, server_names};
+use crate::marathon::MarathonApp;
+use crate::plan::predict::{by_started_at, server_names};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -50,8 +50,8 @@ impl Roles {
     /// agents known by name (see [`server_names`]). A name both apps claim
     /// (a port reused by a task of the other app) is on neither side.
     pub fn new(
-        canary: &GroupApp,
-        baseline: Option<&GroupApp>,
+        canary: &MarathonApp,
+        baseline: Option<&MarathonApp>,
         host_ips: &BTreeMap<String, String>,
     ) -> Roles {
         let mut servers = BTreeMap::new();
@@ -82,8 +82,8 @@ impl Roles {
     /// `HAPROXY_DEPLOYMENT_STARTED_AT`, as marathon-lb orders them) is the
     /// canary, the one before it the baseline; a group of one app has no
     /// baseline. `None` for an empty group.
-    pub fn from_group(apps: &[GroupApp], host_ips: &BTreeMap<String, String>) -> Option<Roles> {
-        let mut sorted: Vec<&GroupApp> = apps.iter().collect();
+    pub fn from_group(apps: &[MarathonApp], host_ips: &BTreeMap<String, String>) -> Option<Roles> {
+        let mut sorted: Vec<&MarathonApp> = apps.iter().collect();
         sorted.sort_by(|a, b| by_started_at(a, b));
         let canary = sorted.pop()?;
         Some(Roles::new(canary, sorted.pop(), host_ips))
@@ -271,13 +271,13 @@ pub(crate) mod tests {
     use super::*;
     use crate::analysis::snapshot::tests::{read, served, snapshot};
     use crate::analysis::snapshot::{LbSnapshot, delta};
-    use crate::engine::observe::Task;
+    use crate::marathon::Task;
     use serde_json::json;
 
     /// An app of group `web` started at `started`, with one task per port
     /// on host 10.0.0.1 (server names `10_0_0_1_<port>`).
-    pub(crate) fn app(id: &str, started: &str, ports: &[u16]) -> GroupApp {
-        let mut app = GroupApp::from_marathon(&json!({
+    pub(crate) fn app(id: &str, started: &str, ports: &[u16]) -> MarathonApp {
+        let mut app = MarathonApp::from_marathon(&json!({
             "id": id, "instances": ports.len(),
             "labels": {"HAPROXY_DEPLOYMENT_GROUP": "web", "HAPROXY_DEPLOYMENT_STARTED_AT": started}
         }))

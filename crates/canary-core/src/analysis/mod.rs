@@ -52,18 +52,19 @@
 //!
 //! ```
 //! use canary_core::analysis::{Checks, Roles, Snapshot, Verdict, analyze_window};
-//! use canary_core::engine::{GroupApp, LbState, LbView};
-//! use canary_core::engine::observe::parse_stats_csv;
+//! use canary_core::MarathonApp;
+//! use canary_core::plan::{LbState, LbView};
+//! use canary_core::plan::stats::parse_stats_csv;
 //! use std::collections::BTreeMap;
 //!
-//! let app = |id: &str, started: &str, port: u16| GroupApp::from_marathon(&serde_json::json!({
+//! let app = |id: &str, started: &str, port: u16| MarathonApp::from_marathon(&serde_json::json!({
 //!     "id": id, "labels": {"HAPROXY_DEPLOYMENT_GROUP": "web", "HAPROXY_DEPLOYMENT_STARTED_AT": started},
 //!     "tasks": [{"id": format!("{id}.1"), "host": "10.0.0.1", "ports": [port]}]
 //! })).unwrap();
 //! let apps = [app("/web-blue", "2026-01-01T00:00:00", 31000), app("/web-green", "2026-02-01T00:00:00", 31001)];
 //! let lb = |blue: u64, green_ok: u64, green_5xx: u64| [LbView {
 //!     url: "http://10.0.0.2:9090".into(),
-//!     state: LbState::Stats { pids: 2, rows: parse_stats_csv(&format!(
+//!     state: LbState::Stats { worker: None, rows: parse_stats_csv(&format!(
 //!         "# pxname,svname,status,scur,qcur,hrsp_2xx,hrsp_5xx,rtime\n\
 //!          web_10000,10_0_0_1_31000,UP,0,0,{blue},0,10\n\
 //!          web_10000,10_0_0_1_31001,UP,0,0,{green_ok},{green_5xx},12\n")).unwrap() },
@@ -80,6 +81,7 @@ pub mod counters;
 pub mod error;
 pub mod metrics;
 pub mod sequence;
+pub mod sequential;
 pub mod snapshot;
 pub mod verdict;
 
@@ -92,6 +94,7 @@ pub use counters::Counters;
 pub use error::PolicyError;
 pub use metrics::{Roles, Side, SideMetrics, UnmatchedServer, WindowMetrics, metrics};
 pub use sequence::{Decision, Sequence, SequencePolicy, Tally, decide};
+pub use sequential::{SequentialAnalysis, SequentialPolicy, SequentialReport};
 pub use snapshot::{
     LbCoverage, LbDelta, LbSnapshot, LbStatus, Snapshot, WindowDelta, WindowEnd, delta,
 };

@@ -103,7 +103,7 @@ fn as_refs(lbs: &[(String, LbSnapshot)]) -> Vec<(&str, LbSnapshot)> {
 
 fn read(servers: BTreeMap<String, Counters>) -> LbSnapshot {
     LbSnapshot::Read {
-        reloading: false,
+        worker: None,
         servers,
     }
 }

@@ -9,27 +9,32 @@
 //! same process, so a reload resets them all at once. Hence, per load
 //! balancer:
 //!
-//! * if any counter of any server present at both ends went down, the load
-//!   balancer runs a new process ([`LbStatus::Restarted`]) and every server
-//!   counts its end values: what the new process served, all of it within
-//!   the window. Counting only the servers whose own counters went down
-//!   would take `end - start` for the others, mixing two processes;
+//! * if the worker that answered differs between the ends (its pid, from
+//!   the HTML stats page's header: [`crate::plan::Worker`]), or, where a
+//!   worker is not known at both ends, any counter of any server present
+//!   at both ends went down, the load balancer runs a new process
+//!   ([`LbStatus::Restarted`]) and every server counts its end values:
+//!   what the new process served, all of it within the window. Counting
+//!   only the servers whose own counters went down would take
+//!   `end - start` for the others, mixing two processes;
 //! * otherwise each server counts `end - start`, and a server present only
 //!   at the end (a task that started during the window) its end values;
 //! * a server present only at the start (a task gone) counts nothing.
 //!
-//! A reload nobody can see (every counter of the new process already
-//! higher than the old one's at the start) yields `end - start`: less than
-//! the new process served, never more. No rule here can give a negative
-//! count or one inflated beyond what was served in the window.
+//! Without the worker, a reload nobody can see (every counter of the new
+//! process already higher than the old one's at the start) yields
+//! `end - start`: less than the new process served, never more. No rule
+//! here can give a negative count or one inflated beyond what was served
+//! in the window. The same rule gives `canary status --sample` and
+//! `--observe` their split ([`crate::plan::sample`]).
 //!
 //! A load balancer counts only when it was read at both ends: one missing
 //! at the start may be an old instance the driver failed to list, whose
 //! end values would hold its whole history.
 
 use super::counters::Counters;
-use crate::engine::observe::{LbState, LbView};
-use crate::engine::predict::backend_name;
+use crate::plan::observe::{LbState, LbView};
+use crate::plan::predict::backend_name;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,10 +43,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub enum LbSnapshot {
     /// Its stats were read.
     Read {
-        /// More than two haproxy processes were listed: a reload was in
-        /// progress (an old worker finishing its connections, whose last
-        /// responses no stats page will show). Reported, not judged.
-        reloading: bool,
+        /// The pid of the HAProxy worker that answered, when it was read.
+        worker: Option<u32>,
         /// The backend's server rows by server name (no FRONTEND or
         /// BACKEND row).
         servers: BTreeMap<String, Counters>,
@@ -72,8 +75,8 @@ impl Snapshot {
             .iter()
             .map(|view| {
                 let lb = match &view.state {
-                    LbState::Stats { pids, rows } => LbSnapshot::Read {
-                        reloading: *pids > 2,
+                    LbState::Stats { worker, rows } => LbSnapshot::Read {
+                        worker: worker.map(|w| w.pid),
                         servers: rows
                             .iter()
                             .filter(|r| r.pxname == backend && r.is_server())
@@ -144,8 +147,9 @@ pub struct LbCoverage {
     /// How it entered the numbers.
     #[serde(flatten)]
     pub status: LbStatus,
-    /// Whether a reload was in progress at either end (more than two
-    /// haproxy processes listed).
+    /// Whether marathon-lb reloaded HAProxy between the ends (another
+    /// worker answered, or a counter went down). The old worker's last
+    /// responses are in no stats page. Reported, not judged.
     pub reloading: bool,
 }
 
@@ -225,18 +229,16 @@ fn why_unread(lb: Option<&LbSnapshot>) -> Option<String> {
     }
 }
 
-fn reloading(lb: Option<&LbSnapshot>) -> bool {
-    matches!(
-        lb,
-        Some(LbSnapshot::Read {
-            reloading: true,
-            ..
-        })
-    )
+/// The worker pid of a snapshot that was read and knows it.
+fn worker(lb: Option<&LbSnapshot>) -> Option<u32> {
+    match lb {
+        Some(LbSnapshot::Read { worker, .. }) => *worker,
+        _ => None,
+    }
 }
 
 fn lb_delta(url: &str, start: Option<&LbSnapshot>, end: Option<&LbSnapshot>) -> LbDelta {
-    let reload = reloading(start) || reloading(end);
+    let other_worker = matches!((worker(start), worker(end)), (Some(a), Some(b)) if a != b);
     let (
         Some(LbSnapshot::Read {
             servers: then_servers,
@@ -254,13 +256,17 @@ fn lb_delta(url: &str, start: Option<&LbSnapshot>, end: Option<&LbSnapshot>) -> 
             (None, Some(e)) => (WindowEnd::End, e),
             (None, None) => unreachable!("both ends were read"),
         };
-        return not_read(url, at, why, reload);
+        return not_read(url, at, why, other_worker);
     };
-    let restarted = now_servers.iter().any(|(name, now)| {
+    let went_down = now_servers.iter().any(|(name, now)| {
         then_servers
             .get(name)
             .is_some_and(|then| now.went_down_since(then))
     });
+    // Another worker restarted every counter even when none went down; a
+    // counter that went down under one worker was cleared: either way the
+    // end values are what was counted since.
+    let restarted = other_worker || went_down;
     let servers = now_servers
         .iter()
         .map(|(name, now)| {
@@ -279,7 +285,7 @@ fn lb_delta(url: &str, start: Option<&LbSnapshot>, end: Option<&LbSnapshot>) -> 
             } else {
                 LbStatus::Counted
             },
-            reloading: reload,
+            reloading: restarted,
         },
         servers,
     }
@@ -303,7 +309,7 @@ pub(crate) mod tests {
     /// A read load balancer with these servers.
     pub(crate) fn read(servers: &[(&str, Counters)]) -> LbSnapshot {
         LbSnapshot::Read {
-            reloading: false,
+            worker: None,
             servers: servers.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect(),
         }
     }
@@ -322,7 +328,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_snapshot_keeps_the_backends_server_rows_of_every_lb() {
-        use crate::engine::observe::parse_stats_csv;
+        use crate::plan::stats::parse_stats_csv;
         let csv = "# pxname,svname,status,scur,qcur,hrsp_2xx,rtime\n\
                    web_10000,FRONTEND,OPEN,0,0,99,\n\
                    web_10000,10_0_0_1_31000,UP,0,0,7,3\n\
@@ -332,7 +338,11 @@ pub(crate) mod tests {
             LbView {
                 url: "http://lb-a:9090".into(),
                 state: LbState::Stats {
-                    pids: 3,
+                    worker: Some(crate::plan::Worker {
+                        pid: 77,
+                        uptime: std::time::Duration::from_secs(3),
+                        threads: Some(2),
+                    }),
                     rows: parse_stats_csv(csv).unwrap(),
                 },
             },
@@ -345,10 +355,10 @@ pub(crate) mod tests {
         ];
         let snap = Snapshot::for_group("/web", 10000, &views);
         assert_eq!(snap.backend, "web_10000");
-        let LbSnapshot::Read { reloading, servers } = &snap.lbs["http://lb-a:9090"] else {
+        let LbSnapshot::Read { worker, servers } = &snap.lbs["http://lb-a:9090"] else {
             panic!("lb-a was read");
         };
-        assert!(*reloading, "three pids: a reload in progress");
+        assert_eq!(*worker, Some(77));
         assert_eq!(servers.keys().collect::<Vec<_>>(), ["10_0_0_1_31000"]);
         assert_eq!(
             (
@@ -463,19 +473,37 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_reload_in_progress_is_reported_and_a_changed_backend_counts_nothing() {
-        let start = snapshot(vec![(
-            "a",
-            LbSnapshot::Read {
-                reloading: true,
-                servers: [("s1".to_owned(), served(5, 0, 1))].into(),
-            },
-        )]);
-        let end = snapshot(vec![("a", read(&[("s1", served(8, 0, 1))]))]);
+    fn another_worker_restarts_the_counters_even_when_none_went_down() {
+        let with = |pid, servers: &[(&str, Counters)]| LbSnapshot::Read {
+            worker: Some(pid),
+            servers: servers.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect(),
+        };
+        // The new worker has already served more than the old one had at
+        // the start: the counters alone would read 8 - 5 = 3.
+        let start = snapshot(vec![("a", with(10, &[("s1", served(5, 0, 1))]))]);
+        let end = snapshot(vec![("a", with(11, &[("s1", served(8, 0, 1))]))]);
         let d = delta(&start, &end);
+        assert_eq!(d.lbs[0].coverage.status, LbStatus::Restarted);
         assert!(d.lbs[0].coverage.reloading);
+        assert_eq!(gained(&d, 0, "s1"), served(8, 0, 1));
+        // The same worker at both ends: end - start.
+        let same = snapshot(vec![("a", with(10, &[("s1", served(8, 0, 1))]))]);
+        let d = delta(&start, &same);
+        assert_eq!(d.lbs[0].coverage.status, LbStatus::Counted);
+        assert!(!d.lbs[0].coverage.reloading);
         assert_eq!(gained(&d, 0, "s1"), served(3, 0, 1));
-        let mut moved = end.clone();
+        // A worker known at one end only: the counters decide.
+        let unknown = snapshot(vec![("a", read(&[("s1", served(8, 0, 1))]))]);
+        assert_eq!(
+            delta(&start, &unknown).lbs[0].coverage.status,
+            LbStatus::Counted
+        );
+    }
+
+    #[test]
+    fn a_changed_backend_counts_nothing() {
+        let start = snapshot(vec![("a", read(&[("s1", served(5, 0, 1))]))]);
+        let mut moved = snapshot(vec![("a", read(&[("s1", served(8, 0, 1))]))]);
         moved.backend = "web_10001".into();
         let d = delta(&start, &moved);
         assert_eq!(d.backend, "web_10001");

@@ -311,9 +311,16 @@ impl fmt::Display for WindowAnalysis {
             let rate = m
                 .error_rate
                 .map_or_else(|| "-".to_owned(), |r| format!("{:.2}%", r * 100.0));
-            let time = m
-                .mean_response_ms
-                .map_or_else(|| "-".to_owned(), |t| format!("{t:.1} ms"));
+            // HAProxy counts whole milliseconds: 0 is "under 1 ms", and a
+            // mean below 1 (some servers 0, some 1) reads better in µs.
+            let time = m.mean_response_ms.map_or_else(
+                || "-".to_owned(),
+                |t| match t {
+                    t if t <= 0.0 => "<1 ms".to_owned(),
+                    t if t < 1.0 => format!("{:.0} µs", t * 1000.0),
+                    t => format!("{t:.1} ms"),
+                },
+            );
             write!(
                 f,
                 " | {side} {}: {} requests, {} errors ({rate}), {time}",

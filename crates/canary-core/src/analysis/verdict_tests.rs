@@ -426,4 +426,23 @@ fn a_judged_window_serialises_flat_with_stable_names() {
          the baseline's (limit 2.00) | canary /web-green: 100 requests, 20 errors (20.00%), 12.0 ms \
          | baseline /web-blue: 303 requests, 3 errors (0.99%), 10.0 ms"
     );
+    // Fast servers: HAProxy's whole milliseconds say 0 (under 1 ms), and a
+    // mean of 0s and 1s reads in µs, never "0.0 ms".
+    let fast = snapshot(vec![(
+        "http://lb-a:9090",
+        read(&[(CANARY, served(100, 0, 0)), (BASELINE, served(300, 0, 1))]),
+    )]);
+    let from = snapshot(vec![(
+        "http://lb-a:9090",
+        read(&[(CANARY, served(0, 0, 0)), (BASELINE, served(0, 0, 0))]),
+    )]);
+    let shown = analyze_window(&from, &fast, &roles(), &Checks::default()).to_string();
+    assert!(
+        shown.contains("100 requests, 0 errors (0.00%), <1 ms"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("300 requests, 0 errors (0.00%), 1.0 ms"),
+        "{shown}"
+    );
 }

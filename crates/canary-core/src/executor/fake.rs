@@ -1,7 +1,7 @@
 //! [`RecordingExecutor`]: the in-memory fake of the executor port.
 
 use super::{
-    ExecError, Executor, FinishedRun, GroupApp, JobHistory, LiveApp, LiveJob, RunInfo, RunStatus,
+    ExecError, Executor, FinishedRun, JobHistory, LiveJob, MarathonApp, RunInfo, RunStatus,
     app_what, job_what, run_what,
 };
 use serde_json::Value;
@@ -10,8 +10,6 @@ use std::collections::BTreeMap;
 /// One call an executor received, as the [`RecordingExecutor`] records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
-    /// [`Executor::list_apps`].
-    ListApps,
     /// [`Executor::get_job`].
     GetJob(String),
     /// [`Executor::create_job`], with the job id.
@@ -25,7 +23,7 @@ pub enum Call {
     /// [`Executor::run_status`].
     RunStatus(String, String),
     /// [`Executor::group_apps`].
-    GroupApps(String),
+    MarathonApps(String),
     /// [`Executor::create_app`], with the app id.
     CreateApp(String),
     /// [`Executor::scale_app`].
@@ -43,7 +41,6 @@ pub enum Call {
 /// [`RecordingExecutor::finish_run`] ends them.
 #[derive(Debug, Default, Clone)]
 pub struct RecordingExecutor {
-    apps: BTreeMap<String, LiveApp>,
     /// Marathon apps as JSON (with their tasks), for the engine's operations.
     marathon: BTreeMap<String, Value>,
     jobs: BTreeMap<String, LiveJob>,
@@ -107,18 +104,10 @@ impl RecordingExecutor {
         );
     }
 
-    /// Puts a Marathon app in place (replacing one with the same id).
-    pub fn insert_app(&mut self, app: LiveApp) {
-        self.apps.insert(app.id.clone(), app);
-    }
-
     /// Puts a Marathon app in place as Marathon's JSON, tasks included
     /// (what [`Executor::group_apps`] reads and the app operations change).
     pub fn insert_marathon_app(&mut self, app: Value) {
         let id = app["id"].as_str().unwrap_or_default().to_owned();
-        if let Ok(live) = LiveApp::from_marathon(&app) {
-            self.apps.insert(id.clone(), live);
-        }
         self.marathon.insert(id, app);
     }
 
@@ -215,10 +204,6 @@ impl RecordingExecutor {
 }
 
 impl Executor for RecordingExecutor {
-    fn list_apps(&mut self) -> Result<Vec<LiveApp>, ExecError> {
-        self.call(Call::ListApps, |me| Ok(me.apps.values().cloned().collect()))
-    }
-
     fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError> {
         self.call(Call::GetJob(id.to_owned()), |me| {
             Ok(me.jobs.get(id).cloned())
@@ -306,10 +291,10 @@ impl Executor for RecordingExecutor {
         )
     }
 
-    fn group_apps(&mut self, group: &str) -> Result<Vec<GroupApp>, ExecError> {
-        self.call(Call::GroupApps(group.to_owned()), |me| {
+    fn group_apps(&mut self, group: &str) -> Result<Vec<MarathonApp>, ExecError> {
+        self.call(Call::MarathonApps(group.to_owned()), |me| {
             let apps: Vec<Value> = me.marathon.values().cloned().collect();
-            GroupApp::group_from_marathon(&Value::Array(apps), group)
+            MarathonApp::group_from_marathon(&Value::Array(apps), group)
         })
     }
 
@@ -373,7 +358,6 @@ impl Executor for RecordingExecutor {
             me.marathon
                 .remove(app_id)
                 .ok_or_else(|| Self::missing_app(app_id))?;
-            me.apps.remove(app_id);
             Ok(())
         })
     }

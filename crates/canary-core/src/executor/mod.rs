@@ -5,8 +5,8 @@
 //! [`crate::run`], [`crate::status`] and the engine's driver are written
 //! once against it.
 
-pub use crate::engine::observe::GroupApp;
-pub use crate::live::{FinishedRun, JobHistory, LiveApp};
+pub use crate::live::{FinishedRun, JobHistory};
+pub use crate::marathon::MarathonApp;
 pub use fake::{Call, RecordingExecutor};
 use serde_json::Value;
 use std::fmt;
@@ -198,8 +198,6 @@ pub struct LiveJob {
 /// The operations canary needs on Metronome and Marathon. Small on purpose:
 /// the HTTP executor and the `dcos` CLI executor implement exactly this.
 pub trait Executor {
-    /// Every Marathon app, with its task counts and deployments.
-    fn list_apps(&mut self) -> Result<Vec<LiveApp>, ExecError>;
     /// The job with this id, if it exists, with its active runs and history.
     fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError>;
     /// Creates a job.
@@ -216,7 +214,7 @@ pub trait Executor {
     /// The Marathon apps of deployment group `group` (their
     /// `HAPROXY_DEPLOYMENT_GROUP` label equals it) with their tasks and
     /// health (`GET /v2/apps?embed=apps.tasks`).
-    fn group_apps(&mut self, group: &str) -> Result<Vec<GroupApp>, ExecError>;
+    fn group_apps(&mut self, group: &str) -> Result<Vec<MarathonApp>, ExecError>;
     /// Creates a Marathon app (`POST /v2/apps`); `Conflict` when one with
     /// its id exists.
     fn create_app(&mut self, app: &Value) -> Result<(), ExecError>;
@@ -237,6 +235,48 @@ pub trait Executor {
     /// long needs no bound.
     fn set_deadline_in(&mut self, within: Option<std::time::Duration>) {
         let _ = within;
+    }
+}
+
+/// A borrowed executor is one: a use case that takes an owned executor
+/// (a boxed one in a session) can be handed a caller's for a while, which
+/// keeps it (a test reads the fake's calls afterwards).
+impl<E: Executor + ?Sized> Executor for &mut E {
+    fn get_job(&mut self, id: &str) -> Result<Option<LiveJob>, ExecError> {
+        (**self).get_job(id)
+    }
+    fn create_job(&mut self, spec: &Value) -> Result<(), ExecError> {
+        (**self).create_job(spec)
+    }
+    fn replace_job(&mut self, spec: &Value) -> Result<(), ExecError> {
+        (**self).replace_job(spec)
+    }
+    fn stop_run(&mut self, job_id: &str, run_id: &str) -> Result<(), ExecError> {
+        (**self).stop_run(job_id, run_id)
+    }
+    fn start_run(&mut self, job_id: &str) -> Result<RunInfo, ExecError> {
+        (**self).start_run(job_id)
+    }
+    fn run_status(&mut self, job_id: &str, run_id: &str) -> Result<RunInfo, ExecError> {
+        (**self).run_status(job_id, run_id)
+    }
+    fn group_apps(&mut self, group: &str) -> Result<Vec<MarathonApp>, ExecError> {
+        (**self).group_apps(group)
+    }
+    fn create_app(&mut self, app: &Value) -> Result<(), ExecError> {
+        (**self).create_app(app)
+    }
+    fn scale_app(&mut self, app_id: &str, instances: u32) -> Result<(), ExecError> {
+        (**self).scale_app(app_id, instances)
+    }
+    fn kill_tasks(&mut self, app_id: &str, task_ids: &[String]) -> Result<(), ExecError> {
+        (**self).kill_tasks(app_id, task_ids)
+    }
+    fn delete_app(&mut self, app_id: &str) -> Result<(), ExecError> {
+        (**self).delete_app(app_id)
+    }
+    fn set_deadline_in(&mut self, within: Option<std::time::Duration>) {
+        (**self).set_deadline_in(within)
     }
 }
 

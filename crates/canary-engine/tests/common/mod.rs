@@ -5,29 +5,18 @@
 
 #![allow(dead_code)]
 
-use canary_core::clock::{Clock, Timestamp};
-use canary_core::engine::{DeployInput, KnownCanary, Limits, PhaseRequest};
+pub use test_support::ClusterClock;
+
+use canary_core::plan::{DeployInput, KnownCanary, Limits, PhaseRequest};
 use canary_core::{AppDefinition, AppName, CanaryApp, CanaryRequest, Phase};
-use canary_engine::{Event, Outcome, PhaseError, PhaseRun, drive};
-use dcos_sim::{Shared, SimConfig, SimHandle};
+use canary_engine::{EngineEvent, Outcome, PhaseError, PhaseRun, PreKillHook, Session, run_phase};
+use dcos_sim::{SimConfig, SimHandle};
 use exec_http::{Endpoints, HttpConfig, HttpExecutor, RetryPolicy};
 use lb_stats::LbStatsClient;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
-
-/// The cluster's manual clock as the engine's.
-pub struct ClusterClock(pub Shared);
-
-impl Clock for ClusterClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_unix(Duration::from_millis(self.0.now_ms()))
-    }
-    fn sleep(&self, duration: Duration) {
-        self.0.advance(duration);
-    }
-}
 
 /// A started sim and what drives it.
 pub struct Cluster {
@@ -102,27 +91,59 @@ impl Cluster {
         request: PhaseRequest,
         timeout: Duration,
     ) -> (Result<Outcome, PhaseError>, Vec<String>) {
-        let mut executor = self.executor();
-        let mut lbs = LbStatsClient::new(self.sim.lb_urls(), Duration::from_secs(5)).unwrap();
-        let stop = AtomicBool::new(false);
         let mut steps = Vec::new();
-        let outcome = drive(
+        let outcome = self.drive_with(request, timeout, &mut |event| {
+            if let EngineEvent::Acting { step, .. } = event {
+                steps.push(step.to_string());
+            }
+        });
+        (outcome, steps)
+    }
+
+    /// A session on this cluster: the HTTP executor and the stats client
+    /// on the cluster's clock, stopping when `stop` is set, events to
+    /// `events`.
+    pub fn session<'a>(
+        &self,
+        stop: Arc<AtomicBool>,
+        events: Box<dyn canary_engine::EventSink + 'a>,
+    ) -> Session<'a> {
+        Session::new(
+            Box::new(self.executor()),
+            Box::new(LbStatsClient::new(self.sim.lb_urls(), Duration::from_secs(5)).unwrap()),
+            self.clock.clone(),
+            stop,
+            events,
+        )
+    }
+
+    /// Drives `request` to its end, every event to `observer`.
+    pub fn drive_with(
+        &self,
+        request: PhaseRequest,
+        timeout: Duration,
+        observer: &mut dyn FnMut(&EngineEvent<'_>),
+    ) -> Result<Outcome, PhaseError> {
+        self.drive_hooked(request, timeout, None, observer)
+    }
+
+    /// [`Cluster::drive_with`] with a pre-kill hook.
+    pub fn drive_hooked(
+        &self,
+        request: PhaseRequest,
+        timeout: Duration,
+        hook: Option<&mut dyn PreKillHook>,
+        observer: &mut dyn FnMut(&EngineEvent<'_>),
+    ) -> Result<Outcome, PhaseError> {
+        let mut session = self.session(Arc::new(AtomicBool::new(false)), Box::new(observer));
+        run_phase(
+            &mut session,
             PhaseRun {
                 request,
                 timeout,
-                executor: &mut executor,
-                lbs: &mut lbs,
-                clock: self.clock.as_ref(),
-                hook: None,
-                stop: &stop,
+                hook,
             },
-            &mut |event| {
-                if let Event::Acting(step) = event {
-                    steps.push(step.to_string());
-                }
-            },
-        );
-        (outcome, steps)
+        )
     }
 
     /// `(id, instances, healthy tasks, image)` of every app of `group`,
@@ -152,29 +173,27 @@ impl Cluster {
         request: PhaseRequest,
         stop_after: usize,
     ) -> (Result<Outcome, PhaseError>, Vec<String>) {
-        let mut executor = self.executor();
-        let mut lbs = LbStatsClient::new(self.sim.lb_urls(), Duration::from_secs(5)).unwrap();
-        let stop = AtomicBool::new(false);
+        let stop = Arc::new(AtomicBool::new(false));
         let mut steps = Vec::new();
-        let outcome = drive(
+        let flag = stop.clone();
+        let mut observer = |event: &EngineEvent<'_>| {
+            if let EngineEvent::Acting { step, .. } = event {
+                steps.push(step.to_string());
+                if steps.len() >= stop_after {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        };
+        let mut session = self.session(stop, Box::new(&mut observer));
+        let outcome = run_phase(
+            &mut session,
             PhaseRun {
                 request,
                 timeout: Duration::from_secs(3600),
-                executor: &mut executor,
-                lbs: &mut lbs,
-                clock: self.clock.as_ref(),
                 hook: None,
-                stop: &stop,
-            },
-            &mut |event| {
-                if let Event::Acting(step) = event {
-                    steps.push(step.to_string());
-                    if steps.len() >= stop_after {
-                        stop.store(true, std::sync::atomic::Ordering::SeqCst);
-                    }
-                }
             },
         );
+        drop(session);
         (outcome, steps)
     }
 
@@ -194,7 +213,7 @@ impl Cluster {
             .kill_log()
             .records
             .iter()
-            .filter(|k| k.had_traffic() || k.was_serving())
+            .filter(|k| k.had_traffic() || k.was_serving() || k.old_worker_had_traffic())
             .map(|k| format!("{k:?}"))
             .collect()
     }

@@ -128,6 +128,12 @@ impl Agent {
         }
     }
 
+    /// Requests other than health checks that task `task_id`'s server is
+    /// serving now; `None` when it serves nothing (or is not a task here).
+    pub(crate) fn in_flight(&self, task_id: &str) -> Option<u64> {
+        self.servers.get(task_id).map(TaskServer::in_flight)
+    }
+
     /// How many tasks serve now.
     pub(crate) fn served(&self) -> usize {
         self.servers.len()

@@ -30,6 +30,18 @@ struct Task {
     /// Traffic requests answered so far (the error spread's position).
     seq: AtomicU64,
     error_offset: u64,
+    /// Traffic requests (not health checks) being served now.
+    in_flight: AtomicU64,
+}
+
+/// One traffic request's hold on its task's in-flight count, released
+/// however the request ends (answered, or cut off by a kill).
+struct Serving(Arc<Task>);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The open connections of one task, and whether it was killed.
@@ -50,6 +62,7 @@ fn reset(socket: &socket2::Socket) {
 
 /// One task's server.
 pub(super) struct TaskServer {
+    task: Arc<Task>,
     ports: Vec<u16>,
     listeners: Vec<(Arc<TcpListener>, AbortHandle)>,
     connections: Arc<Mutex<Connections>>,
@@ -85,6 +98,7 @@ impl TaskServer {
                 .unwrap_or_else(|_| HeaderValue::from_static("unprintable")),
             seq: AtomicU64::new(0),
             error_offset: spec.error_offset,
+            in_flight: AtomicU64::new(0),
         });
         let connections = Arc::new(Mutex::new(Connections::default()));
         let mut ports = Vec::new();
@@ -101,10 +115,16 @@ impl TaskServer {
             listeners.push((listener, accept.abort_handle()));
         }
         Ok(TaskServer {
+            task,
             ports,
             listeners,
             connections,
         })
+    }
+
+    /// Traffic requests (not health checks) it is serving now.
+    pub(super) fn in_flight(&self) -> u64 {
+        self.task.in_flight.load(Ordering::Relaxed)
     }
 
     /// The host ports it listens on, in port order.
@@ -201,7 +221,12 @@ fn slow_ms(request: &Request<Incoming>) -> u64 {
 }
 
 async fn answer(task: Arc<Task>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    let (status, delay_ms) = if request.headers().contains_key(CHECK_HEADER) {
+    let check = request.headers().contains_key(CHECK_HEADER);
+    let _serving = (!check).then(|| {
+        task.in_flight.fetch_add(1, Ordering::Relaxed);
+        Serving(task.clone())
+    });
+    let (status, delay_ms) = if check {
         (task.behaviour.check_status(), 0)
     } else {
         let seq = task.seq.fetch_add(1, Ordering::Relaxed);

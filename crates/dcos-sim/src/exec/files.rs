@@ -49,10 +49,10 @@ pub(crate) fn resolve(path: &str, attached: &Attached) -> Result<PathBuf, FilesE
     let mut candidate = PathBuf::from(path);
     for (real, prefixes) in &attached.sandboxes {
         for prefix in prefixes {
-            if let Some(rest) = path.strip_prefix(prefix.as_str()) {
-                if rest.is_empty() || rest.starts_with('/') {
-                    candidate = real.join(rest.trim_start_matches('/'));
-                }
+            if let Some(rest) = path.strip_prefix(prefix.as_str())
+                && (rest.is_empty() || rest.starts_with('/'))
+            {
+                candidate = real.join(rest.trim_start_matches('/'));
             }
         }
     }

@@ -519,10 +519,10 @@ impl JobAgent {
             self.running.remove(task_id);
             self.completed.push_back(task_id.to_owned());
             while self.completed.len() > COMPLETED_KEPT {
-                if let Some(old) = self.completed.pop_front() {
-                    if let Some(gone) = self.tasks.remove(&old) {
-                        let _ = std::fs::remove_dir_all(&gone.sandbox);
-                    }
+                if let Some(old) = self.completed.pop_front()
+                    && let Some(gone) = self.tasks.remove(&old)
+                {
+                    let _ = std::fs::remove_dir_all(&gone.sandbox);
                 }
             }
         }

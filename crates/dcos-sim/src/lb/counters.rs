@@ -5,7 +5,12 @@
 //! Simpler than HAProxy's: kept per (backend, server) name for the life of
 //! the sim (a real reload starts a new worker from zero), `qcur` is always 0
 //! (the emulation never queues) and `rtime` is the mean time to the response
-//! headers over the last 1024 responses.
+//! headers over the last 1024 responses. The `*_max` columns (`qtime_max`,
+//! `ctime_max`, `rtime_max`, `ttime_max`) are the emulated worker's: they
+//! start over at every reload ([`Counters::new_worker`]), as a new worker's
+//! do. Each request also remembers the worker it started under, so the
+//! requests an old worker still carries after a reload can be told apart
+//! ([`Counters::in_flight_before`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +39,10 @@ pub(crate) struct ServerCounters {
     pub srv_abrt: AtomicU64,
     /// (mean ms, samples) of the time to response headers.
     rtime: Mutex<(f64, u64)>,
+    /// This worker's `[qtime_max, ctime_max, rtime_max, ttime_max]`, ms.
+    maxes: Mutex<[u64; 4]>,
+    /// Requests in flight by the worker (generation) they started under.
+    by_worker: Mutex<BTreeMap<u64, u64>>,
 }
 
 /// A copy of one server's counters.
@@ -48,6 +57,8 @@ pub(crate) struct Snapshot {
     pub srv_abrt: u64,
     /// Mean ms to the response headers, rounded.
     pub rtime: u64,
+    /// This worker's `[qtime_max, ctime_max, rtime_max, ttime_max]`, ms.
+    pub maxes: [u64; 4],
 }
 
 impl ServerCounters {
@@ -68,6 +79,35 @@ impl ServerCounters {
         rtime.1 = n;
     }
 
+    /// Notes one request's `[qtime, ctime, rtime, ttime]` in ms into this
+    /// worker's maxima.
+    pub(crate) fn timings(&self, ms: [u64; 4]) {
+        let mut maxes = self.maxes.lock().unwrap_or_else(|p| p.into_inner());
+        for (max, value) in maxes.iter_mut().zip(ms) {
+            *max = (*max).max(value);
+        }
+    }
+
+    /// A request starts under worker `generation`.
+    pub(crate) fn start(&self, generation: u64) {
+        self.scur.fetch_add(1, Ordering::Relaxed);
+        self.stot.fetch_add(1, Ordering::Relaxed);
+        let mut by = self.by_worker.lock().unwrap_or_else(|p| p.into_inner());
+        *by.entry(generation).or_default() += 1;
+    }
+
+    /// A request that started under worker `generation` is over.
+    pub(crate) fn end(&self, generation: u64) {
+        self.scur.fetch_sub(1, Ordering::Relaxed);
+        let mut by = self.by_worker.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = by.get_mut(&generation) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                by.remove(&generation);
+            }
+        }
+    }
+
     pub(crate) fn snapshot(&self) -> Snapshot {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Snapshot {
@@ -79,6 +119,7 @@ impl ServerCounters {
             cli_abrt: load(&self.cli_abrt),
             srv_abrt: load(&self.srv_abrt),
             rtime: self.rtime.lock().map_or(0, |r| r.0.round() as u64),
+            maxes: self.maxes.lock().map_or([0; 4], |m| *m),
         }
     }
 }
@@ -87,9 +128,42 @@ impl ServerCounters {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     servers: Mutex<BTreeMap<(String, String), Arc<ServerCounters>>>,
+    /// The emulated worker now serving: bumped by every reload.
+    generation: AtomicU64,
 }
 
 impl Counters {
+    /// The emulated worker now serving new requests.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// A reload: a new worker serves new requests from now on, and its
+    /// `*_max` columns start from zero.
+    pub(crate) fn new_worker(&self) {
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        let servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
+        for counters in servers.values() {
+            *counters.maxes.lock().unwrap_or_else(|p| p.into_inner()) = [0; 4];
+        }
+    }
+
+    /// Requests in flight to `server` (any backend) that started under a
+    /// worker older than the current one: what a lingering old worker
+    /// still carries.
+    pub(crate) fn in_flight_before(&self, server: &str) -> u64 {
+        let current = self.generation();
+        let servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
+        servers
+            .iter()
+            .filter(|((_, s), _)| s == server)
+            .map(|(_, c)| {
+                let by = c.by_worker.lock().unwrap_or_else(|p| p.into_inner());
+                by.range(..current).map(|(_, n)| n).sum::<u64>()
+            })
+            .sum()
+    }
+
     /// The counters of `server` in `backend`, made at first use.
     pub(crate) fn of(&self, backend: &str, server: &str) -> Arc<ServerCounters> {
         let mut servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
@@ -133,5 +207,23 @@ mod tests {
         let s = c.snapshot();
         assert_eq!(s.hrsp, [0, 2, 0, 0, 1, 1]);
         assert_eq!(s.rtime, 20);
+    }
+
+    #[test]
+    fn maxima_start_over_with_a_new_worker_and_old_requests_are_told_apart() {
+        let all = Counters::default();
+        let c = all.of("web_10000", "a");
+        c.timings([0, 1, 30, 40]);
+        c.timings([0, 3, 10, 50]);
+        assert_eq!(c.snapshot().maxes, [0, 3, 30, 50]);
+        c.start(all.generation());
+        all.new_worker();
+        assert_eq!(c.snapshot().maxes, [0; 4]);
+        c.start(all.generation());
+        assert_eq!(all.in_flight("a"), 2);
+        assert_eq!(all.in_flight_before("a"), 1);
+        c.end(0);
+        assert_eq!(all.in_flight_before("a"), 0);
+        assert_eq!(all.in_flight("a"), 1);
     }
 }

@@ -14,7 +14,7 @@
 //! What it does not: health checks (it trusts the view, which lists only
 //! tasks Marathon reports running and healthy), queueing (`qcur` stays 0),
 //! `balance` other than round robin, TCP mode (every frontend speaks HTTP),
-//! or counters that restart with a reload. It only ever connects to 127.x
+//! or counters that restart with a reload (only the `*_max` columns do). It only ever connects to 127.x
 //! addresses: a server elsewhere (an imported fixture's) is never chosen.
 
 use super::counters::{Counters, ServerCounters};
@@ -65,13 +65,72 @@ struct Route {
     targets: Vec<Target>,
 }
 
+/// The connector of the frontend's client: HAProxy's connector, timed, so
+/// a request that needed a new connection reports its connect time
+/// (`ctime`; a request on a kept connection has none, as in HAProxy).
+#[derive(Clone)]
+struct TimedConnector {
+    inner: HttpConnector,
+    /// The connect time (ms) of the newest connection to each server that
+    /// no request has claimed yet.
+    fresh: Arc<Mutex<BTreeMap<SocketAddr, u64>>>,
+}
+
+impl tower::Service<Uri> for TimedConnector {
+    type Response = TokioIo<tokio::net::TcpStream>;
+    type Error = <HttpConnector as tower::Service<Uri>>::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let started = Instant::now();
+        let addr = uri
+            .authority()
+            .and_then(|a| a.as_str().parse::<SocketAddr>().ok());
+        let connecting = self.inner.call(uri);
+        let fresh = self.fresh.clone();
+        Box::pin(async move {
+            let stream = connecting.await?;
+            if let Some(addr) = addr {
+                let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                fresh
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(addr, ms);
+            }
+            Ok(stream)
+        })
+    }
+}
+
+impl TimedConnector {
+    /// The connect time of a new connection to `addr` made for the request
+    /// asking, or 0 when it went over a kept one.
+    fn claim(&self, addr: SocketAddr) -> u64 {
+        self.fresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&addr)
+            .unwrap_or(0)
+    }
+}
+
 /// What a frontend's connections share.
 struct Shared {
     port: u16,
     route: RwLock<Arc<Route>>,
     next: AtomicUsize,
     counters: Arc<Counters>,
-    client: Client<HttpConnector, Body>,
+    client: Client<TimedConnector, Body>,
+    connector: TimedConnector,
 }
 
 struct Listening {
@@ -86,7 +145,8 @@ pub(crate) struct Emulated {
     ip: Ipv4Addr,
     runtime: Handle,
     counters: Arc<Counters>,
-    client: Client<HttpConnector, Body>,
+    client: Client<TimedConnector, Body>,
+    connector: TimedConnector,
     permits: Arc<Semaphore>,
     state: Mutex<State>,
 }
@@ -110,11 +170,15 @@ impl std::fmt::Debug for Emulated {
 impl Emulated {
     /// The emulated frontend of instance `lb`, on `ip`.
     pub(crate) fn new(lb: usize, ip: Ipv4Addr, runtime: Handle) -> Emulated {
+        let connector = TimedConnector {
+            inner: HttpConnector::new(),
+            fresh: Arc::default(),
+        };
         let client = {
             let _entered = runtime.enter();
             Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(5))
-                .build_http()
+                .build(connector.clone())
         };
         Emulated {
             lb,
@@ -122,6 +186,7 @@ impl Emulated {
             runtime,
             counters: Arc::new(Counters::default()),
             client,
+            connector,
             permits: Arc::new(Semaphore::new(MAX_FRONTEND_CONNECTIONS)),
             state: Mutex::new(State::default()),
         }
@@ -141,8 +206,10 @@ impl Emulated {
     }
 
     /// Routes as `backends` say from now on: a listener per service port
-    /// (bound at first need), closed when its backend is gone.
+    /// (bound at first need), closed when its backend is gone. Each call is
+    /// a reload: a new emulated worker serves new requests.
     pub(crate) fn adopt(&self, backends: &[Backend]) {
+        self.counters.new_worker();
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut wanted: BTreeMap<u16, Route> = BTreeMap::new();
         for backend in backends {
@@ -225,6 +292,7 @@ impl Emulated {
             next: AtomicUsize::new(0),
             counters: self.counters.clone(),
             client: self.client.clone(),
+            connector: self.connector.clone(),
         });
         let accept = self
             .runtime
@@ -293,19 +361,21 @@ fn error_page(status: StatusCode, text: &str) -> Response<Body> {
     response
 }
 
-/// One request's hold on a server's counters: `scur` while it lasts, and a
-/// client abort when the client goes before it ends.
+/// One request's hold on a server's counters: `scur` while it lasts (under
+/// the worker it started with), and a client abort when the client goes
+/// before it ends.
 struct InFlight {
     counters: Arc<ServerCounters>,
+    worker: u64,
     done: bool,
 }
 
 impl InFlight {
-    fn new(counters: Arc<ServerCounters>) -> InFlight {
-        counters.scur.fetch_add(1, Ordering::Relaxed);
-        counters.stot.fetch_add(1, Ordering::Relaxed);
+    fn new(counters: Arc<ServerCounters>, worker: u64) -> InFlight {
+        counters.start(worker);
         InFlight {
             counters,
+            worker,
             done: false,
         }
     }
@@ -313,7 +383,7 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.counters.scur.fetch_sub(1, Ordering::Relaxed);
+        self.counters.end(self.worker);
         if !self.done {
             self.counters.cli_abrt.fetch_add(1, Ordering::Relaxed);
         }
@@ -367,7 +437,7 @@ async fn forward(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) 
             .headers_mut()
             .insert("x-forwarded-port", HeaderValue::from(shared.port));
         let counters = shared.counters.of(&route.backend, &target.name);
-        let mut in_flight = InFlight::new(counters.clone());
+        let mut in_flight = InFlight::new(counters.clone(), shared.counters.generation());
         let started = Instant::now();
         let sent = tokio::time::timeout(SERVER_TIMEOUT, shared.client.request(outgoing)).await;
         let response = match sent {
@@ -412,6 +482,13 @@ async fn forward(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) 
             }
         };
         counters.response(head.status.as_u16(), headers_ms);
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        counters.timings([
+            0,
+            shared.connector.claim(target.addr),
+            headers_ms as u64,
+            ms(started.elapsed()),
+        ]);
         in_flight.done = true;
         let mut response = Response::from_parts(head, Body::from(bytes));
         // Re-framed here: hyper writes the length of the body as collected.

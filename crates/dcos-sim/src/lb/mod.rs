@@ -33,6 +33,8 @@
 mod counters;
 mod frontend;
 pub(crate) mod haproxy;
+mod html;
+mod mlb;
 mod proxy;
 mod records;
 mod routes;
@@ -43,12 +45,14 @@ pub(crate) use frontend::Emulated;
 pub use frontend::MAX_FRONTEND_CONNECTIONS;
 pub(crate) use haproxy::Haproxy;
 pub use haproxy::{ConfigRejection, HaproxyError, HaproxyStatus};
+pub(crate) use mlb::RealMarathonLb;
+pub use mlb::{MarathonLbProgram, MarathonLbStatus};
 pub use proxy::ProxyStatus;
 pub(crate) use proxy::{Proxies, Proxy};
 
 pub use records::{
     CAPACITY_CAP, CapacityMark, CapacitySample, CapacityTimeline, KILL_LOG_CAP, KillLog,
-    KillRecord, LbSighting, RecordError,
+    KillRecord, LbSighting, OldWorkerSighting, RecordError,
 };
 pub(crate) use routes::routes;
 
@@ -99,9 +103,47 @@ struct Instance {
     disabled_since: BTreeMap<String, u64>,
     /// Reloads so far (the worker's pid moves on with each).
     reloads: u64,
+    /// When the current worker started (cluster time).
+    worker_started_ms: u64,
+    /// Workers replaced by a reload that linger for the reload window.
+    old_workers: Vec<OldWorker>,
+}
+
+/// An emulated worker a reload replaced, lingering for the reload window
+/// with the servers it had: invisible to the stats page (the new worker
+/// answers it); `/_haproxy_getpids` lists it and the kill log sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OldWorker {
+    /// How many reloads there had been when it started (its pid follows).
+    reloads: u64,
+    /// It is gone from this time on.
+    until_ms: u64,
+    /// Its servers by name: whether each was `disabled` (`MAINT`) there.
+    servers: BTreeMap<String, bool>,
 }
 
 impl Instance {
+    /// The pid of instance `lb`'s master (emulated).
+    fn master_pid(lb: usize) -> u64 {
+        1000 * (lb as u64 + 1)
+    }
+
+    /// The pid of its current worker (emulated): it moves on with every
+    /// reload.
+    fn worker_pid(&self, lb: usize) -> u64 {
+        Self::master_pid(lb) + 2 + self.reloads
+    }
+
+    /// The pid of an old worker of instance `lb`.
+    fn old_pid(lb: usize, old: &OldWorker) -> u64 {
+        Self::master_pid(lb) + 2 + old.reloads
+    }
+
+    /// Its old workers still lingering at `at_ms`.
+    fn old_workers_at(&self, at_ms: u64) -> impl Iterator<Item = &OldWorker> {
+        self.old_workers.iter().filter(move |w| at_ms < w.until_ms)
+    }
+
     fn due_ms(&self) -> Option<u64> {
         self.stale_since.map(|since| since + self.delay_ms)
     }
@@ -112,9 +154,23 @@ impl Instance {
         if self.adopted == live {
             return;
         }
+        let previous: BTreeMap<String, bool> = self
+            .adopted
+            .iter()
+            .flat_map(|b| &b.servers)
+            .map(|s| (s.name.clone(), s.disabled))
+            .collect();
+        let replaced = self.reloads;
         self.reloads += 1;
+        self.worker_started_ms = at_ms;
         if reload_window_ms > 0 {
             self.reload_until_ms = at_ms + reload_window_ms;
+            self.old_workers.retain(|w| at_ms < w.until_ms);
+            self.old_workers.push(OldWorker {
+                reloads: replaced,
+                until_ms: at_ms + reload_window_ms,
+                servers: previous,
+            });
         }
         self.adopted = live.to_vec();
         let disabled: BTreeSet<&str> = self
@@ -144,6 +200,10 @@ pub(crate) struct MarathonLb {
     live: Vec<Backend>,
     /// The Marathon generation `live` was built from.
     live_generation: Option<u64>,
+    /// What the real marathon-lb (`--group external`) should serve now:
+    /// `live` of the apps in group `external` (kept only when an instance
+    /// is the real marathon-lb).
+    live_external: Vec<Backend>,
     /// Tasks able to serve now: running, and healthy when checked.
     serving: BTreeSet<String>,
     records: Records,
@@ -158,9 +218,10 @@ fn millis(d: Duration) -> u64 {
 impl MarathonLb {
     /// The instances `config` asks for, following Marathon with its delay,
     /// carrying traffic through `proxies` (one per instance, or none).
-    pub(crate) fn new(config: &SimConfig, proxies: Proxies) -> Self {
+    pub(crate) fn new(config: &SimConfig, proxies: Proxies, started_ms: u64) -> Self {
         let instance = Instance {
             delay_ms: millis(config.lb_update_delay),
+            worker_started_ms: started_ms,
             ..Instance::default()
         };
         MarathonLb {
@@ -170,6 +231,7 @@ impl MarathonLb {
             traffic: BTreeMap::new(),
             live: Vec::new(),
             live_generation: None,
+            live_external: Vec::new(),
             serving: BTreeSet::new(),
             records: Records::default(),
             proxies,
@@ -188,6 +250,12 @@ impl MarathonLb {
         drop(self.proxies.dir.take());
     }
 
+    /// The private directory of the real HAProxies' or marathon-lbs'
+    /// files, if any.
+    pub(crate) fn dir(&self) -> Option<std::path::PathBuf> {
+        self.proxies.dir.as_ref().map(|d| d.path().to_owned())
+    }
+
     /// How many instances there are.
     pub(crate) fn count(&self) -> usize {
         self.instances.len()
@@ -203,7 +271,10 @@ impl MarathonLb {
     /// backends, adopts those that are due, and samples capacity.
     pub(crate) fn observe(&mut self, at_ms: u64, marathon: &Marathon, killed: &[Killed]) {
         for kill in killed {
-            self.record_kill(kill);
+            let task_in_flight = kill.task["id"]
+                .as_str()
+                .and_then(|id| marathon.agent.in_flight(id));
+            self.record_kill(kill, task_in_flight);
         }
         let live_changed = self.refresh_live(marathon);
         let mut adopted = false;
@@ -254,8 +325,32 @@ impl MarathonLb {
                     .map(|t| t.id.clone())
             })
             .collect();
+        if self
+            .proxies
+            .list
+            .iter()
+            .any(|p| matches!(p, Proxy::MarathonLb(_)))
+        {
+            // marathon-lb's --group external: HAPROXY_GROUP lists it.
+            let external = apps
+                .iter()
+                .filter(|app| {
+                    app.labels
+                        .get("HAPROXY_GROUP")
+                        .is_some_and(|g| g.split(',').any(|g| g.trim() == "external"))
+                })
+                .cloned()
+                .collect();
+            self.live_external = backends(external);
+        }
         self.live = backends(apps);
         true
+    }
+
+    /// The backends the real marathon-lb (`--group external`) should serve
+    /// for the cluster as it is now.
+    pub(crate) fn external_backends(&self) -> Vec<Backend> {
+        self.live_external.clone()
     }
 
     fn sample(&mut self, at_ms: u64) {
@@ -276,12 +371,33 @@ impl MarathonLb {
         }
     }
 
-    fn record_kill(&mut self, kill: &Killed) {
+    fn record_kill(&mut self, kill: &Killed, task_in_flight: Option<u64>) {
         let app = LbApp::from_marathon_json(&kill.app);
         let task = LbTask::from_json(&kill.task);
         let names = server_names(&app, &task);
         let mut seen = Vec::new();
+        let mut old_workers = Vec::new();
         for (lb, instance) in self.instances.iter().enumerate() {
+            old_workers.extend(self.old_worker_sightings(lb, &names, kill.at_ms));
+            if let Proxy::MarathonLb(mlb) = self.proxy(lb) {
+                // The real marathon-lb's view is its HAProxy's, not the
+                // model's.
+                let rows = mlb.current_rows(&names).unwrap_or_default();
+                let reloading = mlb.pids().len() > 2;
+                for name in &names {
+                    let row = rows.iter().find(|r| &r.server == name);
+                    seen.push(LbSighting {
+                        lb,
+                        server: name.clone(),
+                        in_backend: row.is_some(),
+                        maint: row.is_some_and(|r| r.status == "MAINT"),
+                        sessions: row.map_or(0, |r| r.sessions),
+                        queued: row.map_or(0, |r| r.queued),
+                        reloading,
+                    });
+                }
+                continue;
+            }
             for name in &names {
                 let server = instance
                     .adopted
@@ -293,7 +409,9 @@ impl MarathonLb {
                     None => (0, 0),
                 };
                 let reloading = match self.proxy(lb) {
-                    Proxy::Haproxy(haproxy) => haproxy.pids().len() > 2,
+                    Proxy::Haproxy(haproxy) => {
+                        instance.forced_reloading || haproxy.pids().len() > 2
+                    }
                     _ => self.reloading(lb, kill.at_ms),
                 };
                 seen.push(LbSighting {
@@ -314,7 +432,56 @@ impl MarathonLb {
             cause: kill.cause,
             servers: names,
             seen,
+            old_workers,
+            task_in_flight,
         });
+    }
+
+    /// What instance `lb`'s lingering old workers had on the servers
+    /// `names` at `at_ms`: a real HAProxy's, from its master CLI; else the
+    /// old-worker model's, with the emulated frontend's requests that
+    /// started under an older worker as their sessions.
+    fn old_worker_sightings(
+        &self,
+        lb: usize,
+        names: &[String],
+        at_ms: u64,
+    ) -> Vec<OldWorkerSighting> {
+        let proxy = self.proxy(lb);
+        if let Some(rows) = proxy.old_worker_rows(names) {
+            return rows
+                .into_iter()
+                .map(|row| OldWorkerSighting {
+                    lb,
+                    pid: row.pid,
+                    server: row.server,
+                    status: row.status,
+                    sessions: row.sessions,
+                    queued: row.queued,
+                })
+                .collect();
+        }
+        let mut out = Vec::new();
+        for old in self.instances[lb].old_workers_at(at_ms) {
+            for name in names {
+                let Some(&disabled) = old.servers.get(name) else {
+                    continue;
+                };
+                let sessions = match &proxy {
+                    Proxy::Emulated(frontend) => frontend.counters().in_flight_before(name),
+                    _ => 0,
+                };
+                out.push(OldWorkerSighting {
+                    lb,
+                    pid: u32::try_from(Instance::old_pid(lb, old)).unwrap_or(u32::MAX),
+                    server: name.clone(),
+                    status: if disabled { "MAINT" } else { "UP" }.into(),
+                    sessions,
+                    queued: 0,
+                });
+            }
+        }
+        out
     }
 
     /// `(scur, qcur)` of server `name` on instance `lb` at `at_ms`.
@@ -352,9 +519,32 @@ impl MarathonLb {
     /// The `;csv` stats page of instance `lb` at `at_ms` as the sim models
     /// it (with the emulated frontend's counters; a real HAProxy's page
     /// comes from HAProxy itself).
+    #[cfg(test)]
     pub(crate) fn stats_csv(&self, lb: usize, at_ms: u64) -> String {
+        stats::csv(&self.stats_rows(lb, at_ms, &stats::Scope::default()))
+    }
+
+    /// The emulated stats page of instance `lb` at `at_ms` for the stats
+    /// query `query` (`stats;csv;scope=web`): `;csv` or HTML, the proxies
+    /// in its `;scope=`. Its content type and body.
+    pub(crate) fn stats_page(&self, lb: usize, at_ms: u64, query: &str) -> (&'static str, String) {
+        let rows = self.stats_rows(lb, at_ms, &stats::Scope::of_query(query));
+        if query.split(';').any(|option| option == "csv") {
+            return ("text/plain", stats::csv(&rows));
+        }
+        let instance = &self.instances[lb];
+        let process = html::Process {
+            pid: instance.worker_pid(lb),
+            // HAProxy's default: one thread per CPU.
+            nbthread: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            uptime_ms: at_ms.saturating_sub(instance.worker_started_ms),
+        };
+        ("text/html", html::page(process, &rows))
+    }
+
+    fn stats_rows(&self, lb: usize, at_ms: u64, scope: &stats::Scope) -> Vec<stats::Row> {
         let proxy = self.proxy(lb);
-        stats::stats_csv(lb, &self.instances[lb].adopted, |backend, name| {
+        stats::stats_rows(lb, &self.instances[lb].adopted, scope, |backend, name| {
             let (scur, qcur) = self.traffic_at(lb, name, at_ms);
             let counters = match &proxy {
                 Proxy::Emulated(frontend) => frontend.counters().snapshot(backend, name),
@@ -374,24 +564,27 @@ impl MarathonLb {
         instance.forced_reloading || at_ms < instance.reload_until_ms
     }
 
-    /// `/_haproxy_getpids` of instance `lb` at `at_ms`: the master and its
-    /// worker, plus the old worker while reloading (with a real HAProxy,
-    /// its real processes; the sim's forced reload adds a made-up one).
+    /// The emulated `/_haproxy_getpids` of instance `lb` at `at_ms`: the
+    /// master and its worker, plus the old workers lingering in the reload
+    /// window (or a made-up one while a reload is forced). A real HAProxy
+    /// answers for itself.
     pub(crate) fn pids(&self, lb: usize, at_ms: u64) -> String {
-        if let Proxy::Haproxy(haproxy) = self.proxy(lb) {
-            let mut pids: Vec<String> = haproxy.pids().iter().map(u32::to_string).collect();
-            if self.instances[lb].forced_reloading && pids.len() < 3 {
-                pids.push("1".into());
-            }
-            return pids.join(" ");
+        let instance = &self.instances[lb];
+        let mut pids = vec![Instance::master_pid(lb)];
+        pids.extend(
+            instance
+                .old_workers_at(at_ms)
+                .map(|old| Instance::old_pid(lb, old)),
+        );
+        let worker = instance.worker_pid(lb);
+        if pids.len() == 1 && self.reloading(lb, at_ms) {
+            pids.push(worker - 1);
         }
-        let master = 1000 * (lb as u64 + 1);
-        let worker = master + 2 + self.instances[lb].reloads;
-        if self.reloading(lb, at_ms) {
-            format!("{master} {} {worker}", worker - 1)
-        } else {
-            format!("{master} {worker}")
-        }
+        pids.push(worker);
+        pids.iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// Sets the traffic of server `name` on instance `lb` (`None`: every
@@ -405,9 +598,15 @@ impl MarathonLb {
         self.traffic.clear();
     }
 
-    /// Forces instance `lb` to report a reload (or stops forcing it).
+    /// Forces instance `lb` to report a reload (or stops forcing it). With
+    /// a real HAProxy it also reloads it for real: its old worker lingers
+    /// while it has connections (getpids is HAProxy's own there), and the
+    /// kill log counts the instance as reloading while forced.
     pub(crate) fn set_reloading(&mut self, lb: usize, reloading: bool) {
         self.instances[lb].forced_reloading = reloading;
+        if let (true, Proxy::Haproxy(haproxy)) = (reloading, self.proxy(lb)) {
+            haproxy.force_reload();
+        }
     }
 
     /// Sets instance `lb`'s update delay; a pending adoption moves with it.

@@ -41,6 +41,30 @@ pub struct LbSighting {
     pub reloading: bool,
 }
 
+/// What one lingering *old* worker of one marathon-lb instance had on one
+/// server of a task at the moment the task was killed: after a reload the
+/// old worker finishes the connections it has, invisible to the stats page
+/// (which the new worker answers). Read from HAProxy's master CLI (`show
+/// proc`, then `@!<pid> show stat`) with a real HAProxy; from the old-worker
+/// model of [`crate::SimConfig::lb_reload_window`] when emulated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OldWorkerSighting {
+    /// The marathon-lb instance.
+    pub lb: usize,
+    /// The old worker's pid (as its master sees it: with the real
+    /// marathon-lb, a pid of the instance's own PID namespace).
+    pub pid: u32,
+    /// The HAProxy server name.
+    pub server: String,
+    /// Its status in that worker: `MAINT` when the worker had it disabled,
+    /// else what HAProxy shows (`UP`, `DOWN`, `no check`, …).
+    pub status: String,
+    /// Sessions that worker still had on it (`scur`).
+    pub sessions: u64,
+    /// Requests that worker still had queued for it (`qcur`).
+    pub queued: u64,
+}
+
 /// One task the cluster killed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KillRecord {
@@ -56,6 +80,15 @@ pub struct KillRecord {
     pub servers: Vec<String>,
     /// One entry per marathon-lb instance and server name.
     pub seen: Vec<LbSighting>,
+    /// One entry per old worker still running on an instance that had the
+    /// server in its config, and server name (empty when no instance was
+    /// mid-reload).
+    pub old_workers: Vec<OldWorkerSighting>,
+    /// Requests other than health checks (those carry
+    /// [`crate::image::CHECK_HEADER`]) the task itself was serving when it
+    /// was killed, counted by the task; `None` when it is not one of the
+    /// sim's serving tasks (e.g. an imported fixture's).
+    pub task_in_flight: Option<u64>,
 }
 
 impl KillRecord {
@@ -75,6 +108,37 @@ impl KillRecord {
     /// and not `MAINT`).
     pub fn was_serving(&self) -> bool {
         self.seen.iter().any(|s| s.in_backend && !s.maint)
+    }
+
+    /// Whether a lingering old worker still had sessions or queued
+    /// requests on it: a kill the stats page could not show, and one a
+    /// zero-downtime tool must wait out.
+    pub fn old_worker_had_traffic(&self) -> bool {
+        self.old_workers
+            .iter()
+            .any(|o| o.sessions > 0 || o.queued > 0)
+    }
+
+    /// Whether a real HAProxy's master could not be asked about its old
+    /// workers at the kill: the oracle was blind there, which a safety
+    /// check must not take for "nothing on it".
+    pub fn old_workers_unreadable(&self) -> bool {
+        self.old_workers
+            .iter()
+            .any(|o| o.status.starts_with("unreadable"))
+    }
+
+    /// Whether a lingering old worker still had it in rotation (not
+    /// `MAINT`): that worker could still have sent it a request on a
+    /// connection it kept.
+    pub fn old_worker_routed(&self) -> bool {
+        self.old_workers.iter().any(|o| o.status != "MAINT")
+    }
+
+    /// Whether the task itself was still serving requests (other than
+    /// health checks) when it was killed.
+    pub fn task_was_busy(&self) -> bool {
+        self.task_in_flight.is_some_and(|n| n > 0)
     }
 }
 

@@ -1,12 +1,17 @@
 //! HAProxy's `;csv` stats page as marathon-lb's HAProxy writes it: a
 //! header, then per backend its `FRONTEND` row, one row per server (`UP`, or
-//! `MAINT` when disabled) and its `BACKEND` row.
+//! `MAINT` when disabled) and its `BACKEND` row; `;scope=TEXT` keeps only
+//! the proxies whose name contains TEXT, as HAProxy does (see [`Scope`]).
 
 use super::counters::Snapshot;
 use super::rules::Backend;
 
-/// HAProxy's `;csv` columns (62 of them, the 1.6-era set zdd.py parses).
-const COLUMNS: [&str; 62] = [
+/// HAProxy 2.6's `;csv` columns from the first through `ttime_max`, in its
+/// order: the 62 of the 1.6-era set zdd.py parses, then the newer ones up
+/// to the `*_max` times. 2.6 goes on after `ttime_max` with a column named
+/// `-`, which zdd.py cannot parse (marathon-lb-haproxy.md §9), so the
+/// emulation stops there.
+const COLUMNS: [&str; 94] = [
     "pxname",
     "svname",
     "qcur",
@@ -69,7 +74,74 @@ const COLUMNS: [&str; 62] = [
     "ctime",
     "rtime",
     "ttime",
+    "agent_status",
+    "agent_code",
+    "agent_duration",
+    "check_desc",
+    "agent_desc",
+    "check_rise",
+    "check_fall",
+    "check_health",
+    "agent_rise",
+    "agent_fall",
+    "agent_health",
+    "addr",
+    "cookie",
+    "mode",
+    "algo",
+    "conn_rate",
+    "conn_rate_max",
+    "conn_tot",
+    "intercepted",
+    "dcon",
+    "dses",
+    "wrew",
+    "connect",
+    "reuse",
+    "cache_lookups",
+    "cache_hits",
+    "srv_icur",
+    "src_ilim",
+    "qtime_max",
+    "ctime_max",
+    "rtime_max",
+    "ttime_max",
 ];
+
+/// HAProxy keeps at most this many characters of `;scope=` (its
+/// `STAT_SCOPE_TXT_MAXLEN`): a longer scope is cut to its first 20, as seen
+/// with Debian's HAProxy 2.6.
+pub(crate) const SCOPE_MAX: usize = 20;
+
+/// Which proxies a stats page shows: those whose name contains the scope,
+/// ignoring case (HAProxy's `strnistr`); no scope or an empty one: all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Scope(Option<String>);
+
+impl Scope {
+    /// The scope of a stats query (`stats;csv;scope=web`): the text after
+    /// `;scope=` up to the next `;` or `&`, cut to [`SCOPE_MAX`] characters.
+    pub(crate) fn of_query(query: &str) -> Scope {
+        let Some(start) = query.find(";scope=") else {
+            return Scope(None);
+        };
+        let text: String = query[start + 7..]
+            .split([';', '&'])
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(SCOPE_MAX)
+            .collect();
+        Scope((!text.is_empty()).then(|| text.to_ascii_lowercase()))
+    }
+
+    /// Whether proxy `name` is shown.
+    pub(crate) fn shows(&self, name: &str) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|scope| name.to_ascii_lowercase().contains(scope.as_str()))
+    }
+}
 
 fn row(fields: &[(&str, String)]) -> String {
     let mut line = String::new();
@@ -117,35 +189,45 @@ fn counter_fields(c: &Snapshot) -> Vec<(&'static str, String)> {
         ("cli_abrt", c.cli_abrt.to_string()),
         ("srv_abrt", c.srv_abrt.to_string()),
         ("rtime", c.rtime.to_string()),
+        ("qtime_max", c.maxes[0].to_string()),
+        ("ctime_max", c.maxes[1].to_string()),
+        ("rtime_max", c.maxes[2].to_string()),
+        ("ttime_max", c.maxes[3].to_string()),
     ]);
     fields
 }
 
-/// The `;csv` page of marathon-lb instance `index` for `backends`, each
-/// server's row from `server(backend, name)`.
-pub(crate) fn stats_csv(
+/// One row of a stats page, by column name.
+pub(crate) type Row = Vec<(&'static str, String)>;
+
+/// The rows of the stats page of marathon-lb instance `index` for
+/// `backends` within `scope`, each server's from `server(backend, name)`.
+pub(crate) fn stats_rows(
     index: usize,
     backends: &[Backend],
+    scope: &Scope,
     server: impl Fn(&str, &str) -> ServerRow,
-) -> String {
-    let mut out = format!("# {}\n", COLUMNS.join(","));
+) -> Vec<Row> {
+    let mut rows = Vec::new();
     let pid = (index + 1).to_string();
-    out.push_str(&row(&[
-        ("pxname", "stats".into()),
-        ("svname", "FRONTEND".into()),
-        ("status", "OPEN".into()),
-        ("pid", pid.clone()),
-        ("type", "0".into()),
-    ]));
-    for backend in backends {
+    if scope.shows("stats") {
+        rows.push(vec![
+            ("pxname", "stats".into()),
+            ("svname", "FRONTEND".into()),
+            ("status", "OPEN".into()),
+            ("pid", pid.clone()),
+            ("type", "0".into()),
+        ]);
+    }
+    for backend in backends.iter().filter(|b| scope.shows(&b.name)) {
         let name = backend.name.clone();
-        out.push_str(&row(&[
+        rows.push(vec![
             ("pxname", name.clone()),
             ("svname", "FRONTEND".into()),
             ("status", "OPEN".into()),
             ("pid", pid.clone()),
             ("type", "0".into()),
-        ]));
+        ]);
         let mut total = Snapshot::default();
         let (mut scur_total, mut qcur_total) = (0, 0);
         for entry in &backend.servers {
@@ -169,7 +251,7 @@ pub(crate) fn stats_csv(
                 ("check_status", "L7OK".into()),
             ];
             fields.extend(counter_fields(&counters));
-            out.push_str(&row(&fields));
+            rows.push(fields);
             scur_total += scur;
             qcur_total += qcur;
             total.stot += counters.stot;
@@ -179,6 +261,9 @@ pub(crate) fn stats_csv(
             total.srv_abrt += counters.srv_abrt;
             for (sum, value) in total.hrsp.iter_mut().zip(counters.hrsp) {
                 *sum += value;
+            }
+            for (max, value) in total.maxes.iter_mut().zip(counters.maxes) {
+                *max = (*max).max(value);
             }
         }
         let mut fields = vec![
@@ -195,7 +280,27 @@ pub(crate) fn stats_csv(
                 .into_iter()
                 .filter(|(n, _)| *n != "rtime"),
         );
-        out.push_str(&row(&fields));
+        rows.push(fields);
+    }
+    rows
+}
+
+/// The `;csv` page of `rows`.
+pub(crate) fn csv(rows: &[Row]) -> String {
+    let mut out = format!("# {}\n", COLUMNS.join(","));
+    for fields in rows {
+        out.push_str(&row(fields));
     }
     out
+}
+
+/// The `;csv` page of marathon-lb instance `index` for `backends`, each
+/// server's row from `server(backend, name)`.
+#[cfg(test)]
+pub(crate) fn stats_csv(
+    index: usize,
+    backends: &[Backend],
+    server: impl Fn(&str, &str) -> ServerRow,
+) -> String {
+    csv(&stats_rows(index, backends, &Scope::default(), server))
 }

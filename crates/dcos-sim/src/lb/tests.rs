@@ -50,8 +50,9 @@ fn zdd_apps_fixture_gives_one_backend_with_one_server_in_maint() {
         .collect();
     assert_eq!(maint_rows.len(), 1);
     assert!(maint_rows[0].starts_with("nginx_10000,10_0_6_25_31184,"));
-    // Every row has the 62 columns plus the trailing empty field.
-    assert!(csv.lines().skip(1).all(|l| l.split(',').count() == 63));
+    // Every row has the 94 columns (HAProxy 2.6's through ttime_max) plus
+    // the trailing empty field.
+    assert!(csv.lines().skip(1).all(|l| l.split(',').count() == 95));
 }
 
 fn task(id: &str, port: u64, alive: bool, running: bool) -> LbTask {
@@ -100,6 +101,7 @@ fn unhealthy_and_staging_tasks_are_left_out_and_traffic_shows() {
             ..SimConfig::default()
         },
         Proxies::default(),
+        0,
     );
     for instance in &mut lb.instances {
         instance.adopt(&backends, 0, 0);
@@ -182,6 +184,7 @@ fn a_disabled_server_keeps_drain_sessions_for_the_drain_time() {
             ..SimConfig::default()
         },
         Proxies::default(),
+        0,
     );
     lb.instances[0].adopt(&backends, 1_000, 0);
     let row = |csv: &str| {
@@ -240,6 +243,8 @@ fn the_records_are_bounded_and_say_when_a_mark_is_out_of_reach() {
             cause: crate::marathon::KillCause::ScaledDown,
             servers: Vec::new(),
             seen: Vec::new(),
+            old_workers: Vec::new(),
+            task_in_flight: None,
         });
     }
     let log = records.kill_log();

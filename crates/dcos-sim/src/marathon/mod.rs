@@ -43,8 +43,9 @@
 //! `TASK_KILLING`, no kill grace period); failing tasks are not killed and
 //! relaunched; the scheduler keeps converging apps even after their
 //! deployment was cancelled with `force=true`; deployments have one step;
-//! pods, groups (beyond `GET /v2/apps/<group>/*`), readiness checks, the
-//! launch queue and the event stream are not simulated; `Content-Type` is
+//! pods, groups (beyond `GET /v2/apps/<group>/*`), readiness checks and the
+//! launch queue are not simulated; the event stream (`events`) has the
+//! events marathon-lb listens to, not deployment events; `Content-Type` is
 //! not checked (no 415).
 //!
 //! # Where things are
@@ -54,17 +55,19 @@
 //! `deployment` the deployments, their locks, cancellation and rollback;
 //! `scheduler` the task lifecycle over cluster time; `kills` what is noted of
 //! each kill; `view` read-only copies for tests; `import` loading a
-//! `GET /v2/apps` response as given; `routes` and `query` the HTTP surface;
+//! `GET /v2/apps` response as given; `routes`, `query` and `selector` the HTTP surface;
 //! `validate` Marathon's validation and normalisation.
 
 mod app;
 mod changes;
 mod deployment;
+mod events;
 mod import;
 mod kills;
 mod query;
 mod routes;
 mod scheduler;
+mod selector;
 mod task;
 pub(crate) mod validate;
 mod view;
@@ -77,6 +80,8 @@ pub(crate) use app::{App, Embed};
 pub use changes::{KillOptions, UpdateOptions};
 pub(crate) use deployment::Deployment;
 pub use deployment::{Refusal, Started};
+pub(crate) use events::EventBus;
+pub use events::KEEP_ALIVE as EVENT_KEEP_ALIVE;
 pub use kills::KillCause;
 pub(crate) use kills::Killed;
 pub(crate) use routes::routes;

@@ -1,7 +1,7 @@
-//! Marathon's query strings: decoding, boolean flags, `embed` and the label
-//! selector of `GET /v2/apps?label=`.
+//! Marathon's query strings: decoding, boolean flags and `embed` (the label
+//! selector of `GET /v2/apps?label=` is in `selector`).
 
-use super::{App, Embed};
+use super::Embed;
 
 /// Decoded query parameters, in order.
 pub(super) struct Query(Vec<(String, String)>);
@@ -86,75 +86,4 @@ pub(super) fn embed_of(query: &Query) -> Embed {
         }
     }
     embed
-}
-
-/// One term of a label selector.
-pub(super) enum Selector {
-    Exists(String),
-    Equals(String, String),
-    NotEquals(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-}
-
-/// Splits on `sep` outside parentheses, honouring `\` escapes.
-fn split_top(text: &str, sep: char) -> Vec<String> {
-    let (mut parts, mut cur, mut depth, mut escaped) = (Vec::new(), String::new(), 0, false);
-    for c in text.chars() {
-        if escaped {
-            cur.push(c);
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' => escaped = true,
-            '(' => {
-                depth += 1;
-                cur.push(c);
-            }
-            ')' => {
-                depth -= 1;
-                cur.push(c);
-            }
-            c if c == sep && depth == 0 => parts.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
-        }
-    }
-    parts.push(cur);
-    parts
-}
-
-pub(super) fn parse_selector(text: &str) -> Vec<Selector> {
-    split_top(text, ',')
-        .into_iter()
-        .filter(|t| !t.trim().is_empty())
-        .map(|term| {
-            let term = term.trim();
-            let set = |rest: &str| -> Vec<String> {
-                let inner = rest.trim().trim_start_matches('(').trim_end_matches(')');
-                inner.split(',').map(|s| s.trim().to_owned()).collect()
-            };
-            if let Some((k, v)) = term.split_once("!=") {
-                Selector::NotEquals(k.trim().into(), v.trim().into())
-            } else if let Some((k, v)) = term.split_once("==") {
-                Selector::Equals(k.trim().into(), v.trim().into())
-            } else if let Some((k, rest)) = term.split_once(" notin ") {
-                Selector::NotIn(k.trim().into(), set(rest))
-            } else if let Some((k, rest)) = term.split_once(" in ") {
-                Selector::In(k.trim().into(), set(rest))
-            } else {
-                Selector::Exists(term.to_owned())
-            }
-        })
-        .collect()
-}
-
-pub(super) fn selector_matches(selectors: &[Selector], app: &App) -> bool {
-    selectors.iter().all(|s| match s {
-        Selector::Exists(k) => app.labels.contains_key(k),
-        Selector::Equals(k, v) => app.labels.get(k) == Some(v),
-        Selector::NotEquals(k, v) => app.labels.get(k) != Some(v),
-        Selector::In(k, vs) => app.labels.get(k).is_some_and(|l| vs.contains(l)),
-        Selector::NotIn(k, vs) => app.labels.get(k).is_none_or(|l| !vs.contains(l)),
-    })
 }

@@ -1,7 +1,8 @@
 //! Marathon's HTTP surface: `/v2/apps`, `/v2/tasks`, `/v2/deployments`,
-//! `/v2/info`, `/v2/queue`.
+//! `/v2/info`, `/v2/queue`, `/v2/events`.
 
-use super::query::{Query, embed_of, parse_selector, selector_matches};
+use super::query::{Query, embed_of};
+use super::selector;
 use super::validate::{self, canonical_id};
 use super::{Embed, KillOptions, Refusal, Started, UpdateOptions};
 use crate::http::{json, message};
@@ -31,6 +32,7 @@ pub fn routes() -> Router<Shared> {
         .route("/v2/tasks/delete", post(delete_tasks))
         .route("/v2/deployments", get(list_deployments))
         .route("/v2/deployments/{id}", delete(cancel_deployment))
+        .route("/v2/events", get(super::events::stream))
         .route("/v2/info", get(info))
         .route("/v2/queue", get(queue))
         .layer(axum::middleware::map_response(no_cache))
@@ -106,7 +108,13 @@ async fn list_apps(State(sim): State<Shared>, RawQuery(raw): RawQuery) -> Respon
     let embed = embed_of(&query);
     let id_filter = query.first("id").map(str::to_lowercase);
     let cmd_filter = query.first("cmd").map(str::to_owned);
-    let selectors = query.first("label").map(parse_selector).unwrap_or_default();
+    let selectors = match query.first("label").map(selector::parse).transpose() {
+        Ok(selectors) => selectors.unwrap_or_default(),
+        // Marathon throws IllegalArgumentException for a selector that does
+        // not parse; 422 is our reading of its exception mapper, which
+        // answers that exception as an unprocessable entity.
+        Err(e) => return message(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    };
     let cluster = sim.cluster();
     let apps: Vec<Value> = cluster
         .marathon
@@ -124,7 +132,7 @@ async fn list_apps(State(sim): State<Shared>, RawQuery(raw): RawQuery) -> Respon
                     .is_some_and(|c| c.contains(f.as_str()))
             })
         })
-        .filter(|a| selector_matches(&selectors, a))
+        .filter(|a| selector::matches(&selectors, &a.labels))
         .map(|a| a.to_json(&embed))
         .collect();
     // Serialise after releasing the cluster lock, so concurrent requests

@@ -180,13 +180,13 @@ fn validate_spec(
             ),
         )));
     }
-    if let Some(id) = replacing {
-        if reaches(metronome, &dependencies, id) {
-            return Err(Box::new(message(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("Dependencies contain a cycle through {id}"),
-            )));
-        }
+    if let Some(id) = replacing
+        && reaches(metronome, &dependencies, id)
+    {
+        return Err(Box::new(message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("Dependencies contain a cycle through {id}"),
+        )));
     }
     Ok(())
 }

@@ -7,6 +7,8 @@ pub mod cli;
 pub mod jobs;
 
 use serde_json::Value;
+#[allow(unused_imports)] // not every test binary uses them
+pub use test_support::{haproxy_binary, unique_loopback};
 
 /// A response: status, content type, body text.
 #[derive(Debug)]
@@ -147,22 +149,6 @@ pub fn lb_pids(lb_url: &str) -> usize {
     reply.body.split_whitespace().count()
 }
 
-/// A 127.x.y.z address no other test (in this process, and most likely in
-/// no other process on the machine) uses, for a marathon-lb instance whose
-/// frontends bind fixed service ports such as 10000.
-pub fn unique_loopback() -> std::net::Ipv4Addr {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let pid = std::process::id();
-    std::net::Ipv4Addr::new(
-        127,
-        10 + (pid % 200) as u8,
-        ((pid / 200) % 250) as u8,
-        2 + (n % 250) as u8,
-    )
-}
-
 /// An app of deployment group `group` on its public port `port`
 /// (`HAPROXY_0_PORT`), with an HTTP health check every second, as zdd.py
 /// would deploy it (`labels` added).
@@ -224,4 +210,22 @@ pub fn lb_columns(lb_url: &str, backend: &str) -> Vec<std::collections::BTreeMap
         .filter(|f| f[0] == backend && f[1] != "FRONTEND" && f[1] != "BACKEND")
         .map(|f| header.iter().cloned().zip(f).collect())
         .collect()
+}
+
+/// `POST /v2/apps` of `app` to the sim at `dcos_url`; asserts the 201.
+pub fn create_app(dcos_url: &str, app: &Value) {
+    let reply = send("POST", &format!("{dcos_url}/v2/apps"), &[], Some(app));
+    assert_eq!(reply.status, 201, "{}", reply.body);
+}
+
+/// `POST /v2/tasks/delete?scale=true&force=true` of `task` on the sim at
+/// `dcos_url`; asserts the 200.
+pub fn kill_task(dcos_url: &str, task: &str) {
+    let reply = send(
+        "POST",
+        &format!("{dcos_url}/v2/tasks/delete?scale=true&force=true"),
+        &[],
+        Some(&serde_json::json!({"ids": [task]})),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
 }

@@ -23,7 +23,7 @@ fn app(instances: u32) -> Value {
 
 /// The group's one app, which must exist.
 #[track_caller]
-fn the_app(h: &mut dyn Harness) -> canary_core::executor::GroupApp {
+fn the_app(h: &mut dyn Harness) -> canary_core::executor::MarathonApp {
     let mut apps = h.executor().group_apps(GROUP).expect("group_apps");
     assert_eq!(apps.len(), 1, "{apps:?}");
     apps.remove(0)
@@ -37,6 +37,43 @@ pub fn group_apps_of_an_empty_group_is_empty(h: &mut dyn Harness) -> Verdict {
         "labels": {"HAPROXY_DEPLOYMENT_GROUP": "conformance-other"}}),
     );
     assert_eq!(h.executor().group_apps(GROUP).expect("group_apps"), vec![]);
+    Verdict::Passed
+}
+
+/// The group's apps are exactly those whose group label equals it, among
+/// lookalikes (a longer name, a name that only differs where Marathon's
+/// label selector needs escapes, none at all) whatever the backend reads
+/// (Marathon's selector for `http`, the whole list for `dcos-cli`).
+pub fn group_apps_picks_the_group_exactly_among_lookalikes(h: &mut dyn Harness) -> Verdict {
+    let odd = "conformance group/x,y=(z)";
+    for (id, group) in [
+        ("/conformance-odd", Some(odd)),
+        ("/conformance-odd2", Some("conformance group/x,y=(z)2")),
+        ("/conformance-plain", Some("conformance-group")),
+        ("/conformance-longer", Some("conformance-groupx")),
+        ("/conformance-none", None),
+    ] {
+        let mut app = json!({"id": id, "instances": 0, "cpus": 0.1, "mem": 32,
+            "container": {"type": "DOCKER", "docker": {"image": "httpd:2.4"}}});
+        if let Some(group) = group {
+            app["labels"] = json!({"HAPROXY_DEPLOYMENT_GROUP": group});
+        }
+        h.add_app(&app);
+    }
+    let ids = |h: &mut dyn Harness, group: &str| -> Vec<String> {
+        let mut ids: Vec<String> = h
+            .executor()
+            .group_apps(group)
+            .expect("group_apps")
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(h, odd), ["/conformance-odd"]);
+    assert_eq!(ids(h, GROUP), ["/conformance-plain"]);
+    assert_eq!(ids(h, "conformance"), Vec::<String>::new());
     Verdict::Passed
 }
 

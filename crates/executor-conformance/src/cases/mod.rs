@@ -31,14 +31,9 @@ fn live(h: &mut dyn Harness) -> LiveJob {
         .expect("the job exists")
 }
 
-/// A cluster without apps lists none.
-pub fn list_apps_on_an_empty_cluster(h: &mut dyn Harness) -> Verdict {
-    assert_eq!(h.executor().list_apps().expect("list_apps"), vec![]);
-    Verdict::Passed
-}
-
-/// Apps come back with their id, instance count, image and labels.
-pub fn list_apps_reads_apps(h: &mut dyn Harness) -> Verdict {
+/// Every app of a group comes back with its id, instance count, image and
+/// labels.
+pub fn group_apps_reads_every_app_of_the_group(h: &mut dyn Harness) -> Verdict {
     for (id, instances) in [("/conformance-a", 1), ("/conformance-b", 2)] {
         h.add_app(&json!({
             "id": id, "instances": instances, "cpus": 0.1, "mem": 32,
@@ -46,7 +41,7 @@ pub fn list_apps_reads_apps(h: &mut dyn Harness) -> Verdict {
             "labels": {"HAPROXY_DEPLOYMENT_GROUP": "conformance"}
         }));
     }
-    let mut apps = h.executor().list_apps().expect("list_apps");
+    let mut apps = h.executor().group_apps("conformance").expect("group_apps");
     apps.sort_by(|a, b| a.id.cmp(&b.id));
     let seen: Vec<_> = apps
         .iter()
@@ -311,7 +306,7 @@ fn every_operation_fails_with(
     run_id: &str,
     kind: &str,
 ) {
-    assert_kind(executor.list_apps(), kind);
+    assert_kind(executor.group_apps("conformance"), kind);
     assert_kind(executor.get_job(JOB), kind);
     assert_kind(executor.create_job(spec), kind);
     assert_kind(executor.replace_job(spec), kind);

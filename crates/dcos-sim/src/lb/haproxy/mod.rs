@@ -19,12 +19,14 @@
 //! for a burst of events); the cluster never waits for them.
 
 mod config;
+pub(crate) mod master;
 
 use super::rules::Backend;
 pub(crate) use config::Paths;
 use serde::Serialize;
 use std::io::{Read, Write};
 use std::net::Ipv4Addr;
+use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -102,6 +104,8 @@ pub(crate) struct Haproxy {
     binary: PathBuf,
     dir: PathBuf,
     paths: Paths,
+    /// Its own stats listener (`listen stats`), which the sim's forwards to.
+    stats: SocketAddr,
     master_pid: u32,
     status: Arc<Mutex<HaproxyStatus>>,
     sender: Mutex<Option<Sender<Message>>>,
@@ -239,8 +243,13 @@ impl Haproxy {
             path: paths.state_dir.clone(),
             source,
         })?;
-        let cfg = dir.join("haproxy.cfg");
-        write_file(&cfg, &config::render(lb, ip, &paths, &[]))?;
+        let stats_port = free_port(ip).map_err(|source| HaproxyError::Write {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let cfg = paths.config.clone();
+        write_file(&paths.lua, &config::getpids_lua(&cfg))?;
+        write_file(&cfg, &config::render(lb, ip, stats_port, &paths, &[]))?;
         write_file(&paths.state_file(), "1\n")?;
         validate(binary, &cfg).map_err(|detail| HaproxyError::NotUp { lb, detail })?;
         let log = std::fs::File::create(dir.join("haproxy.log")).map_err(|source| {
@@ -251,14 +260,17 @@ impl Haproxy {
         })?;
         let pid_file = dir.join("haproxy.pid");
         // The supervisor: runs the master, and stops it when its stdin (a
-        // pipe from the sim) closes, whether the sim stops or dies.
+        // pipe from the sim) closes, whether the sim stops or dies. The
+        // config path reaches it through the environment, so that its own
+        // command line does not look like one of the instance's haproxy
+        // processes to the getpids service.
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(r#""$0" "$@" </dev/null & pid=$!; read -r _; kill -TERM "$pid"; wait "$pid""#)
+            .arg(
+                r#""$0" -W -f "$DCOS_SIM_HAPROXY_CONFIG" "$@" </dev/null & pid=$!; read -r _; kill -TERM "$pid"; wait "$pid""#,
+            )
+            .env("DCOS_SIM_HAPROXY_CONFIG", &cfg)
             .arg(binary)
-            .arg("-W")
-            .arg("-f")
-            .arg(&cfg)
             .arg("-x")
             .arg(&paths.socket)
             .arg("-S")
@@ -301,6 +313,7 @@ impl Haproxy {
             binary: binary.to_owned(),
             dir: dir.to_owned(),
             paths,
+            stats: SocketAddr::from((ip, stats_port)),
             master_pid,
             status: Arc::new(Mutex::new(HaproxyStatus::default())),
             sender: Mutex::new(Some(sender)),
@@ -310,7 +323,8 @@ impl Haproxy {
         let worker = Reloader {
             haproxy: Arc::downgrade(&haproxy),
             ip,
-            running: config::render(lb, ip, &haproxy.paths, &[]),
+            stats_port,
+            running: config::render(lb, ip, stats_port, &haproxy.paths, &[]),
         };
         let handle = std::thread::Builder::new()
             .name(format!("dcos-sim-haproxy-{lb}"))
@@ -348,9 +362,24 @@ impl Haproxy {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// `show stat` from the running worker: the `;csv` stats page.
-    pub(crate) fn stats_csv(&self) -> std::io::Result<String> {
-        socket_command(&self.paths.socket, "show stat", Duration::from_secs(2))
+    /// Asks the master to reload now (the sim's forced reload), without a
+    /// config change: a new worker starts and the old one finishes its
+    /// connections.
+    pub(crate) fn force_reload(&self) {
+        if let Ok(mut stream) = UnixStream::connect(self.dir.join("master.sock")) {
+            let _ = stream.write_all(b"reload\n");
+        }
+    }
+
+    /// Its own stats listener (`/haproxy?stats`, `/_haproxy_getpids`, …).
+    pub(crate) fn stats_addr(&self) -> SocketAddr {
+        self.stats
+    }
+
+    /// What its old workers (those still finishing their connections after
+    /// a reload) have on the servers `names`, from the master CLI.
+    pub(crate) fn old_worker_rows(&self, names: &[String]) -> Vec<master::WorkerRow> {
+        master::old_worker_rows(&self.dir.join("master.sock"), names)
     }
 
     /// The master and its workers (an old one lingering after a reload
@@ -364,30 +393,10 @@ impl Haproxy {
     /// `(scur, qcur)` of server `name` (summed over its backends) from the
     /// running worker's stats, `None` when they cannot be read.
     pub(crate) fn sessions(&self, name: &str) -> Option<(u64, u64)> {
-        let csv =
-            socket_command(&self.paths.socket, "show stat", Duration::from_millis(500)).ok()?;
-        let mut lines = csv.lines();
-        let header: Vec<&str> = lines
-            .next()?
-            .trim_start_matches(['#', ' '])
-            .split(',')
-            .collect();
-        let column = |n: &str| header.iter().position(|c| *c == n);
-        let (sv, scur, qcur) = (column("svname")?, column("scur")?, column("qcur")?);
-        let mut found = None;
-        for fields in lines.map(|l| l.split(',').collect::<Vec<_>>()) {
-            if fields.get(sv) == Some(&name) {
-                let number = |i: usize| {
-                    fields
-                        .get(i)
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .unwrap_or(0)
-                };
-                let (s, q) = found.unwrap_or((0, 0));
-                found = Some((s + number(scur), q + number(qcur)));
-            }
-        }
-        Some(found.unwrap_or((0, 0)))
+        // As generous as the master CLI's limit (see master::LIMIT).
+        let csv = socket_command(&self.paths.socket, "show stat", Duration::from_secs(3)).ok()?;
+        let rows = master::server_rows(&csv, &[name.to_owned()], self.master_pid);
+        Some(rows.first().map_or((0, 0), |r| (r.sessions, r.queued)))
     }
 
     /// Stops the master and its workers and waits for them (bounded).
@@ -431,10 +440,16 @@ impl Drop for Haproxy {
     }
 }
 
+/// A port the OS says is free on `ip` now (HAProxy binds it right after).
+pub(crate) fn free_port(ip: Ipv4Addr) -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind((ip, 0))?.local_addr()?.port())
+}
+
 /// The reload thread of one instance.
 struct Reloader {
     haproxy: std::sync::Weak<Haproxy>,
     ip: Ipv4Addr,
+    stats_port: u16,
     /// The config the running worker has.
     running: String,
 }
@@ -466,7 +481,7 @@ impl Reloader {
     /// Validates, then swaps in and reloads, the config for `backends`.
     fn apply(&mut self, haproxy: &Haproxy, backends: &[Backend]) {
         let lb = haproxy.lb;
-        let candidate = config::render(lb, self.ip, &haproxy.paths, backends);
+        let candidate = config::render(lb, self.ip, self.stats_port, &haproxy.paths, backends);
         if candidate == self.running {
             return;
         }
@@ -527,7 +542,7 @@ impl Reloader {
         )
         .map_err(|e| format!("cannot save the server state: {e}"))?;
         write_file(&haproxy.paths.state_file(), &state).map_err(|e| e.to_string())?;
-        std::fs::rename(new_file, haproxy.dir.join("haproxy.cfg"))
+        std::fs::rename(new_file, &haproxy.paths.config)
             .map_err(|e| format!("cannot put the config in place: {e}"))?;
         let before = children(haproxy.master_pid);
         let master = haproxy.dir.join("master.sock");
