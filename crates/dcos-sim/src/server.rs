@@ -31,6 +31,10 @@ const PUBLIC_PATHS: [&str; 3] = [
 #[error("connection dropped by an injected fault")]
 struct Dropped;
 
+/// The most of a request's body read before an injected or refusing answer
+/// (Marathon's own request limit is far above any app or job definition).
+const UNREAD_BODY_LIMIT: usize = 8 << 20;
+
 /// Collapses repeated slashes, as Marathon tolerates `//` in paths.
 fn clean_path(uri: &Uri) -> Option<Uri> {
     let path = uri.path();
@@ -175,7 +179,14 @@ async fn answer(
     };
     match verdict {
         Verdict::Drop => return Err(Dropped),
-        Verdict::Answer(response) => return Ok(response),
+        Verdict::Answer(response) => {
+            // Marathon and Admin Router read the whole request before they
+            // answer. Answering unread would make hyper close the connection
+            // under a client that already pooled it for its next request (a
+            // broken pipe no real cluster causes).
+            let _ = axum::body::to_bytes(request.into_body(), UNREAD_BODY_LIMIT).await;
+            return Ok(response);
+        }
         Verdict::Delay(delay) => tokio::time::sleep(delay).await,
         Verdict::Serve => {}
     }

@@ -233,3 +233,79 @@ fn a_fast_clock_lets_simulated_minutes_pass_in_milliseconds() {
         );
     }
 }
+
+/// An injected refusal (Marathon's 409 on a locked app) is answered only
+/// once the request's body was read, as Marathon does, so the connection
+/// stays usable for the client's next request. A client that asks
+/// `Expect: 100-continue` sees the order: the sim asks for the body (100)
+/// before it refuses. Answering unread made hyper close the connection
+/// under a client that had pooled it: the next request on it met a broken
+/// pipe (seen once in CI as a failing conformance case).
+#[test]
+fn an_injected_refusal_reads_the_body_and_keeps_the_connection() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let sim = start(SimConfig {
+        control: true,
+        ..SimConfig::default()
+    });
+    let base = sim.dcos_url();
+    let rule = json!({"method": "PUT", "path_prefix": "/service/marathon/v2/apps",
+        "action": {"status": {"code": 409, "body": {"message": "App is locked"}}}, "times": 1});
+    assert_eq!(
+        send("POST", &format!("{base}/__sim/faults"), &[], Some(&rule)).status,
+        201
+    );
+    let authority = base.trim_start_matches("http://");
+    let stream = std::net::TcpStream::connect(authority).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a bounded read");
+    let mut writer = stream.try_clone().expect("clone");
+    let mut reader = BufReader::new(stream);
+    let body = br#"{"instances":2}"#;
+    write!(
+        writer,
+        "PUT /service/marathon/v2/apps/web HTTP/1.1\r\nHost: {authority}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        body.len()
+    )
+    .expect("write the head");
+    let read_head = |reader: &mut BufReader<std::net::TcpStream>| -> (String, usize) {
+        let mut status = String::new();
+        reader.read_line(&mut status).expect("a status line");
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("a header line");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().expect("a length");
+            }
+        }
+        (status.trim_end().to_owned(), length)
+    };
+    let (first, _) = read_head(&mut reader);
+    assert_eq!(
+        first, "HTTP/1.1 100 Continue",
+        "the sim must ask for the body before it answers"
+    );
+    writer.write_all(body).expect("write the body");
+    let (refusal, length) = read_head(&mut reader);
+    assert!(refusal.starts_with("HTTP/1.1 409"), "{refusal}");
+    let mut answer = vec![0; length];
+    reader.read_exact(&mut answer).expect("the refusal's body");
+    write!(
+        writer,
+        "GET /metadata HTTP/1.1\r\nHost: {authority}\r\n\r\n"
+    )
+    .expect("the next request on the same connection");
+    let (next, _) = read_head(&mut reader);
+    assert!(
+        next.starts_with("HTTP/1.1 200"),
+        "the connection must still serve: {next:?}"
+    );
+}
