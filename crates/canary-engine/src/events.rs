@@ -3,9 +3,9 @@
 //! them into its progress display and its `--events json` lines; tests
 //! record them.
 
-use crate::analyze::Method;
 use crate::outcome::{AnalysisOutcome, Outcome, PhaseError};
 use canary_core::Phase;
+use canary_core::analysis::Method;
 use canary_core::analysis::{Decision, SequentialReport, Tally, WindowAnalysis};
 use canary_core::executor::RunInfo;
 use canary_core::plan::{Observation, Step, Wait};

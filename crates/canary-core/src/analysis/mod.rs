@@ -79,6 +79,7 @@
 
 pub mod counters;
 pub mod error;
+pub mod method;
 pub mod metrics;
 pub mod sequence;
 pub mod sequential;
@@ -92,6 +93,7 @@ mod verdict_tests;
 
 pub use counters::Counters;
 pub use error::PolicyError;
+pub use method::Method;
 pub use metrics::{Roles, Side, SideMetrics, UnmatchedServer, WindowMetrics, metrics};
 pub use sequence::{Decision, Sequence, SequencePolicy, Tally, decide};
 pub use sequential::{SequentialAnalysis, SequentialPolicy, SequentialReport};

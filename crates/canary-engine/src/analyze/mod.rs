@@ -17,9 +17,8 @@ use crate::events::EngineEvent;
 pub use crate::outcome::AnalysisOutcome;
 use crate::session::Session;
 use canary_core::MarathonApp;
-use canary_core::analysis::{
-    Checks, Roles, Sequence, SequencePolicy, SequentialPolicy, Snapshot, analyze_window,
-};
+pub use canary_core::analysis::Method;
+use canary_core::analysis::{Checks, Roles, Sequence, SequencePolicy, Snapshot, analyze_window};
 use canary_core::executor::{ExecError, Executor};
 use canary_core::plan::LbQuery;
 use canary_core::plan::intent::{AppIdentity, Binding, Moved};
@@ -29,31 +28,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 mod sequential;
-
-/// How an analysis judges.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Method {
-    /// Fixed windows, each judged by thresholds; the sequence rule over
-    /// them.
-    Windows {
-        /// The checks of every window (validated by the caller).
-        checks: Checks,
-        /// How many windows, and the limits that end the analysis early.
-        policy: SequencePolicy,
-    },
-    /// The sequential test at every read (validated by the caller).
-    Sequential(SequentialPolicy),
-}
-
-impl Method {
-    /// `windows` or `sequential`: the `--analysis` value.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Method::Windows { .. } => "windows",
-            Method::Sequential(_) => "sequential",
-        }
-    }
-}
 
 /// One analysis to drive: what to judge, by which rules.
 #[derive(Debug, Clone)]
