@@ -19,10 +19,9 @@
 use crate::bundle::{APP_DEFINITION_ENV, CanaryRequest, SANDBOX_APP_FILE};
 use crate::canary_app::CanaryApp;
 use crate::job::Phase;
-use crate::native::{NativeInvocation, shell_words};
+use crate::native::{NativeInvocation, shell_quote, shell_words};
 use crate::runner::{
     DEFAULT_LOGIN_CA_CERT, DEFAULT_NATIVE_DCOS_URL, DEFAULT_NATIVE_DCOS_URL_TLS, RunnerKind,
-    shell_quote,
 };
 
 /// `word` as it is when the shell takes it literally (letters, digits,

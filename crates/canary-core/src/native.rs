@@ -5,7 +5,6 @@
 //! canary-core only quotes those for the job's shell.
 
 use crate::job::Phase;
-use crate::runner::{NativeOptions, shell_quote};
 
 /// What one native phase job asks `canary` to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +82,27 @@ pub(crate) fn shell_words(words: &[Word]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// What a native job passes to `canary deploy|rollout|rollback` beyond the
+/// group: the engine's limits, each left to canary's default when unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NativeOptions {
+    /// `--timeout`: how long the whole phase may take.
+    pub timeout: Option<std::time::Duration>,
+    /// `--health-timeout`: how long new tasks may take to become healthy.
+    pub health_timeout: Option<std::time::Duration>,
+    /// `--drain-timeout`: how long one drain may take.
+    pub drain_timeout: Option<std::time::Duration>,
+    /// `--keep-failed-canary` (the deploy job only): a canary that never
+    /// gets healthy stays, for the rollback job to remove.
+    pub keep_failed_canary: bool,
+}
+
+/// Quotes `s` for a POSIX shell: single quotes, with embedded single quotes
+/// closed, escaped and reopened. Safe for any input.
+pub(crate) fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]

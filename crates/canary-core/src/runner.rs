@@ -4,6 +4,8 @@
 //! resources.
 
 use crate::image::{ImageError, validate_image};
+use crate::native::NativeArgv;
+pub use crate::native::NativeOptions;
 use crate::url::{UrlError, parse_http_url};
 use std::fmt;
 
@@ -81,7 +83,7 @@ pub struct RunnerConfig {
     pub native: NativeOptions,
     /// The binary's command line for a native job (its flags are its
     /// own): needed with [`RunnerKind::Native`], unused by zdd.py.
-    pub native_argv: Option<crate::native::NativeArgv>,
+    pub native_argv: Option<NativeArgv>,
     /// Seconds one drain step may wait (zdd.py `--max-wait`).
     pub max_wait_secs: u32,
     /// The DC/OS secret path holding a service-account credential, for
@@ -111,21 +113,6 @@ impl RunnerArtifact {
     pub fn file_name(&self) -> &str {
         self.url.rsplit('/').next().unwrap_or_default()
     }
-}
-
-/// What a native job passes to `canary deploy|rollout|rollback` beyond the
-/// group: the engine's limits, each left to canary's default when unset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct NativeOptions {
-    /// `--timeout`: how long the whole phase may take.
-    pub timeout: Option<std::time::Duration>,
-    /// `--health-timeout`: how long new tasks may take to become healthy.
-    pub health_timeout: Option<std::time::Duration>,
-    /// `--drain-timeout`: how long one drain may take.
-    pub drain_timeout: Option<std::time::Duration>,
-    /// `--keep-failed-canary` (the deploy job only): a canary that never
-    /// gets healthy stays, for the rollback job to remove.
-    pub keep_failed_canary: bool,
 }
 
 /// What carries out a phase.
@@ -410,12 +397,6 @@ impl RunnerConfig {
     }
 }
 
-/// Quotes `s` for a POSIX shell: single quotes, with embedded single quotes
-/// closed, escaped and reopened. Safe for any input.
-pub(crate) fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,7 +503,7 @@ mod tests {
 
     #[test]
     fn shell_quoting() {
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(crate::native::shell_quote("a b"), "'a b'");
+        assert_eq!(crate::native::shell_quote("it's"), r"'it'\''s'");
     }
 }
