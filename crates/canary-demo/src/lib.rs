@@ -31,6 +31,9 @@ mod cluster;
 mod report;
 mod story;
 
+#[cfg(test)]
+mod lost_tests;
+
 pub use report::{AppState, Check, Report, StepReport, StepTraffic};
 
 use std::io::Write;

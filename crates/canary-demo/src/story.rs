@@ -106,7 +106,7 @@ fn latency(us: u64) -> String {
 }
 
 /// What the background requests did in `[from, to)`.
-fn traffic_between(requests: &[Request], from: Duration, to: Duration) -> StepTraffic {
+pub(crate) fn traffic_between(requests: &[Request], from: Duration, to: Duration) -> StepTraffic {
     let mut by_image: Vec<(String, u64, u64)> = Vec::new();
     let mut lost = 0;
     let mut took: Vec<u64> = Vec::new();
@@ -516,29 +516,35 @@ fn checks(
         });
     }
     if let Some(t) = traffic {
-        let errors: u64 = t.by_image.iter().map(|(_, _, e)| e).sum();
-        let served: Vec<String> = t
-            .by_image
-            .iter()
-            .map(|(image, n, _)| format!("{} {image}", thousands(*n)))
-            .collect();
-        checks.push(Check {
-            what: format!(
-                "meanwhile {} requests through marathon-lb, {} lost ({}{}; median {})",
-                thousands(t.requests),
-                thousands(t.lost),
-                served.join(", "),
-                if errors > 0 {
-                    format!("; {} of them 5xx from the app itself", thousands(errors))
-                } else {
-                    String::new()
-                },
-                latency(t.median_us)
-            ),
-            ok: t.lost == 0,
-        });
+        checks.push(traffic_check(t));
     }
     checks
+}
+
+/// The claim of a traffic step: no request through marathon-lb went
+/// unanswered by the app meanwhile.
+pub(crate) fn traffic_check(t: &StepTraffic) -> Check {
+    let errors: u64 = t.by_image.iter().map(|(_, _, e)| e).sum();
+    let served: Vec<String> = t
+        .by_image
+        .iter()
+        .map(|(image, n, _)| format!("{} {image}", thousands(*n)))
+        .collect();
+    Check {
+        what: format!(
+            "meanwhile {} requests through marathon-lb, {} lost ({}{}; median {})",
+            thousands(t.requests),
+            thousands(t.lost),
+            served.join(", "),
+            if errors > 0 {
+                format!("; {} of them 5xx from the app itself", thousands(errors))
+            } else {
+                String::new()
+            },
+            latency(t.median_us)
+        ),
+        ok: t.lost == 0,
+    }
 }
 
 fn words(args: &[&str]) -> Vec<String> {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Reply, get, send, try_send};
+use common::{Reply, get, send, try_send, wait_until};
 use dcos_sim::{SimConfig, SimHandle};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -60,15 +60,6 @@ fn tasks(sim: &SimHandle, id: &str) -> Vec<(String, u16)> {
 
 fn task_url(port: u16, path: &str) -> String {
     format!("http://127.0.0.1:{port}{path}")
-}
-
-/// Polls `done` every 10 ms until it holds, failing after `limit`.
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
+use test_support::wait_until;
 
 fn post(sim: &SimHandle, path: &str, body: &Value) -> u16 {
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -47,14 +48,6 @@ fn task_target(sim: &SimHandle, id: &str) -> (String, String) {
         format!("http://127.0.0.1:{}", task.ports[0]),
         task.id.clone(),
     )
-}
-
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! What the workspace's tests share, kept in one place: the simulated
 //! cluster's manual clock as canary's [`Clock`] ([`ClusterClock`]), a
 //! loopback address no other test uses ([`unique_loopback`]), and the
-//! haproxy a test runs ([`haproxy_binary`]). A dev-dependency only.
+//! haproxy a test runs ([`haproxy_binary`]), and a bounded poll of a
+//! condition ([`wait_until`]). A dev-dependency only.
 
 use canary_core::clock::{Clock, Timestamp};
 use dcos_sim::Shared;
@@ -58,6 +59,20 @@ pub fn process_gone(pid: &str) -> bool {
         }
     }
     false
+}
+
+/// Polls `done` every 10 ms until it holds, panicking naming `what` after
+/// `limit`: a bound on a condition the test checks, never a wait for time
+/// to pass.
+pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[cfg(test)]

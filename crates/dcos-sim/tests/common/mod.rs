@@ -179,18 +179,8 @@ pub fn group_app(
     })
 }
 
-/// Polls `done` every 10 ms until it holds; panics naming `what` after
-/// `limit`.
-pub fn wait_until(limit: std::time::Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + limit;
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-}
+/// Polls a condition, bounded (one home: test-support).
+pub use test_support::wait_until;
 
 /// A server row of the `;csv` stats with every column, by name.
 pub fn lb_columns(lb_url: &str, backend: &str) -> Vec<std::collections::BTreeMap<String, String>> {
