@@ -305,36 +305,13 @@ fn drive(session: &mut Session<'_>, mut run: PhaseRun<'_>) -> Result<Outcome, Ph
                     Some(hook),
                 ) = (&action, run.hook.as_deref_mut())
                 {
-                    let old = observation.apps.iter().find(|a| a.id == *app_id);
-                    let new = observation.apps.iter().find(|a| a.id != *app_id);
-                    let (old, new) = (
-                        old.map(|a| a.definition.clone()).unwrap_or_default(),
-                        new.map(|a| a.definition.clone()).unwrap_or_default(),
-                    );
-                    let stop = session.stop_flag();
-                    hook.before_kill(&old, task_ids, &new, &|| {
-                        stop.load(std::sync::atomic::Ordering::SeqCst)
-                    })
-                    .map_err(|e| match e {
-                        HookError::Refused(reason) => PhaseError::Hook(reason),
-                        HookError::Stopped => PhaseError::Interrupted {
-                            last: "running the pre-kill hook (it was killed)".to_owned(),
-                        },
-                    })?;
-                    // The hook may have taken minutes: the kill is for the
-                    // group as it is now, not as it was before the hook.
-                    let apps = session.executor.group_apps(&group).map_err(|source| {
-                        PhaseError::Cluster {
-                            doing: format!(
-                                "reading deployment group {group} after the pre-kill hook"
-                            ),
-                            source,
-                        }
-                    })?;
-                    binding
-                        .check(&apps)
-                        .map_err(|moved| PhaseError::Moved { moved, actions })?;
-                    if !same_shape(&observation.apps, &apps) {
+                    let kill = Kill {
+                        app_id,
+                        task_ids,
+                        group: &group,
+                        actions,
+                    };
+                    if !consult_hook(session, hook, &observation, binding, &kill)? {
                         continue;
                     }
                 }
@@ -347,38 +324,97 @@ fn drive(session: &mut Session<'_>, mut run: PhaseRun<'_>) -> Result<Outcome, Ph
                 });
                 last = action.to_string();
                 tracing::info!(step = %action, "acting");
-                match act(session.executor.as_mut(), &action) {
-                    Ok(()) => {
-                        actions += 1;
-                        reconciliations = 0;
-                    }
-                    // Met what an earlier attempt (or another run) did: look
-                    // again and decide from what is there.
-                    Err(
-                        e @ (ExecError::Conflict { .. }
-                        | ExecError::NotFound { .. }
-                        | ExecError::Locked { .. }),
-                    ) => {
-                        reconciliations += 1;
-                        tracing::info!(step = %action, error = %e, "the cluster had changed; observing again");
-                        if reconciliations > MAX_RECONCILIATIONS {
-                            return Err(PhaseError::Cluster {
-                                doing: format!("{action} (tried {reconciliations} times)"),
-                                source: e,
-                            });
-                        }
-                    }
-                    Err(source) => {
-                        return Err(PhaseError::Cluster {
-                            doing: action.to_string(),
-                            source,
-                        });
-                    }
-                }
+                carry_out(session, &action, &mut actions, &mut reconciliations)?;
                 since.clear();
                 repeats.clear();
             }
         }
+    }
+}
+
+/// A batch of kills the pre-kill hook is asked about.
+struct Kill<'a> {
+    app_id: &'a str,
+    task_ids: &'a [String],
+    group: &'a str,
+    /// The phase's changes so far (for the error when the group moved).
+    actions: usize,
+}
+
+/// Asks the pre-kill hook about `kill`, then reads the group again: the
+/// hook may have taken minutes, and the kill is for the group as it is
+/// now. `Ok(false)`: the group changed shape meanwhile, look again before
+/// killing anything.
+fn consult_hook(
+    session: &mut Session<'_>,
+    hook: &mut dyn PreKillHook,
+    observation: &Observation,
+    binding: &Binding,
+    kill: &Kill<'_>,
+) -> Result<bool, PhaseError> {
+    let definition =
+        |app: Option<&MarathonApp>| app.map(|a| a.definition.clone()).unwrap_or_default();
+    let old = definition(observation.apps.iter().find(|a| a.id == kill.app_id));
+    let new = definition(observation.apps.iter().find(|a| a.id != kill.app_id));
+    let stop = session.stop_flag();
+    hook.before_kill(&old, kill.task_ids, &new, &|| {
+        stop.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .map_err(|e| match e {
+        HookError::Refused(reason) => PhaseError::Hook(reason),
+        HookError::Stopped => PhaseError::Interrupted {
+            last: "running the pre-kill hook (it was killed)".to_owned(),
+        },
+    })?;
+    let group = kill.group;
+    let apps = session
+        .executor
+        .group_apps(group)
+        .map_err(|source| PhaseError::Cluster {
+            doing: format!("reading deployment group {group} after the pre-kill hook"),
+            source,
+        })?;
+    binding.check(&apps).map_err(|moved| PhaseError::Moved {
+        moved,
+        actions: kill.actions,
+    })?;
+    Ok(same_shape(&observation.apps, &apps))
+}
+
+/// Carries `action` out through the executor: counted when it lands; when
+/// it meets what an earlier attempt (or another run) did, the loop looks
+/// again and decides from what is there, at most [`MAX_RECONCILIATIONS`]
+/// times in a row.
+fn carry_out(
+    session: &mut Session<'_>,
+    action: &Step,
+    actions: &mut usize,
+    reconciliations: &mut usize,
+) -> Result<(), PhaseError> {
+    match act(session.executor.as_mut(), action) {
+        Ok(()) => {
+            *actions += 1;
+            *reconciliations = 0;
+            Ok(())
+        }
+        Err(
+            e
+            @ (ExecError::Conflict { .. } | ExecError::NotFound { .. } | ExecError::Locked { .. }),
+        ) => {
+            *reconciliations += 1;
+            tracing::info!(step = %action, error = %e, "the cluster had changed; observing again");
+            if *reconciliations > MAX_RECONCILIATIONS {
+                return Err(PhaseError::Cluster {
+                    doing: format!("{action} (tried {reconciliations} times)"),
+                    source: e,
+                });
+            }
+            Ok(())
+        }
+        Err(source) => Err(PhaseError::Cluster {
+            doing: action.to_string(),
+            source,
+        }),
     }
 }
 
