@@ -35,13 +35,8 @@ fn side(value: &Value) -> Option<SidePoint> {
     })
 }
 
-/// The report of `log`, the lines `--events json` printed (other lines,
-/// such as a shell's, are refused: a report from a wrong file would
-/// mislead).
-pub fn from_events(log: &str) -> Result<RunReport, ReportError> {
-    if log.len() > crate::MAX_EVENTS_BYTES {
-        return Err(ReportError::TooLarge);
-    }
+/// The events of `log`, each with its kind and time, in order.
+fn parse(log: &str) -> Result<Vec<(String, u64, Value)>, ReportError> {
     let mut events = Vec::new();
     for (i, line) in log.lines().enumerate() {
         if line.trim().is_empty() {
@@ -59,6 +54,119 @@ pub fn from_events(log: &str) -> Result<RunReport, ReportError> {
         };
         events.push((kind.to_owned(), time, value));
     }
+    Ok(events)
+}
+
+/// A window's verdict (the windows method): the window's responses per
+/// side as a traffic bucket since the previous point, and its numbers.
+fn window_point(report: &mut RunReport, e: &Value, at_ms: u64, last_at: &mut u64) {
+    let a = &e["analysis"];
+    let Some(canary) = side(&a["canary"]) else {
+        return;
+    };
+    let baseline = side(&a["baseline"]);
+    let mut by_version = BTreeMap::new();
+    for key in ["canary", "baseline"] {
+        if let Some(app) = a[key]["app_id"].as_str() {
+            by_version.insert(
+                format!("{key} {app}"),
+                a[key]["responses"].as_u64().unwrap_or(0),
+            );
+        }
+    }
+    report.traffic.push(TrafficBucket {
+        at_ms: *last_at,
+        width_ms: at_ms.saturating_sub(*last_at).max(1),
+        by_version,
+    });
+    *last_at = at_ms;
+    report.analysis.push(AnalysisPoint {
+        at_ms,
+        label: format!("window {}", e["window"]),
+        canary,
+        baseline,
+        verdict: a["verdict"].as_str().unwrap_or("").to_owned(),
+    });
+}
+
+/// A sequential read: the responses since the previous read (its totals
+/// run on) as a traffic bucket, and its numbers.
+fn read_point(
+    report: &mut RunReport,
+    e: &Value,
+    at_ms: u64,
+    last_at: &mut u64,
+    last_totals: &mut Option<(u64, u64)>,
+) {
+    let r = &e["report"];
+    let Some(canary) = side(&r["canary"]) else {
+        return;
+    };
+    let baseline = side(&r["baseline"]);
+    let totals = (
+        r["canary"]["responses"].as_u64().unwrap_or(0),
+        r["baseline"]["responses"].as_u64().unwrap_or(0),
+    );
+    let (c0, b0) = last_totals.unwrap_or((0, 0));
+    report.traffic.push(TrafficBucket {
+        at_ms: *last_at,
+        width_ms: at_ms.saturating_sub(*last_at).max(1),
+        by_version: BTreeMap::from([
+            ("canary".to_owned(), totals.0.saturating_sub(c0)),
+            ("baseline".to_owned(), totals.1.saturating_sub(b0)),
+        ]),
+    });
+    *last_totals = Some(totals);
+    *last_at = at_ms;
+    report.analysis.push(AnalysisPoint {
+        at_ms,
+        label: format!("read {}", r["read"]),
+        canary,
+        baseline,
+        verdict: r["decision"]["decision"].as_str().unwrap_or("").to_owned(),
+    });
+}
+
+/// Whether an analysis's decision went well (promote), badly (rollback),
+/// or neither.
+fn decided(decision: &str) -> Option<bool> {
+    match decision {
+        "promote" => Some(true),
+        "rollback" => Some(false),
+        _ => None,
+    }
+}
+
+/// The analysis's claim first: how many points, and the last one's
+/// numbers and verdict.
+fn summarize_analysis(report: &mut RunReport) {
+    if let Some(last) = report.analysis.last() {
+        let side = |s: &SidePoint| match s.error_rate {
+            Some(r) => format!("{} requests, {:.2}% errors", s.requests, r * 100.0),
+            None => "no requests".into(),
+        };
+        report.claims.insert(
+            0,
+            format!(
+                "analysis: {} points; at the last ({}), canary {}, baseline {}: {}",
+                report.analysis.len(),
+                last.label,
+                side(&last.canary),
+                last.baseline.as_ref().map_or("none".into(), side),
+                last.verdict
+            ),
+        );
+    }
+}
+
+/// The report of `log`, the lines `--events json` printed (other lines,
+/// such as a shell's, are refused: a report from a wrong file would
+/// mislead).
+pub fn from_events(log: &str) -> Result<RunReport, ReportError> {
+    if log.len() > crate::MAX_EVENTS_BYTES {
+        return Err(ReportError::TooLarge);
+    }
+    let events = parse(log)?;
     let start = events.first().ok_or(ReportError::Empty)?.1;
     let mut report = RunReport {
         title: "canary run".into(),
@@ -112,71 +220,10 @@ pub fn from_events(log: &str) -> Result<RunReport, ReportError> {
             "window_started" => last_at = at_ms,
             "analysis_done" => {
                 let decision = e["decision"]["decision"].as_str().unwrap_or("");
-                let ok = match decision {
-                    "promote" => Some(true),
-                    "rollback" => Some(false),
-                    _ => None,
-                };
-                mark(format!("analysis: {decision}"), ok);
+                mark(format!("analysis: {decision}"), decided(decision));
             }
-            "verdict" => {
-                let a = &e["analysis"];
-                let Some(canary) = side(&a["canary"]) else {
-                    continue;
-                };
-                let baseline = side(&a["baseline"]);
-                let mut by_version = BTreeMap::new();
-                for key in ["canary", "baseline"] {
-                    if let Some(app) = a[key]["app_id"].as_str() {
-                        by_version.insert(
-                            format!("{key} {app}"),
-                            a[key]["responses"].as_u64().unwrap_or(0),
-                        );
-                    }
-                }
-                report.traffic.push(TrafficBucket {
-                    at_ms: last_at,
-                    width_ms: at_ms.saturating_sub(last_at).max(1),
-                    by_version,
-                });
-                last_at = at_ms;
-                report.analysis.push(AnalysisPoint {
-                    at_ms,
-                    label: format!("window {}", e["window"]),
-                    canary,
-                    baseline,
-                    verdict: a["verdict"].as_str().unwrap_or("").to_owned(),
-                });
-            }
-            "analysis_read" => {
-                let r = &e["report"];
-                let Some(canary) = side(&r["canary"]) else {
-                    continue;
-                };
-                let baseline = side(&r["baseline"]);
-                let totals = (
-                    r["canary"]["responses"].as_u64().unwrap_or(0),
-                    r["baseline"]["responses"].as_u64().unwrap_or(0),
-                );
-                let (c0, b0) = last_totals.unwrap_or((0, 0));
-                report.traffic.push(TrafficBucket {
-                    at_ms: last_at,
-                    width_ms: at_ms.saturating_sub(last_at).max(1),
-                    by_version: BTreeMap::from([
-                        ("canary".to_owned(), totals.0.saturating_sub(c0)),
-                        ("baseline".to_owned(), totals.1.saturating_sub(b0)),
-                    ]),
-                });
-                last_totals = Some(totals);
-                last_at = at_ms;
-                report.analysis.push(AnalysisPoint {
-                    at_ms,
-                    label: format!("read {}", r["read"]),
-                    canary,
-                    baseline,
-                    verdict: r["decision"]["decision"].as_str().unwrap_or("").to_owned(),
-                });
-            }
+            "verdict" => window_point(&mut report, e, at_ms, &mut last_at),
+            "analysis_read" => read_point(&mut report, e, at_ms, &mut last_at, &mut last_totals),
             "done" => mark("done: exit 0".into(), Some(true)),
             "failed" => {
                 let code = e["exit_code"].as_u64().unwrap_or(1);
@@ -189,23 +236,7 @@ pub fn from_events(log: &str) -> Result<RunReport, ReportError> {
             _ => {}
         }
     }
-    if let Some(last) = report.analysis.last() {
-        let side = |s: &SidePoint| match s.error_rate {
-            Some(r) => format!("{} requests, {:.2}% errors", s.requests, r * 100.0),
-            None => "no requests".into(),
-        };
-        report.claims.insert(
-            0,
-            format!(
-                "analysis: {} points; at the last ({}), canary {}, baseline {}: {}",
-                report.analysis.len(),
-                last.label,
-                side(&last.canary),
-                last.baseline.as_ref().map_or("none".into(), side),
-                last.verdict
-            ),
-        );
-    }
+    summarize_analysis(&mut report);
     Ok(report)
 }
 

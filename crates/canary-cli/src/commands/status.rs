@@ -205,7 +205,26 @@ fn last_run(job: &JobStatus) -> String {
 /// The human form: a headline, the apps, the jobs.
 pub fn table(status: &GroupStatus) -> String {
     let mut out = String::new();
-    let state = match (status.apps.len(), status.canary_in_progress) {
+    let _ = writeln!(
+        out,
+        "deployment group {} (app {}): {}",
+        terminal_safe(&status.deployment_group),
+        terminal_safe(&status.app),
+        state(status)
+    );
+    if !status.apps.is_empty() {
+        out.push('\n');
+        out.push_str(&columns(&app_rows(status)));
+    }
+    out.push('\n');
+    out.push_str(&columns(&job_rows(status)));
+    out.push_str(&job_notes(status));
+    out
+}
+
+/// Where the group stands, in a few words.
+fn state(status: &GroupStatus) -> String {
+    match (status.apps.len(), status.canary_in_progress) {
         (0, _) => "no app of the group runs".to_owned(),
         (_, true) => match &status.ladder {
             Some(l) => format!(
@@ -222,56 +241,55 @@ pub fn table(status: &GroupStatus) -> String {
             None => "canary in progress".to_owned(),
         },
         (_, false) => "no canary in progress".to_owned(),
-    };
-    let _ = writeln!(
-        out,
-        "deployment group {} (app {}): {state}",
-        terminal_safe(&status.deployment_group),
-        terminal_safe(&status.app)
-    );
-    if !status.apps.is_empty() {
-        let basis = match status.share_basis {
-            ShareBasis::Healthy => "of healthy",
-            ShareBasis::Running => "of running",
-        };
-        let mut rows = vec![vec![
-            "APP".to_owned(),
-            "ROLE".to_owned(),
-            "COLOUR".to_owned(),
-            "IMAGE".to_owned(),
-            "INSTANCES".to_owned(),
-            "RUNNING".to_owned(),
-            "HEALTHY".to_owned(),
-            format!("SHARE ({basis})"),
-            "STARTED AT".to_owned(),
-        ]];
-        for app in &status.apps {
-            let deploying = if app.deployments.is_empty() {
-                ""
-            } else {
-                " (deploying)"
-            };
-            rows.push(vec![
-                format!("{}{deploying}", app.id),
-                serde_json::to_value(app.role)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                or_dash(app.colour.as_deref()),
-                or_dash(app.image.as_deref()),
-                app.instances.to_string(),
-                app.running.to_string(),
-                app.healthy.to_string(),
-                format!(
-                    "{} of {} ({}%)",
-                    app.share_tasks, status.share_total, app.share_percent
-                ),
-                or_dash(app.started_at.as_deref()),
-            ]);
-        }
-        out.push('\n');
-        out.push_str(&columns(&rows));
     }
+}
+
+/// The apps' table: a header row, then a row per app.
+fn app_rows(status: &GroupStatus) -> Vec<Vec<String>> {
+    let basis = match status.share_basis {
+        ShareBasis::Healthy => "of healthy",
+        ShareBasis::Running => "of running",
+    };
+    let mut rows = vec![vec![
+        "APP".to_owned(),
+        "ROLE".to_owned(),
+        "COLOUR".to_owned(),
+        "IMAGE".to_owned(),
+        "INSTANCES".to_owned(),
+        "RUNNING".to_owned(),
+        "HEALTHY".to_owned(),
+        format!("SHARE ({basis})"),
+        "STARTED AT".to_owned(),
+    ]];
+    for app in &status.apps {
+        let deploying = if app.deployments.is_empty() {
+            ""
+        } else {
+            " (deploying)"
+        };
+        rows.push(vec![
+            format!("{}{deploying}", app.id),
+            serde_json::to_value(app.role)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            or_dash(app.colour.as_deref()),
+            or_dash(app.image.as_deref()),
+            app.instances.to_string(),
+            app.running.to_string(),
+            app.healthy.to_string(),
+            format!(
+                "{} of {} ({}%)",
+                app.share_tasks, status.share_total, app.share_percent
+            ),
+            or_dash(app.started_at.as_deref()),
+        ]);
+    }
+    rows
+}
+
+/// The jobs' table: a header row, then a row per phase job.
+fn job_rows(status: &GroupStatus) -> Vec<Vec<String>> {
     let mut rows = vec![vec![
         "JOB".to_owned(),
         "EXISTS".to_owned(),
@@ -292,8 +310,13 @@ pub fn table(status: &GroupStatus) -> String {
             last_run(job),
         ]);
     }
-    out.push('\n');
-    out.push_str(&columns(&rows));
+    rows
+}
+
+/// What the jobs' table does not say by itself: jobs left from an earlier
+/// canary, jobs that disagree.
+fn job_notes(status: &GroupStatus) -> String {
+    let mut out = String::new();
     // Jobs that already ran, for an image no app of the group runs, are an
     // earlier canary's (jobs applied and not yet run are the next one's):
     // said, so the table does not read as the group's.
