@@ -12,7 +12,7 @@
 mod common;
 
 use common::Running;
-use common::sim_cli::{apps, canary, command, live, ok, sim, text};
+use common::sim_cli::{apps, canary, command, ended_with, live, ok, sim, text};
 use dcos_sim::SimHandle;
 use dcos_sim::faults::FaultRule;
 use serde_json::{Value, json};
@@ -159,8 +159,7 @@ fn groups_hooks_and_durations_are_refused_before_anything() {
                 hook,
             ],
         );
-        assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-        assert!(text(&out.stderr).contains(why), "{}", text(&out.stderr));
+        ended_with(&out, 3, why);
     }
     for flag in ["--pause", "--interval", "--timeout"] {
         let out = canary(
@@ -213,8 +212,7 @@ fn groups_hooks_and_durations_are_refused_before_anything() {
                 "5s",
             ],
         );
-        assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-        assert!(text(&out.stderr).contains(said), "{}", text(&out.stderr));
+        ended_with(&out, 3, said);
     }
     // Nothing of any of it reached the cluster.
     assert_eq!(apps(&sim), before);
@@ -279,12 +277,7 @@ fn rollback_image_says_what_it_found() {
     let canary_up = apps(&sim);
     for phase in ["rollback", "rollout"] {
         let out = canary(&sim, &[phase, "--app", "testapp", "--image", "httpd:2.5"]);
-        assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
-        assert!(
-            text(&out.stderr).contains("is /testapp-green with httpd:2.4, not httpd:2.5"),
-            "{}",
-            text(&out.stderr)
-        );
+        ended_with(&out, 8, "is /testapp-green with httpd:2.4, not httpd:2.5");
     }
     assert_eq!(apps(&sim), canary_up);
 }
@@ -318,12 +311,12 @@ fn a_hook_past_its_timeout_or_stopped_by_a_signal_is_killed_with_its_children() 
             "1s",
         ],
     );
-    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
-    let said = text(&out.stderr);
-    assert!(
-        said.contains("did not finish within 1 s and was killed with its children"),
-        "{said}"
+    ended_with(
+        &out,
+        7,
+        "did not finish within 1 s and was killed with its children",
     );
+    let said = text(&out.stderr);
     assert!(!said.contains(": kill "), "no kill was said: {said}");
     let pid = std::fs::read_to_string(&child_pid).unwrap();
     assert!(

@@ -10,7 +10,7 @@
 mod common;
 
 use common::Running;
-use common::sim_cli::{apps, canary, command, live, ok, sim, text};
+use common::sim_cli::{apps, canary, command, ended_with, live, ok, sim};
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(90);
@@ -149,13 +149,10 @@ fn a_deploy_never_takes_another_images_canary_or_another_ladder_for_its_own() {
             "1s",
         ],
     );
-    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains(
-            "a canary of another image is in progress in deployment group testapp: /testapp-green runs httpd:2.4, not httpd:2.5"
-        ),
-        "{}",
-        text(&out.stderr)
+    ended_with(
+        &out,
+        8,
+        "a canary of another image is in progress in deployment group testapp: /testapp-green runs httpd:2.4, not httpd:2.5",
     );
     assert_eq!(apps(&sim), before);
     // The same image with a ladder over a plain canary: refused (it would
@@ -172,12 +169,7 @@ fn a_deploy_never_takes_another_images_canary_or_another_ladder_for_its_own() {
             "1,50%",
         ],
     );
-    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("climbs no ladder (a plain canary"),
-        "{}",
-        text(&out.stderr)
-    );
+    ended_with(&out, 8, "climbs no ladder (a plain canary");
     assert_eq!(apps(&sim), before);
     // A laddered canary, then another ladder: refused, naming the first.
     ok(&canary(&sim, &["rollback", "--app", "testapp"]));
@@ -206,11 +198,10 @@ fn a_deploy_never_takes_another_images_canary_or_another_ladder_for_its_own() {
             "1,2,3",
         ],
     );
-    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("climbs the ladder 1,50% (resume it with --steps 1,50%"),
-        "{}",
-        text(&out.stderr)
+    ended_with(
+        &out,
+        8,
+        "climbs the ladder 1,50% (resume it with --steps 1,50%",
     );
     assert_eq!(apps(&sim), laddered);
     // The same ladder goes on.

@@ -66,3 +66,10 @@ pub fn live(sim: &SimHandle) {
         &["deploy", "--app", "testapp", "--image", "nginx:1.25"],
     ));
 }
+
+/// Asserts that `out` ended with exit `code` and its stderr says `words`.
+pub fn ended_with(out: &Output, code: i32, words: &str) {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert!(stderr.contains(words), "{stderr}");
+}

@@ -40,6 +40,7 @@ mod records;
 mod routes;
 mod rules;
 mod stats;
+mod supervisor;
 
 pub(crate) use frontend::Emulated;
 pub use frontend::MAX_FRONTEND_CONNECTIONS;

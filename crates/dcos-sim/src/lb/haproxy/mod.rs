@@ -29,7 +29,7 @@ use std::net::Ipv4Addr;
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -109,7 +109,7 @@ pub(crate) struct Haproxy {
     master_pid: u32,
     status: Arc<Mutex<HaproxyStatus>>,
     sender: Mutex<Option<Sender<Message>>>,
-    supervisor: Mutex<Option<(Child, ChildStdin)>>,
+    supervisor: super::supervisor::Supervisor,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -408,29 +408,7 @@ impl Haproxy {
                 let _ = worker.join();
             }
         }
-        let Some((mut child, stdin)) = self
-            .supervisor
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        else {
-            return;
-        };
-        drop(stdin);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match child.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5))
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-            }
-        }
+        super::supervisor::stop(&self.supervisor);
     }
 }
 

@@ -30,7 +30,7 @@ use serde::Serialize;
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -108,7 +108,7 @@ pub(crate) struct RealMarathonLb {
     dir: PathBuf,
     haproxy: PathBuf,
     program: MarathonLbProgram,
-    supervisor: Mutex<Option<(Child, ChildStdin)>>,
+    supervisor: super::supervisor::Supervisor,
 }
 
 impl std::fmt::Debug for RealMarathonLb {
@@ -435,30 +435,9 @@ impl RealMarathonLb {
 
     /// Stops the namespace (bounded) and with it marathon-lb and HAProxy.
     pub(crate) fn stop(&self) {
-        let Some((mut child, stdin)) = self
-            .supervisor
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        else {
-            return;
-        };
-        drop(stdin);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match child.try_wait() {
-                Ok(Some(_)) => return,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                _ => {
-                    // unshare's --kill-child takes the namespace down with it.
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return;
-                }
-            }
-        }
+        // unshare's --kill-child takes the namespace down with the
+        // supervisor.
+        super::supervisor::stop(&self.supervisor);
     }
 }
 
